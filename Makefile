@@ -1,0 +1,49 @@
+# streamwatch — the two commands a user needs are `make run` and `make test`.
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/streamwatch
+TANSU_VERSION := 0.6.0
+TANSU := $(CACHE)/tansu/bin/tansu
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := kcat tmux
+
+.PHONY: run test check bench deps tansu fmt clippy build
+
+## Build in release mode and open the TUI on the embedded broker.
+run:
+	cargo build --release --locked
+	./target/release/streamwatch
+
+build:
+	cargo build --release --locked
+
+## Install what the tests need (kcat, tmux, tansu), then run every test.
+test: deps
+	TANSU_BIN=$(TANSU) cargo test --locked --all-targets
+
+## Formatting, lints and tests.
+check: fmt clippy test
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --locked --all-targets -- -D warnings
+
+## Criterion micro-benchmarks and the end-to-end `streamwatch bench`.
+bench:
+	cargo bench --locked --bench core
+	cargo build --release --locked
+	./target/release/streamwatch bench --count 500000
+
+deps: tansu
+	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing (apt)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+## tansu, a Kafka-compatible server the integration tests run against (built once, cached).
+tansu: $(TANSU)
+$(TANSU):
+	@echo "building tansu $(TANSU_VERSION) into $(CACHE)/tansu (once; several minutes)"
+	cargo install tansu --version $(TANSU_VERSION) --features dynostore --root $(CACHE)/tansu

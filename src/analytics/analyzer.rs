@@ -1,0 +1,374 @@
+//! `StreamAnalyzer`: everything the consumer computes for one stream. `observe(&Event)` runs
+//! the stream's rules and rolling metrics and says what happened; `snapshot()` gives what a
+//! screen or a report needs. It also keeps a live scorecard of every rule against the
+//! generator's ground-truth labels.
+
+use std::collections::VecDeque;
+
+use serde::Serialize;
+
+use super::alerts::{Alert, AlertBook, Filed, Firing};
+use super::rolling::{Bounds, QuantileWindow, Stats, Window};
+use super::rules::Rules;
+use crate::streams::{Event, StreamKind, Timestamp};
+
+/// Length of every feature vector handed to the models (streams pad with zeros).
+pub const FEATURES: usize = 14;
+/// Samples of each metric's rolling mean kept for sparklines (one per second of event time).
+pub const HISTORY: usize = 240;
+
+/// Analyzer settings (the binary maps its config file onto this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalyzerConfig {
+    pub window: usize,
+    pub time_window_ms: i64,
+    pub z_threshold: f64,
+    pub z_warmup: usize,
+    pub exclude_anomalies: bool,
+    pub cooldown_ms: i64,
+    pub alert_history: usize,
+    pub temperature_max: f64,
+    pub temperature_min: f64,
+    pub response_time_ms_max: f64,
+    pub amount_max: f64,
+}
+
+impl Default for AnalyzerConfig {
+    fn default() -> Self {
+        Self {
+            window: 100,
+            time_window_ms: 60_000,
+            z_threshold: 3.0,
+            z_warmup: 30,
+            exclude_anomalies: true,
+            cooldown_ms: 30_000,
+            alert_history: 500,
+            temperature_max: 35.0,
+            temperature_min: 5.0,
+            response_time_ms_max: 2000.0,
+            amount_max: 5000.0,
+        }
+    }
+}
+
+/// What one event caused.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// Alerts opened by this event (repeats merged into open alerts are not listed).
+    pub new_alerts: Vec<Alert>,
+    /// Bit i set: rule i fired on this event.
+    pub fired: u32,
+    /// Context features for the models.
+    pub features: [f64; FEATURES],
+    /// Ground truth: `Some(true)` for a labelled incident.
+    pub incident: Option<bool>,
+    /// Index of the label among the stream's labels (0 = normal).
+    pub label_class: Option<usize>,
+}
+
+impl Observation {
+    pub fn flagged(&self) -> bool {
+        self.fired != 0
+    }
+
+    /// Whether the z-score rule (always rule 0) fired.
+    pub fn zscore_flagged(&self) -> bool {
+        self.fired & 1 != 0
+    }
+}
+
+/// True/false positives of one rule against the labels, counted per event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RuleScore {
+    pub rule: &'static str,
+    pub tp: u64,
+    pub fp: u64,
+    #[serde(rename = "fn")]
+    pub fn_: u64,
+    pub tn: u64,
+}
+
+impl RuleScore {
+    pub fn record(&mut self, fired: bool, incident: bool) {
+        match (fired, incident) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fp += 1,
+            (false, true) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
+/// One stream-wide metric: a count window (the reference's deque), a time window, and the
+/// history of the rolling mean with its min/max band for sparklines.
+#[derive(Debug, Clone)]
+struct Metric {
+    name: &'static str,
+    unit: &'static str,
+    count: Window,
+    time: Window,
+    history: VecDeque<(f64, f64, f64)>,
+}
+
+/// A metric as a screen or report sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricSnapshot {
+    pub name: &'static str,
+    pub unit: &'static str,
+    /// Over the last `window` events.
+    pub rolling: Stats,
+    /// Over the last `time_window` of event time.
+    pub timed: Stats,
+    pub last: f64,
+    /// Rolling means, oldest first, one per second of event time.
+    #[serde(skip)]
+    pub history: Vec<f64>,
+    /// Rolling min and max at the same instants.
+    #[serde(skip)]
+    pub band: Vec<(f64, f64)>,
+}
+
+/// Latency quantiles over the last 1,000 events.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+/// Everything a screen needs about one stream, owned so that it can cross a channel.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StreamSnapshot {
+    pub stream: StreamKind,
+    pub events: u64,
+    pub incidents: u64,
+    pub entities: usize,
+    pub event_rate: f64,
+    pub metrics: Vec<MetricSnapshot>,
+    pub latency: Option<Quantiles>,
+    pub alerts_total: u64,
+    #[serde(skip)]
+    pub recent_alerts: Vec<Alert>,
+    /// Per rule, then `any` (an event flagged by at least one rule).
+    pub scorecard: Vec<RuleScore>,
+    pub last_event: Option<Timestamp>,
+}
+
+pub struct StreamAnalyzer {
+    kind: StreamKind,
+    rules: Rules,
+    metrics: Vec<Metric>,
+    alerts: AlertBook,
+    scores: Vec<RuleScore>,
+    any: RuleScore,
+    latency: Option<QuantileWindow>,
+    events: u64,
+    incidents: u64,
+    next_sample_ms: i64,
+    last_event: Option<Timestamp>,
+    firings: Vec<(usize, Firing)>,
+}
+
+impl StreamAnalyzer {
+    pub fn new(kind: StreamKind, cfg: &AnalyzerConfig) -> Self {
+        let rules = Rules::new(kind, cfg);
+        let metrics = rules
+            .metrics()
+            .iter()
+            .map(|&(name, unit)| Metric {
+                name,
+                unit,
+                count: Window::with_count(cfg.window),
+                time: Window::new(Bounds::span_ms(cfg.time_window_ms)),
+                history: VecDeque::with_capacity(HISTORY),
+            })
+            .collect();
+        let scores = rules
+            .names()
+            .iter()
+            .map(|&rule| RuleScore {
+                rule,
+                ..Default::default()
+            })
+            .collect();
+        Self {
+            kind,
+            metrics,
+            alerts: AlertBook::new(cfg.alert_history, cfg.cooldown_ms),
+            scores,
+            any: RuleScore {
+                rule: "any",
+                ..Default::default()
+            },
+            latency: (kind == StreamKind::Log).then(|| QuantileWindow::new(1000)),
+            rules,
+            events: 0,
+            incidents: 0,
+            next_sample_ms: i64::MIN,
+            last_event: None,
+            firings: Vec::new(),
+        }
+    }
+
+    pub fn kind(&self) -> StreamKind {
+        self.kind
+    }
+
+    /// Runs every rule and metric on one event. Events of another stream are ignored.
+    pub fn observe(&mut self, event: &Event) -> Observation {
+        let mut obs = Observation {
+            incident: event.is_incident(),
+            ..Default::default()
+        };
+        if event.kind() != self.kind {
+            return obs;
+        }
+        let t = event.timestamp();
+        let mut values = [f64::NAN; 3];
+        self.firings.clear();
+        obs.fired = self
+            .rules
+            .apply(event, &mut self.firings, &mut obs.features, &mut values);
+        obs.label_class = self.rules.label_class(event);
+        self.events += 1;
+        self.last_event = Some(t.max(self.last_event.unwrap_or(t)));
+        for (m, v) in self.metrics.iter_mut().zip(values) {
+            if v.is_finite() {
+                m.count.push(v, t.millis());
+                m.time.push(v, t.millis());
+            }
+        }
+        if let (Some(q), Event::Log(l)) = (&mut self.latency, event) {
+            q.push(l.response_time_ms);
+        }
+        self.sample_history(t.millis());
+        self.score(&obs);
+        for (_, f) in self.firings.drain(..) {
+            if let Filed::New(id) = self.alerts.file(f)
+                && let Some(a) = self.alerts.get(id)
+            {
+                obs.new_alerts.push(a.clone());
+            }
+        }
+        obs
+    }
+
+    fn score(&mut self, obs: &Observation) {
+        let Some(incident) = obs.incident else { return };
+        self.incidents += u64::from(incident);
+        for (i, s) in self.scores.iter_mut().enumerate() {
+            s.record(obs.fired & (1 << i) != 0, incident);
+        }
+        self.any.record(obs.flagged(), incident);
+    }
+
+    fn sample_history(&mut self, now_ms: i64) {
+        if self.next_sample_ms == i64::MIN {
+            self.next_sample_ms = now_ms;
+        }
+        if now_ms < self.next_sample_ms {
+            return;
+        }
+        // One sample per second of event time; a gap does not backfill.
+        self.next_sample_ms = now_ms - now_ms.rem_euclid(1000) + 1000;
+        for m in &mut self.metrics {
+            if m.count.is_empty() {
+                continue;
+            }
+            if m.history.len() == HISTORY {
+                m.history.pop_front();
+            }
+            let s = m.count.stats();
+            m.history.push_back((s.mean, s.min, s.max));
+        }
+    }
+
+    /// Alerts, newest first.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.alerts.history()
+    }
+
+    pub fn clear_alerts(&mut self) {
+        self.alerts.clear();
+    }
+
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Rule names in bit order (rule 0 is always the z-score).
+    pub fn rule_names(&self) -> &'static [&'static str] {
+        self.rules.names()
+    }
+
+    pub fn scorecard(&self) -> Vec<RuleScore> {
+        let mut v = self.scores.clone();
+        v.push(self.any);
+        v
+    }
+
+    /// Names of the feature columns for this stream.
+    pub fn feature_names(&self) -> &'static [&'static str] {
+        self.rules.feature_names()
+    }
+
+    pub fn snapshot(&self) -> StreamSnapshot {
+        self.snapshot_with_alerts(50)
+    }
+
+    pub fn snapshot_with_alerts(&self, alerts: usize) -> StreamSnapshot {
+        let metrics = self.metrics.iter().map(metric_snapshot).collect::<Vec<_>>();
+        StreamSnapshot {
+            stream: self.kind,
+            events: self.events,
+            incidents: self.incidents,
+            entities: self.rules.entities(),
+            event_rate: metrics.first().map_or(0.0, |m| m.timed.rate_per_s),
+            metrics,
+            latency: self.latency.as_ref().and_then(|q| {
+                Some(Quantiles {
+                    p50: q.quantile(0.5)?,
+                    p95: q.quantile(0.95)?,
+                    p99: q.quantile(0.99)?,
+                })
+            }),
+            alerts_total: self.alerts.total(),
+            recent_alerts: self.alerts.history().take(alerts).cloned().collect(),
+            scorecard: self.scorecard(),
+            last_event: self.last_event,
+        }
+    }
+}
+
+fn metric_snapshot(m: &Metric) -> MetricSnapshot {
+    MetricSnapshot {
+        name: m.name,
+        unit: m.unit,
+        rolling: m.count.stats(),
+        timed: m.time.stats(),
+        last: m.count.last().unwrap_or(0.0),
+        history: m.history.iter().map(|h| h.0).collect(),
+        band: m.history.iter().map(|h| (h.1, h.2)).collect(),
+    }
+}

@@ -1,0 +1,228 @@
+//! The command line: what a user can type, parsed by clap into plain values.
+//!
+//! Validation beyond the shape of an argument (does the config file parse, is the broker
+//! reachable) happens later, in `config` and the commands; this module only describes.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "streamwatch",
+    version,
+    about = "A terminal monitor for real-time Kafka streams, with an embedded broker",
+    long_about = "streamwatch produces synthetic sensor, transaction and log streams into Kafka, \
+                  consumes them with rolling statistics, anomaly detection and online random \
+                  forests, and shows it all live in the terminal. Without --brokers the TUI and \
+                  the benchmark start an embedded Kafka broker in-process.",
+    after_help = concat!(
+        "Logs are written to a file, never to the terminal: --log-file, default ",
+        "$XDG_STATE_HOME/streamwatch/streamwatch.log, else ~/.local/state/streamwatch/streamwatch.log"
+    )
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options every command accepts.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Kafka bootstrap servers (host:port,...). Without it `tui` and `bench` start an embedded
+    /// broker; the other commands use localhost:9092.
+    #[arg(
+        short = 'b',
+        long,
+        global = true,
+        env = "STREAMWATCH_BROKERS",
+        value_name = "LIST"
+    )]
+    pub brokers: Option<String>,
+
+    /// A librdkafka property passed through unchanged, like kcat's -X (repeatable).
+    /// Example: -X security.protocol=SASL_SSL -X sasl.mechanism=PLAIN
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub properties: Vec<(String, String)>,
+
+    /// Settings file (TOML); assets/default.toml shows every key with its default.
+    #[arg(long, global = true, env = "STREAMWATCH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Prefix for the three topic names (e.g. "dev." gives dev.sensor-data).
+    #[arg(
+        long,
+        global = true,
+        env = "STREAMWATCH_TOPIC_PREFIX",
+        value_name = "PREFIX"
+    )]
+    pub topic_prefix: Option<String>,
+
+    /// How long to wait for the broker before giving up, in seconds.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<f64>,
+
+    /// Log file (tracing output; never the terminal).
+    #[arg(long, global = true, env = "STREAMWATCH_LOG_FILE", value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the live monitor (the default when no command is given).
+    Tui(TuiArgs),
+    /// Run the embedded Kafka broker as a standalone process for other clients.
+    Broker(BrokerArgs),
+    /// Create, list or delete the three stream topics.
+    Setup(SetupArgs),
+    /// Produce synthetic events headless.
+    Produce(ProduceArgs),
+    /// Consume and analyse events headless, writing JSON lines.
+    Consume(ConsumeArgs),
+    /// Measure end-to-end throughput and per-event costs.
+    Bench(BenchArgs),
+}
+
+/// The three data streams, or all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StreamChoice {
+    Sensor,
+    Transaction,
+    Log,
+    All,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct TuiArgs {
+    /// Streams started at launch (comma separated: sensor,transaction,log).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub streams: Option<Vec<StreamChoice>>,
+    /// Events per second per stream at launch.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed for generators and models.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Partitions per topic on the embedded broker.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct BrokerArgs {
+    /// Address to accept Kafka clients on; port 0 picks a free one. The first line printed is
+    /// the bootstrap address.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub listen: String,
+    /// Partitions per stream topic.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Partitions per topic when creating.
+    #[arg(long)]
+    pub partitions: Option<i32>,
+    /// Replication factor when creating.
+    #[arg(long)]
+    pub replication_factor: Option<i32>,
+    /// List the topics with their partitions and watermarks instead of creating.
+    #[arg(long, conflicts_with = "delete")]
+    pub list: bool,
+    /// Delete the three topics.
+    #[arg(long)]
+    pub delete: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProduceArgs {
+    /// Which stream(s) to produce.
+    #[arg(long = "type", value_enum, default_value = "all")]
+    pub stream: StreamChoice,
+    /// Events per second per stream; 0 means as fast as the broker takes them.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Stop after this many events in total (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
+    /// Stop after this many seconds (0 = until stopped).
+    #[arg(long, default_value_t = 0.0)]
+    pub duration: f64,
+    /// Seed for the generators (same seed, same events).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Share of events that are injected incidents, 0..1.
+    #[arg(long)]
+    pub incident_rate: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// Which stream(s) to consume.
+    #[arg(long = "type", value_enum, default_value = "all")]
+    pub stream: StreamChoice,
+    /// Consumer group id.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Start from the earliest offset when the group has no committed offset.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Stop after this many events (0 = no limit).
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
+    /// Stop after this many seconds (0 = until stopped).
+    #[arg(long, default_value_t = 0.0)]
+    pub duration: f64,
+    /// Seed for the models.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Events to push through the pipeline.
+    #[arg(long, default_value_t = 300_000)]
+    pub count: u64,
+    /// Which stream(s).
+    #[arg(long = "type", value_enum, default_value = "all")]
+    pub stream: StreamChoice,
+    /// Seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn parse_property(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "'{raw}' is not KEY=VALUE (example: -X compression.type=lz4)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn property_needs_key_and_value() {
+        assert_eq!(parse_property("a.b=c=d"), Ok(("a.b".into(), "c=d".into())));
+        assert!(parse_property("novalue").is_err());
+        assert!(parse_property("=x").is_err());
+    }
+
+    #[test]
+    fn no_command_means_tui() {
+        let cli = Cli::try_parse_from(["streamwatch"]).expect("parses");
+        assert!(cli.command.is_none());
+    }
+}

@@ -1,0 +1,177 @@
+//! `streamwatch consume`: the consumer task headless. JSON lines on stdout: an `alert` line
+//! per alert, a `stats` line per stream per second, a `summary` line at the end (also after
+//! SIGINT/SIGTERM, once offsets are committed).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::{external_brokers, stream_list};
+use crate::cli::ConsumeArgs;
+use crate::commands::broker::shutdown_signal;
+use crate::commands::produce::check_reachable;
+use crate::config::Settings;
+use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
+use streamwatch::analytics::StreamSnapshot;
+use streamwatch::ml::ModelSnapshot;
+
+pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
+    anyhow::ensure!(
+        args.duration >= 0.0,
+        "--duration must be 0 or more, got {}",
+        args.duration
+    );
+    let brokers = external_brokers(settings);
+    check_reachable(settings, &brokers).await?;
+    let plan = ConsumerPlan {
+        streams: stream_list(args.stream),
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| "streamwatch-consume".into()),
+        from_beginning: args.from_beginning,
+        count: args.count,
+        duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
+        tick: Duration::from_secs(1),
+        seed: args.seed.unwrap_or(settings.producer.seed),
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let mut handle = Some(handle);
+    let mut out = std::io::stdout().lock();
+    let mut alerts = 0u64;
+    let mut problems = 0u64;
+    loop {
+        let event = tokio::select! {
+            _ = &mut signal, if handle.is_some() => {
+                // Ask for a commit and the summary; keep printing until it arrives.
+                if let Some(h) = handle.take() {
+                    std::thread::spawn(move || h.shutdown());
+                }
+                continue;
+            }
+            e = rx.recv() => e,
+        };
+        match event {
+            None => break,
+            Some(ConsumerEvent::Alert(a)) => {
+                alerts += 1;
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"type": "alert", "stream": a.stream.name(), "alert": a})
+                )?;
+            }
+            Some(ConsumerEvent::Snapshot(s)) => {
+                for line in stats_lines(&s) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Some(ConsumerEvent::Problem(p)) => {
+                problems += 1;
+                eprintln!("streamwatch: {p}");
+            }
+            Some(ConsumerEvent::Finished(s)) => {
+                writeln!(out, "{}", summary_line(&s, alerts))?;
+                out.flush()?;
+                break;
+            }
+        }
+        out.flush()?;
+    }
+    drop(handle);
+    tracing::info!(alerts, problems, "consume finished");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One `stats` line per stream.
+pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
+    s.streams
+        .iter()
+        .map(|st| {
+            let model = s.models.iter().find(|m| m.stream == st.stream);
+            let lag: i64 = s
+                .health
+                .lag
+                .iter()
+                .filter(|l| l.topic.ends_with(st.stream.topic()))
+                .map(|l| l.lag)
+                .sum();
+            json!({
+                "type": "stats",
+                "stream": st.stream.name(),
+                "events": st.events,
+                "events_per_s": st.event_rate,
+                "metrics": metrics_json(st),
+                "latency": st.latency,
+                "alerts": st.alerts_total,
+                "lag": lag,
+                "scorecard": st.scorecard.iter().map(|r| json!({
+                    "rule": r.rule, "tp": r.tp, "fp": r.fp, "fn": r.fn_, "tn": r.tn,
+                    "precision": r.precision(), "recall": r.recall(), "f1": r.f1(),
+                })).collect::<Vec<_>>(),
+                "model": model.map(model_json),
+            })
+        })
+        .collect()
+}
+
+fn metrics_json(st: &StreamSnapshot) -> Value {
+    st.metrics
+        .iter()
+        .map(|m| {
+            (
+                m.name.to_string(),
+                json!({
+                    "mean": m.rolling.mean, "std": m.rolling.std, "min": m.rolling.min,
+                    "max": m.rolling.max, "sum": m.rolling.sum, "count": m.rolling.count,
+                    "last": m.last, "window_60s": m.timed,
+                }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+pub fn model_json(m: &ModelSnapshot) -> Value {
+    json!({
+        "status": m.status,
+        "version": m.version,
+        "training_size": m.training_size,
+        "fit_ms": m.fit_ms,
+        "confidence_mean": m.confidence_mean,
+        "precision": m.forest.precision,
+        "recall": m.forest.recall,
+        "f1": m.forest.f1,
+        "zscore_f1": m.zscore.f1,
+        "mae": m.regression.as_ref().map(|r| r.mae),
+        "r2": m.regression.as_ref().map(|r| r.r2),
+        "regressor": m.regression.as_ref().map(|r| r.model),
+    })
+}
+
+fn summary_line(s: &ConsumerSnapshot, alerts_printed: u64) -> Value {
+    let alerts: u64 = s.streams.iter().map(|st| st.alerts_total).sum();
+    json!({
+        "type": "summary",
+        "consumed": s.ingest.consumed,
+        "analysed": s.ingest.analysed,
+        "rejected": s.ingest.rejected,
+        "rejects": s.ingest.rejects,
+        "alerts": alerts,
+        "alerts_printed": alerts_printed,
+        "lost": s.ingest.lost,
+        "duplicates": s.ingest.duplicates,
+        "events_per_s": s.events_per_s,
+        "elapsed_s": s.elapsed_s,
+        "streams": s.streams.iter().map(|st| (st.stream.name().to_string(), json!({
+            "events": st.events, "alerts": st.alerts_total, "incidents": st.incidents,
+        }))).collect::<serde_json::Map<_, _>>(),
+        "models": s.models.iter().map(|m| (m.stream.name().to_string(), model_json(m))).collect::<serde_json::Map<_, _>>(),
+    })
+}

@@ -1,0 +1,119 @@
+//! `streamwatch produce`: the producer task headless, with a progress line per second on
+//! stderr and a JSON summary on stdout.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::{external_brokers, stream_list};
+use crate::cli::ProduceArgs;
+use crate::commands::broker::shutdown_signal;
+use crate::config::Settings;
+use crate::kafka::admin::Admin;
+use crate::kafka::producer::{ProducerHandle, ProducerPlan, summary};
+use streamwatch::streams::GeneratorConfig;
+
+pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
+    let brokers = external_brokers(settings);
+    check_reachable(settings, &brokers).await?;
+    let plan = plan(settings, args)?;
+    let handle = ProducerHandle::spawn(settings, &brokers, plan)?;
+    let book = handle.book();
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let mut last_acked = 0;
+    let interrupted = loop {
+        tokio::select! {
+            _ = &mut signal => break true,
+            _ = tick.tick() => {
+                let s = summary(&book, started.elapsed().as_secs_f64());
+                eprintln!(
+                    "produce: {:>9} sent {:>9} acked {:>5} failed {:>7} in flight {:>9.0} ev/s",
+                    s.sent, s.acked, s.failed, s.in_flight, (s.acked - last_acked) as f64
+                );
+                last_acked = s.acked;
+                if handle.is_finished() {
+                    break false;
+                }
+            }
+        }
+    };
+    let summary = tokio::task::spawn_blocking(move || {
+        if interrupted {
+            handle.shutdown()
+        } else {
+            handle.wait()
+        }
+    })
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("the producer thread panicked; see the log file"))?;
+    println!("{}", serde_json::to_string(&summary)?);
+    let ok = summary.failed == 0 && summary.acked == summary.sent;
+    if !ok {
+        eprintln!(
+            "streamwatch: {} of {} messages were not acknowledged: {:?}",
+            summary.sent - summary.acked,
+            summary.sent,
+            summary.failures
+        );
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
+    let rate = args.rate.unwrap_or(settings.producer.rate);
+    anyhow::ensure!(
+        rate >= 0.0 && rate.is_finite(),
+        "--rate must be 0 or more, got {rate}"
+    );
+    anyhow::ensure!(
+        args.duration >= 0.0,
+        "--duration must be 0 or more, got {}",
+        args.duration
+    );
+    let incident_rate = args
+        .incident_rate
+        .unwrap_or(settings.producer.incident_rate);
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&incident_rate),
+        "--incident-rate must be within 0..1, got {incident_rate}"
+    );
+    Ok(ProducerPlan {
+        streams: stream_list(args.stream),
+        rate,
+        count: args.count,
+        duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
+        generator: GeneratorConfig {
+            seed: args.seed.unwrap_or(settings.producer.seed),
+            incident_rate,
+            producer_id: producer_id(),
+        },
+    })
+}
+
+/// A short id unique to this producer run, written into every event for loss accounting.
+fn producer_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!(
+        "{:08x}",
+        (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) as u32
+    )
+}
+
+/// Fails fast, with one line, when the cluster cannot be reached.
+pub async fn check_reachable(settings: &Settings, brokers: &str) -> Result<()> {
+    let (settings, brokers) = (settings.clone(), brokers.to_string());
+    tokio::task::spawn_blocking(move || Admin::connect(&settings, &brokers).map(|_| ())).await??;
+    Ok(())
+}

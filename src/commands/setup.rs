@@ -1,0 +1,79 @@
+//! `streamwatch setup`: create, list or delete the three stream topics (the replacement of
+//! the reference app's kafka_setup.py).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use super::external_brokers;
+use crate::cli::SetupArgs;
+use crate::config::Settings;
+use crate::kafka::{
+    self,
+    admin::{Admin, Created},
+};
+
+pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
+    let brokers = external_brokers(settings);
+    let topics = kafka::all_topics(settings);
+    let admin = {
+        let settings = settings.clone();
+        let brokers = brokers.clone();
+        tokio::task::spawn_blocking(move || Admin::connect(&settings, &brokers)).await??
+    };
+    if args.list {
+        list(&admin, &topics)
+    } else if args.delete {
+        let deleted = admin.delete(&topics).await?;
+        for t in &topics {
+            let what = if deleted.contains(t) {
+                "deleted"
+            } else {
+                "absent"
+            };
+            println!("{t}: {what}");
+        }
+        Ok(ExitCode::SUCCESS)
+    } else {
+        let partitions = args.partitions.unwrap_or(settings.kafka.partitions);
+        let rf = args
+            .replication_factor
+            .unwrap_or(settings.kafka.replication_factor);
+        anyhow::ensure!(
+            partitions >= 1,
+            "--partitions must be at least 1, got {partitions}"
+        );
+        anyhow::ensure!(rf >= 1, "--replication-factor must be at least 1, got {rf}");
+        for c in admin.create(&topics, partitions, rf).await? {
+            match c {
+                Created::New(name) => {
+                    println!("{name}: created ({partitions} partitions, replication {rf})")
+                }
+                Created::Existing { name, partitions } => {
+                    println!("{name}: exists ({partitions} partitions)")
+                }
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn list(admin: &Admin, topics: &[String]) -> Result<ExitCode> {
+    let infos = admin.describe(topics)?;
+    for t in topics {
+        match infos.iter().find(|i| &i.name == t) {
+            None => println!("{t}: absent"),
+            Some(info) => {
+                println!(
+                    "{t}: {} partitions, {} messages",
+                    info.partitions.len(),
+                    info.messages()
+                );
+                for p in &info.partitions {
+                    println!("  partition {}: low {} high {}", p.id, p.low, p.high);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,134 @@
+//! The broker a session talks to: the embedded one (librdkafka's mock cluster, in-process) or
+//! an external cluster given by `--brokers`. Callers ask for a bootstrap address and stop
+//! caring which it is.
+//!
+//! The mock cluster has no Admin API and binds a random port, so the embedded broker creates
+//! its topics itself and `forward` puts a fixed loopback address in front of it.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use rdkafka::mocking::MockCluster;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+use super::KafkaError;
+
+/// A mock cluster running on its own thread (it is not `Send`), stopped on drop.
+pub struct EmbeddedBroker {
+    bootstrap: String,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EmbeddedBroker {
+    /// Starts the mock cluster and creates `topics` with `partitions` partitions each.
+    pub fn start(topics: &[String], partitions: i32) -> Result<Self, KafkaError> {
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let topics = topics.to_vec();
+        let thread = std::thread::Builder::new()
+            .name("embedded-broker".into())
+            .spawn(move || run_mock(&topics, partitions, &ready_tx, &stop_rx))
+            .map_err(|e| KafkaError::Embedded(format!("cannot start its thread: {e}")))?;
+        let bootstrap = ready_rx
+            .recv()
+            .map_err(|_| KafkaError::Embedded("its thread ended before it was ready".into()))?
+            .map_err(KafkaError::Embedded)?;
+        tracing::info!(%bootstrap, "embedded broker up");
+        Ok(Self {
+            bootstrap,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// The mock cluster's own bootstrap address (`127.0.0.1:PORT`).
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+}
+
+fn run_mock(
+    topics: &[String],
+    partitions: i32,
+    ready: &mpsc::Sender<Result<String, String>>,
+    stop: &mpsc::Receiver<()>,
+) {
+    let cluster = match MockCluster::new(1) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e.to_string()));
+            return;
+        }
+    };
+    for topic in topics {
+        if let Err(e) = cluster.create_topic(topic, partitions, 1) {
+            let _ = ready.send(Err(format!("cannot create topic {topic}: {e}")));
+            return;
+        }
+    }
+    let _ = ready.send(Ok(cluster.bootstrap_servers()));
+    // Blocks until the handle is dropped (the sender goes away) or asks to stop.
+    let _ = stop.recv();
+    drop(cluster);
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Binds `listen` for the forwarder; a clear error when the address is taken.
+pub async fn bind(listen: &str) -> Result<TcpListener, KafkaError> {
+    TcpListener::bind(listen).await.map_err(|e| {
+        KafkaError::Embedded(format!(
+            "cannot listen on {listen}: {e} (choose another address with --listen, \
+             or --listen 127.0.0.1:0 for a free port)"
+        ))
+    })
+}
+
+/// Accepts clients on `listener` and pipes each connection to `target` until cancelled.
+/// Metadata responses name the mock's own port, so clients reconnect there directly after
+/// bootstrapping; both are on loopback.
+pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: CancellationToken) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((mut client, peer)) => {
+                let cancel = cancel.clone();
+                tokio::spawn(async move {
+                    let Ok(mut upstream) = TcpStream::connect(target).await else {
+                        tracing::warn!(%peer, %target, "embedded broker not reachable for forward");
+                        return;
+                    };
+                    tokio::select! {
+                        _ = cancel.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "accept failed"),
+        }
+    }
+}
+
+/// The first address of a bootstrap list, resolved.
+pub fn first_addr(bootstrap: &str) -> Result<SocketAddr, KafkaError> {
+    use std::net::ToSocketAddrs;
+    bootstrap
+        .split(',')
+        .next()
+        .and_then(|a| a.to_socket_addrs().ok())
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| KafkaError::Embedded(format!("bad bootstrap address {bootstrap}")))
+}

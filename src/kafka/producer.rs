@@ -1,0 +1,525 @@
+//! The producer task the TUI and `produce` share: one thread that owns the three seeded
+//! generators, paces each stream on its own schedule, and hands JSON to librdkafka. Delivery
+//! reports come back through the producer context and are counted per stream, so every
+//! message is accounted for: sent = acked + failed + in flight.
+//!
+//! Control (start, stop, pause, rate) arrives over a channel; queue-full from librdkafka is
+//! back-pressure (wait and retry), never an error.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
+use serde::Serialize;
+
+use super::KafkaError;
+use crate::config::Settings;
+use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+
+/// Event-time spacing used when a stream produces as fast as it can (`rate` 0), so that
+/// time-based patterns (velocity, daily rhythm) keep their meaning.
+pub const NOMINAL_RATE: f64 = 1000.0;
+
+/// What a stream's producer is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Paused,
+    Stopped,
+}
+
+/// Runtime control of the producer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Control {
+    Start(StreamKind),
+    Stop(StreamKind),
+    Pause(StreamKind),
+    Resume(StreamKind),
+    SetRate(StreamKind, f64),
+    Shutdown,
+}
+
+/// Delivery counters of one stream.
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    acked: AtomicU64,
+    failed: AtomicU64,
+    bytes: AtomicU64,
+    backpressure: AtomicU64,
+    rate_milli: AtomicU64,
+    state: AtomicU64,
+}
+
+/// Shared between the producer thread, librdkafka's delivery callback and readers.
+#[derive(Debug, Default)]
+pub struct DeliveryBook {
+    streams: [Counters; 3],
+    failures: Mutex<BTreeMap<String, u64>>,
+    last_error: Mutex<Option<String>>,
+}
+
+/// A copy of one stream's delivery counters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StreamDelivery {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub bytes: u64,
+    pub backpressure: u64,
+    pub rate: f64,
+    pub state: RunState,
+}
+
+impl DeliveryBook {
+    pub fn stream(&self, kind: StreamKind) -> StreamDelivery {
+        let c = &self.streams[kind.index()];
+        let sent = c.sent.load(Ordering::Relaxed);
+        let acked = c.acked.load(Ordering::Relaxed);
+        let failed = c.failed.load(Ordering::Relaxed);
+        StreamDelivery {
+            sent,
+            acked,
+            failed,
+            in_flight: sent.saturating_sub(acked + failed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            backpressure: c.backpressure.load(Ordering::Relaxed),
+            rate: c.rate_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            state: match c.state.load(Ordering::Relaxed) {
+                0 => RunState::Running,
+                1 => RunState::Paused,
+                _ => RunState::Stopped,
+            },
+        }
+    }
+
+    /// Failure reasons with their counts.
+    pub fn failures(&self) -> BTreeMap<String, u64> {
+        self.failures.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// The most recent client-level error librdkafka reported (broker down, auth, ...).
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn set_state(&self, kind: StreamKind, s: RunState, rate: f64) {
+        let c = &self.streams[kind.index()];
+        c.state.store(s as u64, Ordering::Relaxed);
+        c.rate_milli
+            .store((rate * 1000.0) as u64, Ordering::Relaxed);
+    }
+}
+
+/// Routes delivery reports and client errors into the book.
+pub struct DeliveryContext {
+    book: Arc<DeliveryBook>,
+}
+
+impl ClientContext for DeliveryContext {
+    fn error(&self, error: RdError, reason: &str) {
+        tracing::warn!(%error, reason, "producer client error");
+        if let Ok(mut e) = self.book.last_error.lock() {
+            *e = Some(format!("{error}: {reason}"));
+        }
+    }
+}
+
+impl ProducerContext for DeliveryContext {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, stream: usize) {
+        let Some(c) = self.book.streams.get(stream) else {
+            return;
+        };
+        match result {
+            Ok(_) => {
+                c.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((e, _)) => {
+                c.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut m) = self.book.failures.lock() {
+                    *m.entry(e.to_string()).or_default() += 1;
+                }
+            }
+        }
+    }
+}
+
+/// How the producer starts.
+#[derive(Debug, Clone)]
+pub struct ProducerPlan {
+    pub streams: Vec<StreamKind>,
+    /// Events per second per stream; 0 = as fast as possible.
+    pub rate: f64,
+    /// Stop after this many events in total (0 = no limit).
+    pub count: u64,
+    pub duration: Option<Duration>,
+    pub generator: GeneratorConfig,
+}
+
+/// Final figures once the producer thread ends.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProduceSummary {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub bytes: u64,
+    pub elapsed_s: f64,
+    pub events_per_s: f64,
+    pub streams: BTreeMap<&'static str, StreamDelivery>,
+    pub failures: BTreeMap<String, u64>,
+}
+
+/// A running producer thread.
+pub struct ProducerHandle {
+    control: Sender<Control>,
+    book: Arc<DeliveryBook>,
+    thread: Option<JoinHandle<ProduceSummary>>,
+}
+
+impl ProducerHandle {
+    /// Creates the Kafka producer (failing early on bad properties) and starts the thread.
+    pub fn spawn(
+        settings: &Settings,
+        brokers: &str,
+        plan: ProducerPlan,
+    ) -> Result<Self, KafkaError> {
+        let book = Arc::new(DeliveryBook::default());
+        let producer = create(settings, brokers, &book)?;
+        let topics: [String; 3] = StreamKind::ALL.map(|k| settings.topic(k.topic()));
+        let (tx, rx) = mpsc::channel();
+        let thread_book = book.clone();
+        let thread = std::thread::Builder::new()
+            .name("producer".into())
+            .spawn(move || Pump::new(producer, topics, plan, thread_book, rx).run())
+            .map_err(|e| KafkaError::Admin(format!("cannot start the producer thread: {e}")))?;
+        Ok(Self {
+            control: tx,
+            book,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn control(&self, c: Control) {
+        let _ = self.control.send(c);
+    }
+
+    pub fn book(&self) -> Arc<DeliveryBook> {
+        self.book.clone()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Stops producing, flushes what is in flight and returns the summary.
+    pub fn shutdown(mut self) -> Option<ProduceSummary> {
+        let _ = self.control.send(Control::Shutdown);
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+
+    /// Waits for the producer to finish on its own (count or duration reached).
+    pub fn wait(mut self) -> Option<ProduceSummary> {
+        self.thread.take().and_then(|t| t.join().ok())
+    }
+}
+
+impl Drop for ProducerHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.control.send(Control::Shutdown);
+            let _ = t.join();
+        }
+    }
+}
+
+fn create(
+    settings: &Settings,
+    brokers: &str,
+    book: &Arc<DeliveryBook>,
+) -> Result<ThreadedProducer<DeliveryContext>, KafkaError> {
+    let mut cfg = rdkafka::ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("compression.type", &settings.producer.compression)
+        .set("linger.ms", "10")
+        .set("partitioner", "murmur2_random")
+        .set("queue.buffering.max.messages", "500000")
+        .set("message.timeout.ms", "30000");
+    for (k, v) in &settings.kafka.properties {
+        cfg.set(k, v);
+    }
+    cfg.create_with_context(DeliveryContext { book: book.clone() })
+        .map_err(KafkaError::Client)
+}
+
+/// Pacing of one stream: due times follow `rate`, event times follow the same schedule
+/// (or `NOMINAL_RATE` when unpaced), re-anchored on every change.
+struct Pacer {
+    kind: StreamKind,
+    generator: Generator,
+    state: RunState,
+    rate: f64,
+    anchor: Instant,
+    anchor_ms: i64,
+    since_anchor: u64,
+    seq: u64,
+    last_ms: i64,
+}
+
+impl Pacer {
+    fn reanchor(&mut self) {
+        self.anchor = Instant::now();
+        self.anchor_ms = Timestamp::now().millis().max(self.last_ms);
+        self.since_anchor = 0;
+    }
+
+    fn due(&self) -> Instant {
+        if self.rate <= 0.0 {
+            return self.anchor;
+        }
+        self.anchor + Duration::from_secs_f64(self.since_anchor as f64 / self.rate)
+    }
+
+    fn event_time(&self) -> Timestamp {
+        let r = if self.rate > 0.0 {
+            self.rate
+        } else {
+            NOMINAL_RATE
+        };
+        Timestamp(self.anchor_ms + (self.since_anchor as f64 * 1000.0 / r) as i64)
+    }
+}
+
+struct Pump {
+    producer: ThreadedProducer<DeliveryContext>,
+    topics: [String; 3],
+    pacers: Vec<Pacer>,
+    book: Arc<DeliveryBook>,
+    control: Receiver<Control>,
+    count: u64,
+    deadline: Option<Instant>,
+    started: Instant,
+    buf: Vec<u8>,
+}
+
+impl Pump {
+    fn new(
+        producer: ThreadedProducer<DeliveryContext>,
+        topics: [String; 3],
+        plan: ProducerPlan,
+        book: Arc<DeliveryBook>,
+        control: Receiver<Control>,
+    ) -> Self {
+        let now = Instant::now();
+        let pacers = StreamKind::ALL
+            .iter()
+            .map(|&kind| {
+                let state = if plan.streams.contains(&kind) {
+                    RunState::Running
+                } else {
+                    RunState::Stopped
+                };
+                book.set_state(kind, state, plan.rate);
+                let mut p = Pacer {
+                    kind,
+                    generator: Generator::new(kind, &plan.generator),
+                    state,
+                    rate: plan.rate,
+                    anchor: now,
+                    anchor_ms: 0,
+                    since_anchor: 0,
+                    seq: 0,
+                    last_ms: 0,
+                };
+                p.reanchor();
+                p
+            })
+            .collect();
+        Self {
+            producer,
+            topics,
+            pacers,
+            book,
+            control,
+            count: plan.count,
+            deadline: plan.duration.map(|d| now + d),
+            started: now,
+            buf: Vec::with_capacity(512),
+        }
+    }
+
+    fn run(mut self) -> ProduceSummary {
+        let mut produced = 0u64;
+        let mut checked = Instant::now();
+        loop {
+            if produced % 256 == 0 || checked.elapsed() > Duration::from_millis(20) {
+                checked = Instant::now();
+                if !self.apply_controls() || self.deadline.is_some_and(|d| checked >= d) {
+                    break;
+                }
+            }
+            if self.count > 0 && produced >= self.count {
+                break;
+            }
+            match self.next_due() {
+                Some((i, due)) => {
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep((due - now).min(Duration::from_millis(20)));
+                        checked = Instant::now() - Duration::from_secs(1);
+                        continue;
+                    }
+                    self.produce_one(i);
+                    produced += 1;
+                }
+                None => {
+                    // Nothing running: wait for a control message.
+                    match self.control.recv_timeout(Duration::from_millis(100)) {
+                        Ok(c) => {
+                            if !self.apply(c) {
+                                break;
+                            }
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    }
+                    if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                        break;
+                    }
+                }
+            }
+        }
+        self.finish()
+    }
+
+    fn next_due(&self) -> Option<(usize, Instant)> {
+        self.pacers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == RunState::Running)
+            .min_by_key(|(_, p)| (p.due(), p.seq))
+            .map(|(i, p)| (i, p.due()))
+    }
+
+    /// Applies pending control messages; false once asked to shut down.
+    fn apply_controls(&mut self) -> bool {
+        loop {
+            match self.control.try_recv() {
+                Ok(c) => {
+                    if !self.apply(c) {
+                        return false;
+                    }
+                }
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn apply(&mut self, c: Control) -> bool {
+        let (kind, state, rate) = match c {
+            Control::Shutdown => return false,
+            Control::Start(k) | Control::Resume(k) => (k, Some(RunState::Running), None),
+            Control::Stop(k) => (k, Some(RunState::Stopped), None),
+            Control::Pause(k) => (k, Some(RunState::Paused), None),
+            Control::SetRate(k, r) => (k, None, Some(r.max(0.0))),
+        };
+        let p = &mut self.pacers[kind.index()];
+        if let Some(s) = state {
+            p.state = s;
+        }
+        if let Some(r) = rate {
+            p.rate = r;
+        }
+        p.reanchor();
+        self.book.set_state(kind, p.state, p.rate);
+        tracing::info!(stream = kind.name(), state = ?p.state, rate = p.rate, "producer control");
+        true
+    }
+
+    fn produce_one(&mut self, i: usize) {
+        let p = &mut self.pacers[i];
+        let at = p.event_time();
+        let event = p.generator.next_event(at, p.seq);
+        p.seq += 1;
+        p.since_anchor += 1;
+        p.last_ms = at.millis();
+        let kind = p.kind;
+        self.buf.clear();
+        let _ = event.encode_into(&mut self.buf);
+        let counters = &self.book.streams[kind.index()];
+        counters.sent.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes
+            .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+        let mut record = BaseRecord::with_opaque_to(&self.topics[kind.index()], kind.index())
+            .key(event.key())
+            .payload(&self.buf);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return,
+                Err((RdError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    counters.backpressure.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_micros(500));
+                    record = r;
+                }
+                Err((e, _)) => {
+                    counters.failed.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut m) = self.book.failures.lock() {
+                        *m.entry(e.to_string()).or_default() += 1;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> ProduceSummary {
+        if let Err(e) = self.producer.flush(Duration::from_secs(30)) {
+            tracing::warn!(error = %e, "flush did not complete");
+        }
+        let elapsed = self.started.elapsed().as_secs_f64();
+        for p in &self.pacers {
+            self.book.set_state(p.kind, RunState::Stopped, p.rate);
+        }
+        summary(&self.book, elapsed)
+    }
+}
+
+/// The book's totals as a summary.
+pub fn summary(book: &DeliveryBook, elapsed_s: f64) -> ProduceSummary {
+    let streams: BTreeMap<&'static str, StreamDelivery> = StreamKind::ALL
+        .iter()
+        .map(|&k| (k.name(), book.stream(k)))
+        .collect();
+    let sum = |f: fn(&StreamDelivery) -> u64| streams.values().map(f).sum::<u64>();
+    let acked = sum(|s| s.acked);
+    ProduceSummary {
+        sent: sum(|s| s.sent),
+        acked,
+        failed: sum(|s| s.failed),
+        in_flight: sum(|s| s.in_flight),
+        bytes: sum(|s| s.bytes),
+        elapsed_s,
+        events_per_s: if elapsed_s > 0.0 {
+            acked as f64 / elapsed_s
+        } else {
+            0.0
+        },
+        streams,
+        failures: book.failures(),
+    }
+}

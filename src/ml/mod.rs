@@ -1,0 +1,22 @@
+//! Models that learn from the stream while it flows: a random forest per stream that says
+//! whether an event is an incident (and which kind) with a confidence, a regressor per stream
+//! with a useful target, the online training lifecycle, and honest prequential scores.
+
+pub mod forest;
+pub mod metrics;
+pub mod regression;
+pub mod trainer;
+
+pub use forest::{FlatForest, Prediction};
+pub use metrics::{BinaryScores, Prequential};
+pub use trainer::{MlConfig, ModelSnapshot, StreamModel};
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum MlError {
+    #[error("cannot train: {0}")]
+    Data(String),
+    #[error("model fit failed: {0}")]
+    Fit(String),
+}

@@ -1,0 +1,506 @@
+//! The online lifecycle of one stream's models: a bounded, class-balanced training buffer
+//! (reservoir sampling per class); the first fit after a warm-up with both normal and
+//! incident events present; refits every N labelled events or T seconds on a background
+//! thread; the new model replaces the old one atomically between two events, so consumption
+//! never waits for a fit.
+//!
+//! Every event is first predicted, then learnt from (prequential), for the forest and, side
+//! by side, for the z-score rule on the same labels.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use ndarray::{Array1, Array2};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_chacha::rand_core::SeedableRng;
+use serde::Serialize;
+
+use super::MlError;
+use super::forest::{self, FlatForest, ForestParams, MAX_CLASSES, Prediction};
+use super::metrics::{BinaryScores, Prequential, RegressionScores};
+use super::regression::{self, RegressionChoice, RegressionSpec, Regressor};
+use crate::analytics::rolling::Window;
+use crate::analytics::{FEATURES, Observation};
+use crate::streams::StreamKind;
+
+/// Model settings (the binary maps its config file onto this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlConfig {
+    pub trees: usize,
+    pub max_depth: usize,
+    pub feature_fraction: f64,
+    pub buffer: usize,
+    pub warmup: usize,
+    pub refit_every: usize,
+    pub refit_after: Duration,
+    pub seed: u64,
+    /// Fit on a background thread (live use). When false, fits run inline at fixed event
+    /// counts, which makes predictions reproducible for a seed (tests and benchmarks).
+    pub background: bool,
+    /// Events in the sliding window of the prequential scores.
+    pub score_window: usize,
+}
+
+impl Default for MlConfig {
+    fn default() -> Self {
+        Self {
+            trees: 50,
+            max_depth: 10,
+            feature_fraction: 0.5,
+            buffer: 4000,
+            warmup: 600,
+            refit_every: 3000,
+            refit_after: Duration::from_secs(30),
+            seed: 42,
+            background: true,
+            score_window: 5000,
+        }
+    }
+}
+
+/// A labelled row kept for training.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    x: [f64; FEATURES],
+    class: usize,
+}
+
+/// Per-class reservoirs that together hold at most `cap` rows: normal events get half,
+/// the incident classes share the other half, so a 2 % class is not drowned out.
+#[derive(Debug, Clone)]
+pub struct ClassReservoir {
+    cap: usize,
+    classes: Vec<(Vec<Row>, u64)>,
+}
+
+impl ClassReservoir {
+    pub fn new(cap: usize, classes: usize) -> Self {
+        Self {
+            cap: cap.max(2),
+            classes: vec![(Vec::new(), 0); classes.clamp(2, MAX_CLASSES)],
+        }
+    }
+
+    fn class_cap(&self, class: usize) -> usize {
+        let incident_classes = (self.classes.len() - 1).max(1);
+        if class == 0 {
+            self.cap / 2
+        } else {
+            (self.cap / 2 / incident_classes).max(1)
+        }
+    }
+
+    fn insert(&mut self, row: Row, rng: &mut ChaCha8Rng) {
+        let cap = self.class_cap(row.class);
+        let Some((rows, seen)) = self.classes.get_mut(row.class) else {
+            return;
+        };
+        *seen += 1;
+        if rows.len() < cap {
+            rows.push(row);
+        } else {
+            let j = rng.gen_range(0..*seen);
+            if (j as usize) < cap {
+                rows[j as usize] = row;
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.classes.iter().map(|c| c.0.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether both normal and at least one incident class are present.
+    pub fn has_both(&self) -> bool {
+        !self.classes[0].0.is_empty() && self.classes[1..].iter().any(|c| !c.0.is_empty())
+    }
+
+    fn matrix(&self) -> (Array2<f64>, Array1<usize>) {
+        let rows: Vec<&Row> = self.classes.iter().flat_map(|c| c.0.iter()).collect();
+        let x = Array2::from_shape_fn((rows.len(), FEATURES), |(i, j)| rows[i].x[j]);
+        let y = rows.iter().map(|r| r.class).collect();
+        (x, y)
+    }
+}
+
+/// What a fit hands back.
+struct Fitted {
+    forest: Option<FlatForest>,
+    regressor: Option<(Regressor, RegressionChoice)>,
+    rows: usize,
+    fit_ms: f64,
+    error: Option<String>,
+}
+
+/// The model card a screen or report shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSnapshot {
+    pub stream: StreamKind,
+    pub status: String,
+    pub version: u32,
+    pub training_size: usize,
+    pub fit_ms: f64,
+    pub fitting: bool,
+    pub trees: usize,
+    pub confidence_mean: f64,
+    pub last_confidence: Option<f64>,
+    #[serde(skip)]
+    pub confidence_history: Vec<f64>,
+    pub forest: BinaryScores,
+    pub zscore: BinaryScores,
+    pub classes: Vec<&'static str>,
+    pub confusion: Vec<Vec<u64>>,
+    pub regression: Option<RegressionSnapshot>,
+    pub predictions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegressionSnapshot {
+    pub target: &'static str,
+    pub model: &'static str,
+    pub mae: f64,
+    pub r2: f64,
+    pub holdout_mae_linear: f64,
+    pub holdout_mae_forest: f64,
+    pub last_prediction: f64,
+    pub last_band: f64,
+}
+
+pub struct StreamModel {
+    kind: StreamKind,
+    cfg: MlConfig,
+    rng: ChaCha8Rng,
+    buffer: ClassReservoir,
+    reg_rows: Vec<(Vec<f64>, f64)>,
+    reg_seen: u64,
+    spec: RegressionSpec,
+    forest: Option<Arc<FlatForest>>,
+    regressor: Option<Arc<(Regressor, RegressionChoice)>>,
+    pending: Option<Receiver<Fitted>>,
+    version: u32,
+    training_size: usize,
+    fit_ms: f64,
+    since_fit: usize,
+    last_fit: Instant,
+    last_error: Option<String>,
+    scores: Prequential,
+    zscores: Prequential,
+    reg_scores: RegressionScores,
+    confidence: Window,
+    confidence_history: VecDeque<f64>,
+    last_conf: Option<f64>,
+    last_reg: (f64, f64),
+    predictions: u64,
+    labelled: u64,
+}
+
+/// Confidence samples kept for the sparkline.
+const CONFIDENCE_HISTORY: usize = 240;
+
+impl StreamModel {
+    pub fn new(kind: StreamKind, cfg: &MlConfig) -> Self {
+        let classes = class_names(kind).len();
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        rng.set_stream(100 + kind as u64);
+        Self {
+            kind,
+            cfg: cfg.clone(),
+            rng,
+            buffer: ClassReservoir::new(cfg.buffer, classes),
+            reg_rows: Vec::new(),
+            reg_seen: 0,
+            spec: RegressionSpec::for_stream(kind),
+            forest: None,
+            regressor: None,
+            pending: None,
+            version: 0,
+            training_size: 0,
+            fit_ms: 0.0,
+            since_fit: 0,
+            last_fit: Instant::now(),
+            last_error: None,
+            scores: Prequential::new(cfg.score_window),
+            zscores: Prequential::new(cfg.score_window),
+            reg_scores: RegressionScores::new(cfg.score_window),
+            confidence: Window::with_count(500),
+            confidence_history: VecDeque::with_capacity(CONFIDENCE_HISTORY),
+            last_conf: None,
+            last_reg: (0.0, 0.0),
+            predictions: 0,
+            labelled: 0,
+        }
+    }
+
+    /// Predicts the event, scores the prediction against its label, then learns from it.
+    pub fn observe(&mut self, obs: &Observation) -> Option<Prediction> {
+        self.collect_fit();
+        let prediction = self.forest.as_ref().map(|f| f.predict(&obs.features));
+        if let Some(p) = &prediction {
+            self.predictions += 1;
+            self.last_conf = Some(p.confidence);
+            self.confidence.push(p.confidence, self.predictions as i64);
+            if self.predictions.is_multiple_of(50) {
+                if self.confidence_history.len() == CONFIDENCE_HISTORY {
+                    self.confidence_history.pop_front();
+                }
+                self.confidence_history.push_back(self.confidence.mean());
+            }
+        }
+        self.regress(obs);
+        if let Some(class) = obs.label_class {
+            if let Some(p) = &prediction {
+                self.scores.record(p.class, class);
+                self.zscores
+                    .record(usize::from(obs.zscore_flagged()), usize::from(class != 0));
+            }
+            self.learn(obs, class);
+        }
+        self.maybe_fit();
+        prediction
+    }
+
+    fn regress(&mut self, obs: &Observation) {
+        let x = self.spec.row(&obs.features);
+        let y = obs.features[self.spec.target];
+        if let Some(r) = &self.regressor {
+            let (pred, band) = r.0.predict(&x);
+            self.last_reg = (self.spec.natural(pred), band);
+            if obs.label_class == Some(0) {
+                self.reg_scores
+                    .record(self.spec.natural(pred), self.spec.natural(y));
+            }
+        }
+        // The regressor learns what normal looks like: labelled incidents stay out.
+        if obs.label_class.is_none_or(|c| c == 0) && y.is_finite() {
+            self.reg_seen += 1;
+            let cap = self.cfg.buffer;
+            if self.reg_rows.len() < cap {
+                self.reg_rows.push((x, y));
+            } else {
+                let j = self.rng.gen_range(0..self.reg_seen) as usize;
+                if j < cap {
+                    self.reg_rows[j] = (x, y);
+                }
+            }
+        }
+    }
+
+    fn learn(&mut self, obs: &Observation, class: usize) {
+        self.labelled += 1;
+        self.since_fit += 1;
+        self.buffer.insert(
+            Row {
+                x: obs.features,
+                class,
+            },
+            &mut self.rng,
+        );
+    }
+
+    fn maybe_fit(&mut self) {
+        if self.pending.is_some() || !self.buffer.has_both() {
+            return;
+        }
+        let due = if self.version == 0 {
+            self.labelled as usize >= self.cfg.warmup
+        } else {
+            self.since_fit >= self.cfg.refit_every
+                || (self.cfg.background
+                    && self.last_fit.elapsed() >= self.cfg.refit_after
+                    && self.since_fit > 0)
+        };
+        if due {
+            self.start_fit();
+        }
+    }
+
+    fn start_fit(&mut self) {
+        let (x, y) = self.buffer.matrix();
+        let params = ForestParams {
+            trees: self.cfg.trees,
+            max_depth: self.cfg.max_depth,
+            feature_fraction: self.cfg.feature_fraction,
+            seed: self.cfg.seed.wrapping_add(u64::from(self.version)),
+        };
+        let reg = reg_matrix(&self.reg_rows);
+        let (spec, classes) = (self.spec, class_names(self.kind).len());
+        self.since_fit = 0;
+        self.last_fit = Instant::now();
+        let job = move || fit_all(&x, &y, &params, classes, reg, &spec);
+        if self.cfg.background {
+            let (tx, rx) = mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name(format!("fit-{}", self.kind.name()))
+                .spawn(move || {
+                    let _ = tx.send(job());
+                });
+            match spawned {
+                Ok(_) => self.pending = Some(rx),
+                Err(e) => self.last_error = Some(format!("cannot start a fit thread: {e}")),
+            }
+        } else {
+            self.install(job());
+        }
+    }
+
+    fn collect_fit(&mut self) {
+        let Some(rx) = &self.pending else { return };
+        match rx.try_recv() {
+            Ok(f) => {
+                self.pending = None;
+                self.install(f);
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => {
+                self.pending = None;
+                self.last_error = Some("a fit thread died".into());
+            }
+        }
+    }
+
+    fn install(&mut self, f: Fitted) {
+        self.last_error = f.error;
+        if let Some(forest) = f.forest {
+            self.forest = Some(Arc::new(forest));
+            self.version += 1;
+            self.training_size = f.rows;
+            self.fit_ms = f.fit_ms;
+        }
+        if let Some(r) = f.regressor {
+            self.regressor = Some(Arc::new(r));
+        }
+    }
+
+    pub fn version(&self) -> u32 {
+        self.version
+    }
+
+    pub fn is_fitting(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Why there is no model yet, or that there is one.
+    pub fn status(&self) -> String {
+        if let Some(e) = &self.last_error {
+            return format!("error: {e}");
+        }
+        match (self.forest.is_some(), self.pending.is_some()) {
+            (true, true) => "ready, refitting".into(),
+            (true, false) => "ready".into(),
+            (false, true) => "fitting the first model".into(),
+            (false, false) if self.labelled == 0 => "waiting for labelled events".into(),
+            (false, false) if !self.buffer.has_both() => {
+                format!(
+                    "no model: only one class seen in {} labelled events",
+                    self.labelled
+                )
+            }
+            (false, false) => format!(
+                "warming up: {}/{} labelled events",
+                self.labelled, self.cfg.warmup
+            ),
+        }
+    }
+
+    pub fn snapshot(&self) -> ModelSnapshot {
+        let names = class_names(self.kind);
+        ModelSnapshot {
+            stream: self.kind,
+            status: self.status(),
+            version: self.version,
+            training_size: self.training_size,
+            fit_ms: self.fit_ms,
+            fitting: self.pending.is_some(),
+            trees: self.forest.as_ref().map_or(0, |f| f.trees()),
+            confidence_mean: self.confidence.mean(),
+            last_confidence: self.last_conf,
+            confidence_history: self.confidence_history.iter().copied().collect(),
+            forest: self.scores.binary(),
+            zscore: self.zscores.binary(),
+            classes: names.to_vec(),
+            confusion: self.scores.confusion(names.len()),
+            regression: self.regressor.as_ref().map(|r| {
+                let (mae, r2) = self.reg_scores.scores();
+                RegressionSnapshot {
+                    target: self.spec.target_name,
+                    model: r.0.name(),
+                    mae,
+                    r2,
+                    holdout_mae_linear: r.1.holdout_mae_linear,
+                    holdout_mae_forest: r.1.holdout_mae_forest,
+                    last_prediction: self.last_reg.0,
+                    last_band: self.last_reg.1,
+                }
+            }),
+            predictions: self.predictions,
+        }
+    }
+}
+
+fn reg_matrix(rows: &[(Vec<f64>, f64)]) -> Option<(Array2<f64>, Array1<f64>)> {
+    let d = rows.first()?.0.len();
+    let x = Array2::from_shape_fn((rows.len(), d), |(i, j)| rows[i].0[j]);
+    let y = rows.iter().map(|r| r.1).collect();
+    Some((x, y))
+}
+
+fn fit_all(
+    x: &Array2<f64>,
+    y: &Array1<usize>,
+    params: &ForestParams,
+    classes: usize,
+    reg: Option<(Array2<f64>, Array1<f64>)>,
+    spec: &RegressionSpec,
+) -> Fitted {
+    let start = Instant::now();
+    let mut error = None;
+    let forest = match forest::fit(x, y, params) {
+        Ok(f) => Some(FlatForest::compile(&f, classes)),
+        Err(e) => {
+            error = Some(e.to_string());
+            None
+        }
+    };
+    let fit_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let regressor =
+        reg.and_then(
+            |(rx, ry)| match regression::fit_best(&rx, &ry, spec, params.seed) {
+                Ok(r) => Some(r),
+                Err(MlError::Data(_)) => None,
+                Err(e) => {
+                    error = Some(e.to_string());
+                    None
+                }
+            },
+        );
+    Fitted {
+        forest,
+        regressor,
+        rows: x.nrows(),
+        fit_ms,
+        error,
+    }
+}
+
+/// The class names of a stream's labels, normal first.
+pub fn class_names(kind: StreamKind) -> &'static [&'static str] {
+    match kind {
+        StreamKind::Sensor => &["normal", "spike", "drift", "stuck", "dropout"],
+        StreamKind::Transaction => &[
+            "normal",
+            "large_amount",
+            "velocity_fraud",
+            "location_fraud",
+            "odd_hours_fraud",
+            "card_testing",
+        ],
+        StreamKind::Log => &["normal", "error_burst", "latency_degradation", "5xx_storm"],
+    }
+}

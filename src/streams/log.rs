@@ -1,0 +1,266 @@
+//! Application logs: services with endpoints whose latency follows a long-tailed
+//! (log-normal with occasional stragglers) distribution, status codes and levels as a web
+//! service emits them. Incidents: error bursts on one service, latency degradation, 5xx storms.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    GeneratorConfig, Label, StreamKind, Timestamp, normal, round_to, start_probability, stream_rng,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntry {
+    pub timestamp: Timestamp,
+    pub service: String,
+    pub endpoint: String,
+    pub level: LogLevel,
+    pub status_code: u16,
+    pub response_time_ms: f64,
+    pub message: String,
+    pub seq: u64,
+    #[serde(default)]
+    pub producer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<LogLabel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLabel {
+    Normal,
+    ErrorBurst,
+    LatencyDegradation,
+    #[serde(rename = "5xx_storm")]
+    Storm5xx,
+}
+
+impl Label for LogLabel {
+    const ALL: &'static [Self] = &[
+        Self::Normal,
+        Self::ErrorBurst,
+        Self::LatencyDegradation,
+        Self::Storm5xx,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::ErrorBurst => "error_burst",
+            Self::LatencyDegradation => "latency_degradation",
+            Self::Storm5xx => "5xx_storm",
+        }
+    }
+}
+
+/// Services: name, traffic weight, endpoints with their median latency in ms.
+pub const SERVICES: &[(&str, f64, &[(&str, f64)])] = &[
+    (
+        "api-gateway",
+        5.0,
+        &[("GET /health", 3.0), ("POST /api/v1/route", 18.0)],
+    ),
+    (
+        "auth",
+        3.0,
+        &[("POST /login", 85.0), ("POST /token/refresh", 25.0)],
+    ),
+    (
+        "orders",
+        3.0,
+        &[
+            ("GET /orders", 40.0),
+            ("POST /orders", 120.0),
+            ("GET /orders/{id}", 22.0),
+        ],
+    ),
+    (
+        "payments",
+        2.0,
+        &[("POST /payments", 240.0), ("GET /payments/{id}", 35.0)],
+    ),
+    (
+        "inventory",
+        2.0,
+        &[("GET /stock", 30.0), ("PUT /stock/{sku}", 60.0)],
+    ),
+    (
+        "search",
+        4.0,
+        &[("GET /search", 95.0), ("GET /suggest", 15.0)],
+    ),
+    ("notifications", 1.0, &[("POST /notify", 55.0)]),
+];
+
+const INCIDENT_LEN: [(u32, u32); 3] = [(30, 60), (40, 80), (20, 40)];
+
+#[derive(Debug, Clone)]
+struct Incident {
+    label: LogLabel,
+    left: u32,
+    factor: f64,
+}
+
+pub struct LogGenerator {
+    rng: ChaCha8Rng,
+    cumulative: Vec<f64>,
+    incidents: Vec<Option<Incident>>,
+    start_p: f64,
+    producer_id: String,
+}
+
+impl LogGenerator {
+    pub fn new(cfg: &GeneratorConfig) -> Self {
+        let total: f64 = SERVICES.iter().map(|s| s.1).sum();
+        let mut acc = 0.0;
+        let cumulative = SERVICES
+            .iter()
+            .map(|s| {
+                acc += s.1 / total;
+                acc
+            })
+            .collect();
+        let mean_len = INCIDENT_LEN
+            .iter()
+            .map(|(a, b)| f64::from(a + b) / 2.0)
+            .sum::<f64>()
+            / 3.0;
+        Self {
+            rng: stream_rng(cfg.seed, StreamKind::Log),
+            cumulative,
+            incidents: vec![None; SERVICES.len()],
+            start_p: start_probability(cfg.incident_rate, mean_len),
+            producer_id: cfg.producer_id.clone(),
+        }
+    }
+
+    pub fn next_at(&mut self, at: Timestamp, seq: u64) -> LogEntry {
+        let u: f64 = self.rng.r#gen();
+        let s = self
+            .cumulative
+            .iter()
+            .position(|c| u < *c)
+            .unwrap_or(SERVICES.len() - 1);
+        if self.incidents[s].is_none() && self.rng.r#gen::<f64>() < self.start_p {
+            self.incidents[s] = Some(self.start_incident());
+        }
+        let label = self.incidents[s]
+            .as_ref()
+            .map_or(LogLabel::Normal, |i| i.label);
+        let factor = self.incidents[s].as_ref().map_or(1.0, |i| i.factor);
+        if let Some(inc) = &mut self.incidents[s] {
+            inc.left -= 1;
+            if inc.left == 0 {
+                self.incidents[s] = None;
+            }
+        }
+        self.make(s, label, factor, at, seq)
+    }
+
+    fn start_incident(&mut self) -> Incident {
+        let k = self.rng.gen_range(0..3);
+        let (lo, hi) = INCIDENT_LEN[k];
+        let factor = if k == 1 {
+            self.rng.gen_range(4.0..10.0)
+        } else {
+            1.0
+        };
+        Incident {
+            label: LogLabel::ALL[k + 1],
+            left: self.rng.gen_range(lo..=hi),
+            factor,
+        }
+    }
+
+    fn make(
+        &mut self,
+        s: usize,
+        label: LogLabel,
+        factor: f64,
+        at: Timestamp,
+        seq: u64,
+    ) -> LogEntry {
+        let rng = &mut self.rng;
+        let (service, _, endpoints) = SERVICES[s];
+        let (endpoint, median) = endpoints[rng.gen_range(0..endpoints.len())];
+        let hour = at.hour_of_day(0.0);
+        let load = 1.0 + 0.3 * (std::f64::consts::TAU * (hour - 8.0) / 24.0).sin().max(0.0);
+        let mut latency = median * load * (0.45 * normal(rng)).exp();
+        if rng.gen_bool(0.01) {
+            latency *= rng.gen_range(4.0..15.0);
+        }
+        latency *= factor;
+        let status = match label {
+            LogLabel::ErrorBurst if rng.gen_bool(0.7) => 500,
+            LogLabel::Storm5xx => *[502u16, 503, 504].get(rng.gen_range(0..3)).unwrap_or(&503),
+            _ => normal_status(rng),
+        };
+        if status >= 502 {
+            latency = latency.max(rng.gen_range(1000.0..30_000.0));
+        }
+        let level = level_of(status, latency, rng);
+        let latency = round_to(latency, 1);
+        LogEntry {
+            timestamp: at,
+            service: service.to_string(),
+            endpoint: endpoint.to_string(),
+            level,
+            status_code: status,
+            response_time_ms: latency,
+            message: message(endpoint, status, latency),
+            seq,
+            producer_id: self.producer_id.clone(),
+            label: Some(label),
+        }
+    }
+}
+
+fn normal_status(rng: &mut ChaCha8Rng) -> u16 {
+    let u: f64 = rng.r#gen();
+    match u {
+        x if x < 0.90 => 200,
+        x if x < 0.93 => 201,
+        x if x < 0.945 => 204,
+        x if x < 0.96 => 304,
+        x if x < 0.972 => 400,
+        x if x < 0.982 => 401,
+        x if x < 0.997 => 404,
+        _ => 500,
+    }
+}
+
+fn level_of(status: u16, latency: f64, rng: &mut ChaCha8Rng) -> LogLevel {
+    match status {
+        500.. => LogLevel::Error,
+        400.. => LogLevel::Warn,
+        _ if latency > 1000.0 => LogLevel::Warn,
+        _ if rng.gen_bool(0.05) => LogLevel::Debug,
+        _ => LogLevel::Info,
+    }
+}
+
+fn message(endpoint: &str, status: u16, latency: f64) -> String {
+    let what = match status {
+        200..=299 => "ok",
+        304 => "not modified",
+        400 => "bad request: validation failed",
+        401 => "unauthorized: token expired",
+        404 => "not found",
+        500 => "internal error: upstream call failed",
+        502 => "bad gateway: upstream closed connection",
+        503 => "service unavailable: connection pool exhausted",
+        504 => "gateway timeout: upstream did not answer",
+        _ => "unexpected status",
+    };
+    format!("{endpoint} -> {status} {what} ({latency} ms)")
+}

@@ -1,0 +1,317 @@
+//! Card transactions: customers with their own spending profile (log-normal amounts, usual
+//! categories, a home city), and five fraud patterns: an unusually large amount, a burst of
+//! transactions in seconds (velocity), a far-away location, odd hours, and card testing
+//! (many tiny amounts).
+
+use std::collections::VecDeque;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    GeneratorConfig, Label, StreamKind, Timestamp, normal, pick, round_to, start_probability,
+    stream_rng,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transaction {
+    pub transaction_id: String,
+    pub customer_id: String,
+    pub amount: f64,
+    pub currency: String,
+    pub merchant: String,
+    pub category: String,
+    pub payment_method: String,
+    pub location: String,
+    pub timestamp: Timestamp,
+    pub seq: u64,
+    #[serde(default)]
+    pub producer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<TransactionLabel>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionLabel {
+    Normal,
+    LargeAmount,
+    VelocityFraud,
+    LocationFraud,
+    OddHoursFraud,
+    CardTesting,
+}
+
+impl Label for TransactionLabel {
+    const ALL: &'static [Self] = &[
+        Self::Normal,
+        Self::LargeAmount,
+        Self::VelocityFraud,
+        Self::LocationFraud,
+        Self::OddHoursFraud,
+        Self::CardTesting,
+    ];
+    fn name(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::LargeAmount => "large_amount",
+            Self::VelocityFraud => "velocity_fraud",
+            Self::LocationFraud => "location_fraud",
+            Self::OddHoursFraud => "odd_hours_fraud",
+            Self::CardTesting => "card_testing",
+        }
+    }
+}
+
+/// A city: name, UTC offset in hours, currency, region.
+pub type City = (&'static str, f64, &'static str, &'static str);
+
+/// Home cities of customers; amounts are in the local currency, all of similar magnitude.
+pub const HOME_CITIES: &[City] = &[
+    ("New York", -5.0, "USD", "america"),
+    ("Chicago", -6.0, "USD", "america"),
+    ("Los Angeles", -8.0, "USD", "america"),
+    ("Toronto", -5.0, "CAD", "america"),
+    ("London", 0.0, "GBP", "europe"),
+    ("Berlin", 1.0, "EUR", "europe"),
+    ("Paris", 1.0, "EUR", "europe"),
+    ("Madrid", 1.0, "EUR", "europe"),
+    ("Singapore", 8.0, "SGD", "asia"),
+    ("Sydney", 10.0, "AUD", "oceania"),
+    ("Auckland", 12.0, "NZD", "oceania"),
+    ("Honolulu", -10.0, "USD", "america"),
+];
+
+/// Cities far from most homes, where location fraud happens.
+pub const FAR_CITIES: &[City] = &[
+    ("Lagos", 1.0, "NGN", "africa"),
+    ("Sao Paulo", -3.0, "BRL", "south-america"),
+    ("Mumbai", 5.5, "INR", "asia"),
+    ("Moscow", 3.0, "RUB", "europe-east"),
+    ("Jakarta", 7.0, "IDR", "asia"),
+    ("Dubai", 4.0, "AED", "middle-east"),
+];
+
+/// UTC offset of a city by name (home or far); 0 when unknown.
+pub fn city_offset(name: &str) -> f64 {
+    HOME_CITIES
+        .iter()
+        .chain(FAR_CITIES)
+        .find(|c| c.0 == name)
+        .map_or(0.0, |c| c.1)
+}
+
+/// Region of a city by name; "unknown" when unknown.
+pub fn city_region(name: &str) -> &'static str {
+    HOME_CITIES
+        .iter()
+        .chain(FAR_CITIES)
+        .find(|c| c.0 == name)
+        .map_or("unknown", |c| c.3)
+}
+
+pub const CATEGORIES: &[(&str, &[&str])] = &[
+    ("groceries", &["FreshMart", "Green Grocer", "Daily Basket"]),
+    (
+        "restaurants",
+        &["Luigi's", "Sushi Zen", "Burger Barn", "Cafe Nero"],
+    ),
+    ("fuel", &["Shell", "BP", "Circle K"]),
+    ("electronics", &["TechWorld", "Gadget Hub", "MediaStore"]),
+    ("travel", &["SkyJet Airlines", "RailEurope", "HotelNow"]),
+    ("clothing", &["Urban Threads", "Denim Co", "StyleHouse"]),
+    ("entertainment", &["CineMax", "StreamFlix", "GameZone"]),
+    ("utilities", &["City Power", "AquaWorks", "FiberNet"]),
+    ("health", &["CarePharmacy", "Wellness Clinic"]),
+    ("online", &["ShopNow", "MarketPlace", "AppStore"]),
+];
+
+const PAYMENT_METHODS: &[&str] = &["chip", "contactless", "online", "mobile_wallet"];
+
+/// Customers the generator simulates.
+pub const CUSTOMERS: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub id: String,
+    /// ln of the median amount.
+    pub mu: f64,
+    pub sigma: f64,
+    pub categories: [usize; 3],
+    pub home: usize,
+    pub payment: usize,
+}
+
+impl Profile {
+    /// The customer's median amount.
+    pub fn median_amount(&self) -> f64 {
+        self.mu.exp()
+    }
+}
+
+pub struct TransactionGenerator {
+    rng: ChaCha8Rng,
+    customers: Vec<Profile>,
+    pending: VecDeque<(usize, TransactionLabel)>,
+    start_p: f64,
+    next_id: u64,
+    producer_id: String,
+}
+
+/// Mean events per fraud incident (large 1, velocity ~8, location 1, odd hours 1, testing ~8).
+const MEAN_INCIDENT_LEN: f64 = (1.0 + 8.0 + 1.0 + 1.0 + 8.5) / 5.0;
+
+impl TransactionGenerator {
+    pub fn new(cfg: &GeneratorConfig) -> Self {
+        let mut rng = stream_rng(cfg.seed, StreamKind::Transaction);
+        let customers = (0..CUSTOMERS).map(|i| Profile::new(i, &mut rng)).collect();
+        Self {
+            rng,
+            customers,
+            pending: VecDeque::new(),
+            start_p: start_probability(cfg.incident_rate, MEAN_INCIDENT_LEN),
+            next_id: 0,
+            producer_id: cfg.producer_id.clone(),
+        }
+    }
+
+    /// The profiles, for tests that check per-customer behaviour.
+    pub fn profiles(&self) -> &[Profile] {
+        &self.customers
+    }
+
+    pub fn next_at(&mut self, at: Timestamp, seq: u64) -> Transaction {
+        if self.pending.is_empty() && self.rng.r#gen::<f64>() < self.start_p {
+            self.plan_incident(at);
+        }
+        let (c, label) = match self.pending.pop_front() {
+            Some(p) => p,
+            None => (self.active_customer(at), TransactionLabel::Normal),
+        };
+        self.make(c, label, at, seq)
+    }
+
+    /// A customer for a normal transaction: people shop by day, so a customer whose local
+    /// time is night is mostly skipped (rejection sampling against an activity curve).
+    fn active_customer(&mut self, at: Timestamp) -> usize {
+        let mut c = 0;
+        for _ in 0..16 {
+            c = self.rng.gen_range(0..self.customers.len());
+            let h = at.hour_of_day(HOME_CITIES[self.customers[c].home].1);
+            let activity = match h {
+                h if h < 6.0 => 0.03,
+                h if h < 8.0 => 0.4,
+                _ => 1.0,
+            };
+            if self.rng.r#gen::<f64>() < activity {
+                break;
+            }
+        }
+        c
+    }
+
+    fn plan_incident(&mut self, at: Timestamp) {
+        let label = TransactionLabel::ALL[self.rng.gen_range(1..TransactionLabel::ALL.len())];
+        let c = match label {
+            TransactionLabel::OddHoursFraud => self.customer_at_night(at),
+            _ => self.rng.gen_range(0..self.customers.len()),
+        };
+        let n = match label {
+            TransactionLabel::VelocityFraud => self.rng.gen_range(6..=10),
+            TransactionLabel::CardTesting => self.rng.gen_range(5..=12),
+            _ => 1,
+        };
+        self.pending.extend(std::iter::repeat_n((c, label), n));
+    }
+
+    /// A customer whose local time is between midnight and 5 am, or the one nearest to 3 am.
+    fn customer_at_night(&mut self, at: Timestamp) -> usize {
+        let night = |p: &Profile| {
+            let h = at.hour_of_day(HOME_CITIES[p.home].1);
+            (h - 3.0).abs()
+        };
+        let start = self.rng.gen_range(0..self.customers.len());
+        let n = self.customers.len();
+        let mut best = start;
+        for k in 0..200 {
+            let i = (start + k * 37) % n;
+            if night(&self.customers[i]) < night(&self.customers[best]) {
+                best = i;
+            }
+            if night(&self.customers[best]) <= 2.0 {
+                break;
+            }
+        }
+        best
+    }
+
+    fn make(&mut self, c: usize, label: TransactionLabel, at: Timestamp, seq: u64) -> Transaction {
+        let rng = &mut self.rng;
+        let p = &self.customers[c];
+        let home = HOME_CITIES[p.home];
+        let mut city = home;
+        let mut method = PAYMENT_METHODS[p.payment];
+        let mut cat = if rng.gen_bool(0.9) {
+            p.categories[rng.gen_range(0..3)]
+        } else {
+            rng.gen_range(0..CATEGORIES.len())
+        };
+        let mut amount = (p.mu + p.sigma * normal(rng)).exp();
+        match label {
+            TransactionLabel::LargeAmount => {
+                amount = p.median_amount() * rng.gen_range(15.0..60.0);
+                cat = if rng.gen_bool(0.5) { 3 } else { 4 };
+            }
+            TransactionLabel::VelocityFraud => amount *= rng.gen_range(1.0..3.0),
+            TransactionLabel::LocationFraud => {
+                city = *pick(rng, FAR_CITIES);
+                amount *= rng.gen_range(2.0..6.0);
+            }
+            TransactionLabel::OddHoursFraud => {
+                amount *= rng.gen_range(3.0..8.0);
+                cat = 3;
+            }
+            TransactionLabel::CardTesting => {
+                amount = rng.gen_range(0.5..3.0);
+                cat = 9;
+                method = "online";
+            }
+            TransactionLabel::Normal => {}
+        }
+        let (category, merchants) = CATEGORIES[cat];
+        self.next_id += 1;
+        Transaction {
+            transaction_id: format!("tx-{:016x}", rng.r#gen::<u64>()),
+            customer_id: p.id.clone(),
+            amount: round_to(amount.max(0.01), 2),
+            currency: home.2.to_string(),
+            merchant: pick(rng, merchants).to_string(),
+            category: category.to_string(),
+            payment_method: method.to_string(),
+            location: city.0.to_string(),
+            timestamp: at,
+            seq,
+            producer_id: self.producer_id.clone(),
+            label: Some(label),
+        }
+    }
+}
+
+impl Profile {
+    fn new(i: usize, rng: &mut ChaCha8Rng) -> Self {
+        let mut categories = [0; 3];
+        for slot in &mut categories {
+            *slot = rng.gen_range(0..CATEGORIES.len() - 1);
+        }
+        Self {
+            id: format!("C{:05}", i + 1),
+            mu: rng.gen_range(12.0f64..120.0).ln(),
+            sigma: rng.gen_range(0.3..0.7),
+            categories,
+            home: rng.gen_range(0..HOME_CITIES.len()),
+            payment: rng.gen_range(0..PAYMENT_METHODS.len()),
+        }
+    }
+}

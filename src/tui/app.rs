@@ -1,0 +1,369 @@
+//! The TUI's state. It changes only in `update` (messages from tasks and the clock) and
+//! `handle_key`; both return the effects the event loop must carry out (control messages to
+//! the producer and consumer, quitting), so the state logic is testable without a terminal.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crossterm::event::KeyEvent;
+
+use super::keys::{Action, action_for};
+use crate::kafka::consumer::{ConsumerControl, ConsumerSnapshot};
+use crate::kafka::producer::{Control, RunState, StreamDelivery};
+use streamwatch::analytics::{Alert, Severity};
+use streamwatch::streams::StreamKind;
+
+/// Alerts kept for the alerts panel.
+pub const ALERT_HISTORY: usize = 500;
+/// Rate steps for `+`/`-`, in events per second per stream; 0 = unpaced.
+pub const RATE_STEPS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10_000.0,
+    20_000.0, 50_000.0, 0.0,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Overview,
+    Stream(StreamKind),
+}
+
+/// What the loop feeds into `update`.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A clock tick with the time since start and the producer's counters.
+    Tick {
+        uptime: Duration,
+        delivery: [StreamDelivery; 3],
+        producer_error: Option<String>,
+    },
+    Snapshot(Box<ConsumerSnapshot>),
+    Alert(Box<Alert>),
+    Problem(String),
+    Resize,
+}
+
+/// What `update`/`handle_key` ask the loop to do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Effect {
+    Producer(Control),
+    Consumer(ConsumerControl),
+    Quit,
+}
+
+/// A line in the alerts panel: a stream alert or a problem the app itself met.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertLine {
+    Stream(Alert),
+    System {
+        message: String,
+        severity: Severity,
+        uptime: Duration,
+    },
+}
+
+pub struct App {
+    pub view: View,
+    /// The stream `s`, `p`, `+`, `-` act on in the overview.
+    pub selected: StreamKind,
+    pub broker: String,
+    pub embedded: bool,
+    pub uptime: Duration,
+    /// The snapshot on screen (held while frozen).
+    pub shown: Option<Box<ConsumerSnapshot>>,
+    latest: Option<Box<ConsumerSnapshot>>,
+    pub frozen: bool,
+    pub delivery: [StreamDelivery; 3],
+    pub produced_rate: [f64; 3],
+    last_acked: [u64; 3],
+    last_tick: Duration,
+    pub rates: [f64; 3],
+    pub alerts: VecDeque<AlertLine>,
+    pub alert_scroll: usize,
+    pub help: bool,
+    pub quitting: bool,
+    pub producer_error: Option<String>,
+}
+
+impl App {
+    pub fn new(broker: String, embedded: bool, rate: f64, running: &[StreamKind]) -> Self {
+        let delivery = StreamKind::ALL.map(|k| StreamDelivery {
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            in_flight: 0,
+            bytes: 0,
+            backpressure: 0,
+            rate,
+            state: if running.contains(&k) {
+                RunState::Running
+            } else {
+                RunState::Stopped
+            },
+        });
+        Self {
+            view: View::Overview,
+            selected: StreamKind::Sensor,
+            broker,
+            embedded,
+            uptime: Duration::ZERO,
+            shown: None,
+            latest: None,
+            frozen: false,
+            delivery,
+            produced_rate: [0.0; 3],
+            last_acked: [0; 3],
+            last_tick: Duration::ZERO,
+            rates: [rate; 3],
+            alerts: VecDeque::new(),
+            alert_scroll: 0,
+            help: false,
+            quitting: false,
+            producer_error: None,
+        }
+    }
+
+    /// The stream the current view is about (the selected one in the overview).
+    pub fn focus(&self) -> StreamKind {
+        match self.view {
+            View::Stream(k) => k,
+            View::Overview => self.selected,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Tick {
+                uptime,
+                delivery,
+                producer_error,
+            } => self.tick(uptime, delivery, producer_error),
+            Msg::Snapshot(s) => {
+                if !self.frozen {
+                    self.shown = Some(s.clone());
+                }
+                self.latest = Some(s);
+            }
+            Msg::Alert(a) => self.push_alert(AlertLine::Stream(*a)),
+            Msg::Problem(p) => {
+                let line = AlertLine::System {
+                    message: p,
+                    severity: Severity::Critical,
+                    uptime: self.uptime,
+                };
+                self.push_alert(line);
+            }
+            Msg::Resize => {}
+        }
+        Vec::new()
+    }
+
+    fn tick(
+        &mut self,
+        uptime: Duration,
+        delivery: [StreamDelivery; 3],
+        producer_error: Option<String>,
+    ) {
+        let dt = (uptime.saturating_sub(self.last_tick)).as_secs_f64();
+        if dt >= 0.5 {
+            for (i, d) in delivery.iter().enumerate() {
+                self.produced_rate[i] = d.acked.saturating_sub(self.last_acked[i]) as f64 / dt;
+                self.last_acked[i] = d.acked;
+            }
+            self.last_tick = uptime;
+        }
+        if producer_error.is_some()
+            && producer_error != self.producer_error
+            && let Some(e) = &producer_error
+        {
+            let line = AlertLine::System {
+                message: format!("producer: {e}"),
+                severity: Severity::Critical,
+                uptime,
+            };
+            self.push_alert(line);
+        }
+        self.producer_error = producer_error;
+        self.delivery = delivery;
+        self.uptime = uptime;
+    }
+
+    fn push_alert(&mut self, line: AlertLine) {
+        self.alerts.push_front(line);
+        self.alerts.truncate(ALERT_HISTORY);
+        if self.alert_scroll > 0 {
+            // Keep the lines the user is reading in place while new ones arrive on top.
+            self.alert_scroll = (self.alert_scroll + 1).min(self.alerts.len().saturating_sub(1));
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(action) = action_for(&key) else {
+            return Vec::new();
+        };
+        if self.help && !matches!(action, Action::Help | Action::Quit) {
+            self.help = false;
+            return Vec::new();
+        }
+        self.apply(action)
+    }
+
+    /// Scrolls the alerts panel (mouse wheel).
+    pub fn scroll(&mut self, down: bool) {
+        self.apply(if down {
+            Action::ScrollDown
+        } else {
+            Action::ScrollUp
+        });
+    }
+
+    fn apply(&mut self, action: Action) -> Vec<Effect> {
+        let k = self.focus();
+        match action {
+            Action::Overview => self.view = View::Overview,
+            Action::ShowSensor => self.show(StreamKind::Sensor),
+            Action::ShowTransaction => self.show(StreamKind::Transaction),
+            Action::ShowLog => self.show(StreamKind::Log),
+            Action::NextView => self.cycle(1),
+            Action::PrevView => self.cycle(3),
+            Action::ToggleStream => return vec![self.toggle(k)],
+            Action::ToggleAll => return self.toggle_all(),
+            Action::TogglePause => return vec![self.toggle_pause(k)],
+            Action::RateUp => return vec![self.step_rate(k, true)],
+            Action::RateDown => return vec![self.step_rate(k, false)],
+            Action::Freeze => {
+                self.frozen = !self.frozen;
+                if !self.frozen {
+                    self.shown = self.latest.clone();
+                }
+            }
+            Action::ScrollDown => {
+                self.alert_scroll = (self.alert_scroll + 1).min(self.alerts.len().saturating_sub(1))
+            }
+            Action::ScrollUp => self.alert_scroll = self.alert_scroll.saturating_sub(1),
+            Action::ClearAlerts => {
+                self.alerts.clear();
+                self.alert_scroll = 0;
+                return vec![Effect::Consumer(ConsumerControl::ClearAlerts)];
+            }
+            Action::Help => self.help = !self.help,
+            Action::Quit => {
+                self.quitting = true;
+                return vec![Effect::Quit];
+            }
+        }
+        Vec::new()
+    }
+
+    fn show(&mut self, k: StreamKind) {
+        self.view = View::Stream(k);
+        self.selected = k;
+    }
+
+    fn cycle(&mut self, step: usize) {
+        let order = [
+            View::Overview,
+            View::Stream(StreamKind::Sensor),
+            View::Stream(StreamKind::Transaction),
+            View::Stream(StreamKind::Log),
+        ];
+        let at = order.iter().position(|v| *v == self.view).unwrap_or(0);
+        self.view = order[(at + step) % order.len()];
+        if let View::Stream(k) = self.view {
+            self.selected = k;
+        }
+    }
+
+    fn state(&self, k: StreamKind) -> RunState {
+        self.delivery[k.index()].state
+    }
+
+    fn set_state(&mut self, k: StreamKind, s: RunState) {
+        // Shown at once; the producer's own report confirms it on the next tick.
+        self.delivery[k.index()].state = s;
+    }
+
+    fn toggle(&mut self, k: StreamKind) -> Effect {
+        if self.state(k) == RunState::Stopped {
+            self.set_state(k, RunState::Running);
+            Effect::Producer(Control::Start(k))
+        } else {
+            self.set_state(k, RunState::Stopped);
+            Effect::Producer(Control::Stop(k))
+        }
+    }
+
+    fn toggle_all(&mut self) -> Vec<Effect> {
+        let any_running = StreamKind::ALL
+            .iter()
+            .any(|&k| self.state(k) != RunState::Stopped);
+        StreamKind::ALL
+            .iter()
+            .map(|&k| {
+                let (s, c) = if any_running {
+                    (RunState::Stopped, Control::Stop(k))
+                } else {
+                    (RunState::Running, Control::Start(k))
+                };
+                self.set_state(k, s);
+                Effect::Producer(c)
+            })
+            .collect()
+    }
+
+    fn toggle_pause(&mut self, k: StreamKind) -> Effect {
+        match self.state(k) {
+            RunState::Paused => {
+                self.set_state(k, RunState::Running);
+                Effect::Producer(Control::Resume(k))
+            }
+            RunState::Running => {
+                self.set_state(k, RunState::Paused);
+                Effect::Producer(Control::Pause(k))
+            }
+            RunState::Stopped => {
+                self.set_state(k, RunState::Running);
+                Effect::Producer(Control::Start(k))
+            }
+        }
+    }
+
+    fn step_rate(&mut self, k: StreamKind, up: bool) -> Effect {
+        let cur = self.rates[k.index()];
+        let at = RATE_STEPS
+            .iter()
+            .position(|&r| r == cur)
+            .unwrap_or_else(|| {
+                RATE_STEPS
+                    .iter()
+                    .position(|&r| r > cur || r == 0.0)
+                    .unwrap_or(RATE_STEPS.len() - 1)
+            });
+        let next = if up {
+            (at + 1).min(RATE_STEPS.len() - 1)
+        } else {
+            at.saturating_sub(1)
+        };
+        self.rates[k.index()] = RATE_STEPS[next];
+        Effect::Producer(Control::SetRate(k, RATE_STEPS[next]))
+    }
+
+    /// Alerts on screen for a stream (None = all), newest first.
+    pub fn alerts_for(&self, stream: Option<StreamKind>) -> impl Iterator<Item = &AlertLine> {
+        self.alerts.iter().filter(move |l| match (l, stream) {
+            (_, None) => true,
+            (AlertLine::Stream(a), Some(k)) => a.stream == k,
+            (AlertLine::System { .. }, Some(_)) => true,
+        })
+    }
+
+    pub fn stream_snapshot(
+        &self,
+        k: StreamKind,
+    ) -> Option<&streamwatch::analytics::StreamSnapshot> {
+        self.shown.as_ref()?.streams.iter().find(|s| s.stream == k)
+    }
+
+    pub fn model_snapshot(&self, k: StreamKind) -> Option<&streamwatch::ml::ModelSnapshot> {
+        self.shown.as_ref()?.models.iter().find(|m| m.stream == k)
+    }
+}

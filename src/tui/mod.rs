@@ -1,0 +1,233 @@
+//! The full-screen monitor: starts the embedded broker (or uses `--brokers`), the producer
+//! and consumer tasks, and runs one event loop that feeds `App` and redraws on a tick.
+//!
+//! Shutdown is cooperative and ordered: the producer flushes, the consumer commits, then the
+//! terminal is restored. A panic restores the terminal before its message is printed.
+
+pub mod app;
+pub mod event;
+pub mod keys;
+pub mod ui;
+
+#[cfg(test)]
+mod tests;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::execute;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc::unbounded_channel;
+
+use crate::cli::TuiArgs;
+use crate::commands::stream_list_of;
+use crate::config::Settings;
+use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
+use crate::kafka::producer::{ProducerHandle, ProducerPlan};
+use crate::kafka::{self, broker::EmbeddedBroker};
+use app::{App, Effect, Msg};
+use event::{Event, Events};
+use streamwatch::streams::{GeneratorConfig, StreamKind};
+
+/// Everything the TUI runs besides the screen.
+struct Session {
+    _broker: Option<EmbeddedBroker>,
+    producer: ProducerHandle,
+    consumer: ConsumerHandle,
+    started: Instant,
+}
+
+pub fn run(
+    settings: &Settings,
+    args: &TuiArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ExitCode> {
+    let rate = args.rate.unwrap_or(settings.producer.rate);
+    anyhow::ensure!(
+        rate >= 0.0 && rate.is_finite(),
+        "--rate must be 0 or more, got {rate}"
+    );
+    let streams = args
+        .streams
+        .as_deref()
+        .map_or_else(|| StreamKind::ALL.to_vec(), stream_list_of);
+    let (tx, rx) = unbounded_channel();
+    let (session, broker_label, embedded) = start(settings, args, rate, &streams, tx, runtime)?;
+    let mut app = App::new(broker_label, embedded, rate, &streams);
+    let mut terminal = init_terminal()?;
+    let result = runtime.block_on(event_loop(
+        &mut terminal,
+        &mut app,
+        &session,
+        settings.tui.fps,
+        rx,
+    ));
+    // Ordered shutdown: flush, commit, restore. Say so while it happens.
+    let _ = terminal.draw(|f| {
+        let area = f.area();
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(
+                " shutting down: flushing the producer, committing offsets…",
+            ),
+            area,
+        );
+    });
+    let Session {
+        _broker,
+        producer,
+        consumer,
+        ..
+    } = session;
+    let summary = producer.shutdown();
+    consumer.shutdown();
+    restore_terminal();
+    drop(_broker);
+    if let Some(s) = summary {
+        tracing::info!(
+            sent = s.sent,
+            acked = s.acked,
+            failed = s.failed,
+            "tui producer finished"
+        );
+    }
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+fn start(
+    settings: &Settings,
+    args: &TuiArgs,
+    rate: f64,
+    streams: &[StreamKind],
+    tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(Session, String, bool)> {
+    let embedded = settings.kafka.brokers.trim().is_empty();
+    let partitions = args.partitions.unwrap_or(settings.kafka.partitions);
+    let broker = if embedded {
+        Some(EmbeddedBroker::start(
+            &kafka::all_topics(settings),
+            partitions,
+        )?)
+    } else {
+        None
+    };
+    let brokers = broker.as_ref().map_or_else(
+        || settings.kafka.brokers.clone(),
+        |b| b.bootstrap().to_string(),
+    );
+    if !embedded {
+        runtime.block_on(crate::commands::check_reachable(settings, &brokers))?;
+    }
+    let seed = args.seed.unwrap_or(settings.producer.seed);
+    let producer = ProducerHandle::spawn(
+        settings,
+        &brokers,
+        ProducerPlan {
+            streams: streams.to_vec(),
+            rate,
+            count: 0,
+            duration: None,
+            generator: GeneratorConfig {
+                seed,
+                incident_rate: settings.producer.incident_rate,
+                producer_id: format!("tui-{}", std::process::id()),
+            },
+        },
+    )?;
+    let consumer = ConsumerHandle::spawn(
+        settings,
+        &brokers,
+        ConsumerPlan {
+            streams: StreamKind::ALL.to_vec(),
+            group: format!("streamwatch-tui-{}", std::process::id()),
+            from_beginning: embedded,
+            count: 0,
+            duration: None,
+            tick: Duration::from_secs_f64(1.0 / settings.tui.fps),
+            seed,
+        },
+        tx,
+    )?;
+    let label = brokers.clone();
+    Ok((
+        Session {
+            _broker: broker,
+            producer,
+            consumer,
+            started: Instant::now(),
+        },
+        label,
+        embedded,
+    ))
+}
+
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    session: &Session,
+    fps: f64,
+    rx: tokio::sync::mpsc::UnboundedReceiver<ConsumerEvent>,
+) -> Result<()> {
+    let mut events = Events::new(fps, rx);
+    let book = session.producer.book();
+    terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
+    loop {
+        let (effects, redraw) = match events.next().await {
+            Event::Tick => {
+                let delivery = StreamKind::ALL.map(|k| book.stream(k));
+                let msg = Msg::Tick {
+                    uptime: session.started.elapsed(),
+                    delivery,
+                    producer_error: book.last_error(),
+                };
+                (app.update(msg), true)
+            }
+            Event::Key(k) => (app.handle_key(k), true),
+            Event::Scroll { down } => {
+                app.scroll(down);
+                (Vec::new(), true)
+            }
+            Event::Resize => (app.update(Msg::Resize), true),
+            Event::Consumer(ConsumerEvent::Snapshot(s)) => (app.update(Msg::Snapshot(s)), false),
+            Event::Consumer(ConsumerEvent::Alert(a)) => (app.update(Msg::Alert(a)), false),
+            Event::Consumer(ConsumerEvent::Problem(p)) => (app.update(Msg::Problem(p)), false),
+            Event::Consumer(ConsumerEvent::Finished(_)) => (
+                app.update(Msg::Problem("the consumer stopped".into())),
+                true,
+            ),
+            Event::InputClosed(why) => {
+                tracing::warn!(%why, "terminal input closed");
+                return Ok(());
+            }
+        };
+        for e in effects {
+            match e {
+                Effect::Quit => return Ok(()),
+                Effect::Producer(c) => session.producer.control(c),
+                Effect::Consumer(c) => session.consumer.control(c),
+            }
+        }
+        if redraw {
+            terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
+        }
+    }
+}
+
+fn init_terminal() -> Result<DefaultTerminal> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        hook(info);
+    }));
+    let terminal = ratatui::try_init()
+        .context("cannot open the terminal (is this an interactive terminal?)")?;
+    execute!(std::io::stdout(), EnableMouseCapture).context("cannot enable the mouse")?;
+    Ok(terminal)
+}
+
+fn restore_terminal() {
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+}

@@ -1,0 +1,171 @@
+//! One stream's panel on the overview.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Sparkline, Widget};
+
+use super::{fmt_num, severity_style, spark_data, state_span};
+use crate::kafka::producer::StreamDelivery;
+use crate::tui::app::App;
+use streamwatch::analytics::{Alert, MetricSnapshot, StreamSnapshot};
+use streamwatch::ml::ModelSnapshot;
+use streamwatch::streams::StreamKind;
+
+pub struct StreamCard<'a> {
+    kind: StreamKind,
+    delivery: StreamDelivery,
+    produced: f64,
+    snapshot: Option<&'a StreamSnapshot>,
+    model: Option<&'a ModelSnapshot>,
+    latest: Option<&'a Alert>,
+    selected: bool,
+    compact: bool,
+}
+
+impl<'a> StreamCard<'a> {
+    pub fn new(app: &'a App, kind: StreamKind, compact: bool) -> Self {
+        let snapshot = app.stream_snapshot(kind);
+        Self {
+            kind,
+            delivery: app.delivery[kind.index()],
+            produced: app.produced_rate[kind.index()],
+            snapshot,
+            model: app.model_snapshot(kind),
+            latest: snapshot.and_then(|s| s.recent_alerts.first()),
+            selected: app.selected == kind,
+            compact,
+        }
+    }
+
+    fn main_metric(&self) -> Option<&'a MetricSnapshot> {
+        self.snapshot.and_then(|s| s.metrics.first())
+    }
+
+    fn title(&self) -> Line<'static> {
+        let key = self.kind.index() + 1;
+        Line::from(vec![
+            Span::styled(
+                format!(" {key} {} ", title_case(self.kind.name())),
+                Style::new().fg(Color::Cyan),
+            ),
+            state_span(self.delivery.state, self.delivery.rate),
+            Span::raw(format!("  {} ev/s ", fmt_num(self.produced))),
+        ])
+    }
+
+    fn metric_line(&self) -> Line<'static> {
+        match self.main_metric() {
+            Some(m) => Line::from(format!(
+                "{} {} {}  μ {}  σ {}",
+                m.name,
+                fmt_num(m.last),
+                m.unit,
+                fmt_num(m.rolling.mean),
+                fmt_num(m.rolling.std)
+            )),
+            None => Line::styled("waiting for events…", Style::new().fg(Color::DarkGray)),
+        }
+    }
+
+    fn model_line(&self) -> Line<'static> {
+        match self.model {
+            Some(m) if m.version > 0 => {
+                let conf = m.last_confidence.unwrap_or(m.confidence_mean);
+                Line::from(vec![
+                    Span::raw("confidence "),
+                    Span::styled(format!("{conf:.2}"), Style::new().fg(conf_color(conf))),
+                    Span::raw(format!(
+                        "  F1 forest {:.2} · z {:.2}",
+                        m.forest.f1, m.zscore.f1
+                    )),
+                ])
+            }
+            Some(m) => Line::styled(m.status.clone(), Style::new().fg(Color::DarkGray)),
+            None => Line::styled("model: waiting", Style::new().fg(Color::DarkGray)),
+        }
+    }
+
+    fn alert_line(&self) -> Line<'static> {
+        match self.latest {
+            Some(a) => Line::from(vec![
+                Span::styled(format!("▲ {} ", a.rule), severity_style(a.severity)),
+                Span::raw(a.message.clone()),
+            ]),
+            None => Line::styled("no alerts", Style::new().fg(Color::DarkGray)),
+        }
+    }
+}
+
+pub fn conf_color(c: f64) -> Color {
+    if c >= 0.8 {
+        Color::Green
+    } else if c >= 0.6 {
+        Color::Yellow
+    } else {
+        Color::Red
+    }
+}
+
+pub fn title_case(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+impl Widget for &StreamCard<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let border = if self.selected {
+            Style::new().fg(Color::Cyan)
+        } else {
+            Style::new().fg(Color::DarkGray)
+        };
+        let block = Block::new()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Rounded)
+            .border_style(border)
+            .title(self.title());
+        let inner = block.inner(area);
+        block.render(area, buf);
+        if self.compact {
+            let [top, spark] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(inner);
+            Paragraph::new(vec![
+                self.metric_line(),
+                self.model_line(),
+                self.alert_line(),
+            ])
+            .render(top, buf);
+            self.render_spark(spark, buf);
+            return;
+        }
+        let [metric, spark, model, alert] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+            Constraint::Length(2),
+        ])
+        .areas(inner);
+        Paragraph::new(self.metric_line()).render(metric, buf);
+        self.render_spark(spark, buf);
+        Paragraph::new(self.model_line()).render(model, buf);
+        Paragraph::new(self.alert_line())
+            .wrap(ratatui::widgets::Wrap { trim: true })
+            .render(alert, buf);
+    }
+}
+
+impl StreamCard<'_> {
+    fn render_spark(&self, area: Rect, buf: &mut Buffer) {
+        let Some(m) = self.main_metric() else { return };
+        let data = spark_data(&m.history, area.width as usize);
+        Sparkline::default()
+            .data(&data)
+            .max(100)
+            .style(Style::new().fg(Color::Green))
+            .render(area, buf);
+    }
+}

@@ -1,0 +1,262 @@
+//! Drawing. `draw` reads `&App` and never mutates it; each panel is a function or a widget
+//! that takes the state it shows.
+
+mod alerts;
+mod card;
+mod help;
+mod stream;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::app::{App, View};
+use super::keys;
+use crate::kafka::producer::RunState;
+use streamwatch::analytics::Severity;
+use streamwatch::streams::StreamKind;
+
+/// Below this size the screen asks for a larger terminal.
+pub const MIN_WIDTH: u16 = 70;
+pub const MIN_HEIGHT: u16 = 20;
+
+pub fn draw(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, area);
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    render_header(app, frame, header);
+    match app.view {
+        View::Overview => render_overview(app, frame, body),
+        View::Stream(k) => stream::render(app, k, frame, body),
+    }
+    render_footer(app, frame, footer);
+    if app.help {
+        help::render(frame, body);
+    }
+}
+
+fn too_small(frame: &mut Frame, area: Rect) {
+    let text = format!(
+        "streamwatch needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}.\nEnlarge the terminal (q quits).",
+        area.width, area.height
+    );
+    let p = Paragraph::new(text)
+        .alignment(Alignment::Center)
+        .wrap(Wrap { trim: true });
+    let y = area.height / 2;
+    frame.render_widget(
+        p,
+        Rect {
+            x: area.x,
+            y: area.y + y.saturating_sub(1),
+            width: area.width,
+            height: 3.min(area.height),
+        },
+    );
+}
+
+fn render_header(app: &App, frame: &mut Frame, area: Rect) {
+    let snap = app.shown.as_deref();
+    let health = snap.map(|s| &s.health);
+    let (dot, state) = match health {
+        Some(h) if h.brokers > 0 && h.brokers_up == h.brokers => (
+            Span::styled("●", Style::new().fg(Color::Green)),
+            format!("up, rtt {:.1} ms", h.rtt_ms),
+        ),
+        Some(h) if h.brokers > 0 => (
+            Span::styled("●", Style::new().fg(Color::Red)),
+            format!("{}/{} brokers up", h.brokers_up, h.brokers),
+        ),
+        _ => (
+            Span::styled("●", Style::new().fg(Color::Yellow)),
+            "connecting".to_string(),
+        ),
+    };
+    let kind = if app.embedded { "embedded" } else { "cluster" };
+    let secs = app.uptime.as_secs();
+    let produced: f64 = app.produced_rate.iter().sum();
+    let consumed = snap.map_or(0.0, |s| s.events_per_s);
+    let lag = health.map_or(0, |h| h.total_lag());
+    let ingest = snap.map(|s| s.ingest.clone()).unwrap_or_default();
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let line1 = Line::from(vec![
+        Span::styled(" streamwatch ", bold.fg(Color::Black).bg(Color::Cyan)),
+        Span::raw(format!("  {kind} {} ", app.broker)),
+        dot,
+        Span::raw(format!(
+            " {state}   uptime {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )),
+        if app.frozen {
+            Span::styled("   ❄ FROZEN (space resumes)", bold.fg(Color::Cyan))
+        } else {
+            Span::raw("")
+        },
+    ]);
+    let err = health
+        .and_then(|h| h.last_error.clone())
+        .or_else(|| app.producer_error.clone());
+    let mut spans = vec![
+        Span::raw(format!(
+            " produced {} ev/s   consumed {} ev/s   lag {}   ",
+            fmt_num(produced),
+            fmt_num(consumed),
+            fmt_int(lag as u64)
+        )),
+        Span::styled(
+            format!("rejects {}", ingest.rejected),
+            if ingest.rejected > 0 {
+                Style::new().fg(Color::Yellow)
+            } else {
+                Style::new()
+            },
+        ),
+        Span::raw("   "),
+        Span::styled(
+            format!("lost {}  dup {}", ingest.lost, ingest.duplicates),
+            if ingest.lost + ingest.duplicates > 0 {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new()
+            },
+        ),
+    ];
+    if let Some(e) = err {
+        spans.push(Span::styled(
+            format!("   ⚠ {e}"),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
+}
+
+fn render_overview(app: &App, frame: &mut Frame, area: Rect) {
+    let wide = area.width >= 110;
+    let card_h = if wide { 9 } else { 5 };
+    let cards_h = if wide { card_h } else { card_h * 3 };
+    let [cards, rest] = Layout::vertical([
+        Constraint::Length(cards_h.min(area.height.saturating_sub(4))),
+        Constraint::Min(3),
+    ])
+    .areas(area);
+    let rects: Vec<Rect> = if wide {
+        Layout::horizontal([Constraint::Ratio(1, 3); 3])
+            .split(cards)
+            .to_vec()
+    } else {
+        Layout::vertical([Constraint::Length(card_h); 3])
+            .split(cards)
+            .to_vec()
+    };
+    for (k, r) in StreamKind::ALL.iter().zip(rects) {
+        let c = card::StreamCard::new(app, *k, !wide);
+        frame.render_widget(&c, r);
+    }
+    alerts::render(app, None, frame, rest);
+}
+
+fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    spans.push(Span::styled(
+        " 0-3 ",
+        Style::new().fg(Color::Black).bg(Color::DarkGray),
+    ));
+    spans.push(Span::raw(" views "));
+    for (k, d) in keys::footer() {
+        spans.push(Span::styled(
+            format!(" {k} "),
+            Style::new().fg(Color::Black).bg(Color::DarkGray),
+        ));
+        spans.push(Span::raw(format!(" {d} ")));
+    }
+    let focus = app.focus();
+    spans.push(Span::styled(
+        format!("  [{}]", focus.name()),
+        Style::new().fg(Color::Cyan),
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub fn state_span(state: RunState, rate: f64) -> Span<'static> {
+    match state {
+        RunState::Running => Span::styled(
+            format!("● running {}", rate_label(rate)),
+            Style::new().fg(Color::Green),
+        ),
+        RunState::Paused => Span::styled("‖ paused".to_string(), Style::new().fg(Color::Yellow)),
+        RunState::Stopped => Span::styled("■ stopped".to_string(), Style::new().fg(Color::Red)),
+    }
+}
+
+pub fn rate_label(rate: f64) -> String {
+    if rate <= 0.0 {
+        "max".into()
+    } else {
+        format!("@{}/s", fmt_num(rate))
+    }
+}
+
+pub fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::Critical => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        Severity::Warning => Style::new().fg(Color::Yellow),
+        Severity::Info => Style::new().fg(Color::Cyan),
+    }
+}
+
+/// 1234 → "1,234"; 12345.6 → "12.3k".
+pub fn fmt_num(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
+    }
+    match v.abs() {
+        a if a >= 1e6 => format!("{:.1}M", v / 1e6),
+        a if a >= 1e4 => format!("{:.1}k", v / 1e3),
+        a if a >= 100.0 => format!("{v:.0}"),
+        a if a >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+pub fn fmt_int(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Scales the last `width` values to sparkline bar heights (0..=8 levels over their range).
+pub fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
+    let tail = &values[values.len().saturating_sub(width)..];
+    let (lo, hi) = tail
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    tail.iter()
+        .map(|&v| {
+            if hi > lo {
+                1 + ((v - lo) / (hi - lo) * 99.0).round() as u64
+            } else {
+                50
+            }
+        })
+        .collect()
+}

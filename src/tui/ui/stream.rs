@@ -1,0 +1,288 @@
+//! The view of one data type: every metric's rolling statistics and sparkline with its
+//! min/max band, the model card with the forest's confidence, partition lag and the stream's
+//! alerts.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Gauge, Paragraph, Sparkline};
+
+use super::card::{conf_color, title_case};
+use super::{alerts, fmt_int, fmt_num, spark_data, state_span};
+use crate::tui::app::App;
+use streamwatch::analytics::{MetricSnapshot, StreamSnapshot};
+use streamwatch::ml::ModelSnapshot;
+use streamwatch::streams::StreamKind;
+
+pub fn render(app: &App, k: StreamKind, frame: &mut Frame, area: Rect) {
+    let alerts_h = if area.height >= 30 {
+        area.height / 3
+    } else {
+        5
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(8), Constraint::Length(alerts_h)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(top);
+    let snap = app.stream_snapshot(k);
+    render_metrics(app, k, snap, frame, left);
+    render_model(app, k, snap, app.model_snapshot(k), frame, right);
+    alerts::render(app, Some(k), frame, bottom);
+}
+
+fn panel(title: Line<'static>) -> Block<'static> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::DarkGray))
+        .title(title)
+}
+
+fn render_metrics(
+    app: &App,
+    k: StreamKind,
+    snap: Option<&StreamSnapshot>,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let d = app.delivery[k.index()];
+    let title = Line::from(vec![
+        Span::styled(
+            format!(" {} ", title_case(k.name())),
+            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+        ),
+        state_span(d.state, d.rate),
+        Span::raw(format!(
+            "  produced {} ev/s ",
+            fmt_num(app.produced_rate[k.index()])
+        )),
+    ]);
+    let block = panel(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(snap) = snap else {
+        frame.render_widget(Paragraph::new("waiting for events…"), inner);
+        return;
+    };
+    let mut rows = vec![Constraint::Length(1)];
+    rows.extend(
+        snap.metrics
+            .iter()
+            .map(|_| Constraint::Ratio(1, snap.metrics.len() as u32)),
+    );
+    let areas = Layout::vertical(rows).split(inner);
+    let summary = format!(
+        "events {}  rate {} ev/s  entities {}  incidents {}  alerts {}",
+        fmt_int(snap.events),
+        fmt_num(snap.event_rate),
+        snap.entities,
+        fmt_int(snap.incidents),
+        fmt_int(snap.alerts_total)
+    );
+    let summary = match &snap.latency {
+        Some(q) => format!(
+            "{summary}  p50/95/99 {}/{}/{} ms",
+            fmt_num(q.p50),
+            fmt_num(q.p95),
+            fmt_num(q.p99)
+        ),
+        None => summary,
+    };
+    frame.render_widget(Paragraph::new(summary), areas[0]);
+    for (m, a) in snap.metrics.iter().zip(areas.iter().skip(1)) {
+        render_metric(m, frame, *a);
+    }
+}
+
+fn render_metric(m: &MetricSnapshot, frame: &mut Frame, area: Rect) {
+    let [text, spark] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
+    let r = &m.rolling;
+    let band = m.band.last().map_or(String::new(), |(lo, hi)| {
+        format!("  band {}–{}", fmt_num(*lo), fmt_num(*hi))
+    });
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(
+                format!("{} ", m.name),
+                Style::new().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!("{} {}", fmt_num(m.last), m.unit),
+                Style::new().fg(Color::Green),
+            ),
+            Span::styled(band, Style::new().fg(Color::DarkGray)),
+        ]),
+        Line::from(format!(
+            "μ {}  σ {}  min {}  max {}  Σ {}  n {}",
+            fmt_num(r.mean),
+            fmt_num(r.std),
+            fmt_num(r.min),
+            fmt_num(r.max),
+            fmt_num(r.sum),
+            r.count
+        )),
+    ];
+    frame.render_widget(Paragraph::new(lines), text);
+    let data = spark_data(&m.history, spark.width as usize);
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .max(100)
+            .style(Style::new().fg(Color::Green)),
+        spark,
+    );
+}
+
+fn render_model(
+    app: &App,
+    k: StreamKind,
+    snap: Option<&StreamSnapshot>,
+    model: Option<&ModelSnapshot>,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let lag_rows = app.shown.as_ref().map_or(0, |s| {
+        s.health
+            .lag
+            .iter()
+            .filter(|l| l.topic.ends_with(k.topic()))
+            .count()
+    }) as u16;
+    let [card, conf, lag] = Layout::vertical([
+        Constraint::Min(7),
+        Constraint::Length(5),
+        Constraint::Length(lag_rows.min(6) + 2),
+    ])
+    .areas(area);
+    render_model_card(snap, model, frame, card);
+    render_confidence(model, frame, conf);
+    render_lag(app, k, frame, lag);
+}
+
+fn render_model_card(
+    snap: Option<&StreamSnapshot>,
+    model: Option<&ModelSnapshot>,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let block = panel(Line::from(" Random forest "));
+    let Some(m) = model else {
+        frame.render_widget(
+            Paragraph::new("model: waiting for events").block(block),
+            area,
+        );
+        return;
+    };
+    let mut lines = vec![
+        Line::from(format!(
+            "model v{} · {} trees · trained on {} · fit {:.0} ms",
+            m.version,
+            m.trees,
+            fmt_int(m.training_size as u64),
+            m.fit_ms
+        )),
+        Line::styled(m.status.clone(), Style::new().fg(Color::DarkGray)),
+        Line::from(vec![Span::styled(
+            format!("{:<9}{:>9}{:>8}{:>7}", "", "precision", "recall", "F1"),
+            Style::new().add_modifier(Modifier::BOLD),
+        )]),
+        score_row(
+            "forest",
+            m.forest.precision,
+            m.forest.recall,
+            m.forest.f1,
+            Color::Green,
+        ),
+        score_row(
+            "z-score",
+            m.zscore.precision,
+            m.zscore.recall,
+            m.zscore.f1,
+            Color::Yellow,
+        ),
+    ];
+    if let Some(any) = snap.and_then(|s| s.scorecard.last()) {
+        lines.push(score_row(
+            "all rules",
+            any.precision(),
+            any.recall(),
+            any.f1(),
+            Color::Cyan,
+        ));
+    }
+    if let Some(r) = &m.regression {
+        lines.push(Line::from(format!(
+            "regression ({}) {}: MAE {}  R² {:.2}  last {}±{}",
+            r.model,
+            r.target,
+            fmt_num(r.mae),
+            r.r2,
+            fmt_num(r.last_prediction),
+            fmt_num(r.last_band)
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn score_row(name: &str, p: f64, r: f64, f1: f64, color: Color) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{name:<9}"), Style::new().fg(color)),
+        Span::raw(format!("{p:>9.2}{r:>8.2}{f1:>7.2}")),
+    ])
+}
+
+fn render_confidence(model: Option<&ModelSnapshot>, frame: &mut Frame, area: Rect) {
+    let block = panel(Line::from(" Confidence "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(m) = model.filter(|m| m.version > 0) else {
+        frame.render_widget(Paragraph::new("no model yet"), inner);
+        return;
+    };
+    let [gauge, spark] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let c = m
+        .last_confidence
+        .unwrap_or(m.confidence_mean)
+        .clamp(0.0, 1.0);
+    frame.render_widget(
+        Gauge::default()
+            .ratio(c)
+            .label(format!("{c:.2} (mean {:.2})", m.confidence_mean))
+            .gauge_style(Style::new().fg(conf_color(c))),
+        gauge,
+    );
+    let data = spark_data(&m.confidence_history, spark.width as usize);
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .max(100)
+            .style(Style::new().fg(Color::Magenta)),
+        spark,
+    );
+}
+
+fn render_lag(app: &App, k: StreamKind, frame: &mut Frame, area: Rect) {
+    let block = panel(Line::from(" Consumer lag "));
+    let lines: Vec<Line> = app
+        .shown
+        .as_ref()
+        .map(|s| {
+            s.health
+                .lag
+                .iter()
+                .filter(|l| l.topic.ends_with(k.topic()))
+                .map(|l| {
+                    Line::from(format!(
+                        "{} [{}]  high {}  lag {}",
+                        l.topic,
+                        l.partition,
+                        fmt_int(l.high.max(0) as u64),
+                        fmt_int(l.lag as u64)
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

@@ -1,0 +1,196 @@
+//! Processes the tests start: the streamwatch binary, its embedded broker, and tansu.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_streamwatch")
+}
+
+/// A scratch directory that lives as long as the value.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// `streamwatch ARGS` with its log in a scratch file; the output once it exits.
+pub fn streamwatch(args: &[&str]) -> Output {
+    let dir = scratch();
+    let out = Command::new(bin())
+        .args(args)
+        .env("STREAMWATCH_LOG_FILE", dir.path().join("test.log"))
+        .env_remove("STREAMWATCH_BROKERS")
+        .output()
+        .expect("run streamwatch");
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Sends SIGTERM and waits; the exit status code.
+pub fn terminate(child: &mut Child) -> Option<i32> {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `streamwatch broker` on a free loopback port, stopped with SIGTERM on drop.
+pub struct Broker {
+    pub addr: String,
+    pub child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    pub fn start(partitions: u32) -> Self {
+        let dir = scratch();
+        let mut child = Command::new(bin())
+            .args([
+                "broker",
+                "--listen",
+                "127.0.0.1:0",
+                "--partitions",
+                &partitions.to_string(),
+            ])
+            .env("STREAMWATCH_LOG_FILE", dir.path().join("broker.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn broker");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("first line");
+        let addr = line.trim().to_string();
+        assert!(addr.starts_with("127.0.0.1:"), "first line was {line:?}");
+        Self {
+            addr,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the broker; its exit code.
+    pub fn stop(mut self) -> Option<i32> {
+        terminate(&mut self.child)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            terminate(&mut self.child);
+        }
+    }
+}
+
+/// A tansu server (Kafka-compatible, memory storage) on a free loopback port.
+pub struct Tansu {
+    pub addr: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+pub fn tansu_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TANSU_BIN") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    home.join(".cache/streamwatch/tansu/bin/tansu")
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn wait_for_port(addr: &str, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if TcpStream::connect(addr).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+impl Tansu {
+    pub fn start() -> Self {
+        let bin = tansu_bin();
+        assert!(
+            Path::new(&bin).exists(),
+            "tansu is not installed at {} (run `make test`, which installs it, or set TANSU_BIN)",
+            bin.display()
+        );
+        let dir = scratch();
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.path().join("tansu.log")).expect("log");
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn tansu");
+        let addr = format!("127.0.0.1:{port}");
+        let mut t = Self {
+            addr,
+            child,
+            _dir: dir,
+        };
+        assert!(
+            wait_for_port(&t.addr, Duration::from_secs(20)),
+            "tansu did not listen on {}",
+            t.addr
+        );
+        assert!(t.child.try_wait().ok().flatten().is_none(), "tansu exited");
+        t
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs kcat with arguments; its output.
+pub fn kcat(args: &[&str]) -> Output {
+    Command::new("kcat")
+        .args(args)
+        .output()
+        .expect("kcat is installed (make test installs it)")
+}

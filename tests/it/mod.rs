@@ -1,0 +1,5 @@
+pub mod harness;
+
+mod broker;
+mod cli;
+mod setup;
