@@ -180,7 +180,7 @@ impl Default for MlSettings {
         Self {
             trees: 50,
             max_depth: 10,
-            feature_fraction: 0.5,
+            feature_fraction: 0.8,
             buffer: 4000,
             warmup: 500,
             refit_every: 3000,
@@ -343,7 +343,7 @@ pub fn ml_config(settings: &Settings, seed: u64) -> streamwatch::ml::MlConfig {
         refit_after: std::time::Duration::from_secs_f64(m.refit_secs.max(0.1)),
         seed,
         background: true,
-        score_window: 5000,
+        score_window: 20_000,
     }
 }
 

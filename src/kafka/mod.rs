@@ -16,7 +16,7 @@ use streamwatch::streams::StreamKind;
 #[derive(Debug, Error)]
 pub enum KafkaError {
     #[error("cannot create the Kafka client: {0} (check the -X properties)")]
-    Client(#[source] rdkafka::error::KafkaError),
+    Client(rdkafka::error::KafkaError),
     #[error(
         "cannot reach Kafka at {brokers} within {secs:.0}s: {reason} \
          (check --brokers / bootstrap.servers, and -X security.protocol if the cluster needs TLS or SASL)"

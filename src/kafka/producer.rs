@@ -286,9 +286,11 @@ impl Pacer {
         self.since_anchor = 0;
     }
 
-    fn due(&self) -> Instant {
+    /// When the next event is due; unpaced streams are always due at `floor`, so that they
+    /// share the producer fairly (ties go to the stream with fewer events).
+    fn due(&self, floor: Instant) -> Instant {
         if self.rate <= 0.0 {
-            return self.anchor;
+            return floor;
         }
         self.anchor + Duration::from_secs_f64(self.since_anchor as f64 / self.rate)
     }
@@ -410,8 +412,8 @@ impl Pump {
             .iter()
             .enumerate()
             .filter(|(_, p)| p.state == RunState::Running)
-            .min_by_key(|(_, p)| (p.due(), p.seq))
-            .map(|(i, p)| (i, p.due()))
+            .min_by_key(|(_, p)| (p.due(self.started), p.seq))
+            .map(|(i, p)| (i, p.due(self.started)))
     }
 
     /// Applies pending control messages; false once asked to shut down.

@@ -117,7 +117,8 @@ pub fn fit_best(
         x.slice(ndarray::s![..cut, ..]).to_owned(),
         y.slice(ndarray::s![..cut]).to_owned(),
     );
-    let linear = fit_linear(&xt, &yt)?;
+    // Least squares fails on collinear or constant columns; the forest does not.
+    let linear = fit_linear(&xt, &yt).ok();
     let forest = Regressor::Forest(RegressionForest::fit(&xt, &yt, 30, 8, 0.7, seed));
     let mae = |m: &Regressor| {
         (cut..n)
@@ -128,13 +129,16 @@ pub fn fit_best(
             .sum::<f64>()
             / (n - cut) as f64
     };
-    let (ml, mf) = (mae(&linear), mae(&forest));
+    let (ml, mf) = (linear.as_ref().map_or(f64::INFINITY, mae), mae(&forest));
     let choice = RegressionChoice {
         model: if mf <= ml { "forest" } else { "linear" },
         holdout_mae_linear: ml,
         holdout_mae_forest: mf,
     };
-    Ok((if mf <= ml { forest } else { linear }, choice))
+    Ok(match linear {
+        Some(l) if ml < mf => (l, choice),
+        _ => (forest, choice),
+    })
 }
 
 fn fit_linear(x: &Array2<f64>, y: &Array1<f64>) -> Result<Regressor, MlError> {

@@ -49,14 +49,14 @@ impl Default for MlConfig {
         Self {
             trees: 50,
             max_depth: 10,
-            feature_fraction: 0.5,
+            feature_fraction: 0.8,
             buffer: 4000,
             warmup: 600,
             refit_every: 3000,
             refit_after: Duration::from_secs(30),
             seed: 42,
             background: true,
-            score_window: 5000,
+            score_window: 20_000,
         }
     }
 }
