@@ -2,4 +2,5 @@ pub mod harness;
 
 mod broker;
 mod cli;
+mod pipeline;
 mod setup;
