@@ -14,3 +14,6 @@ pub use analyzer::{
     StreamSnapshot,
 };
 pub use rolling::{Stats, Window};
+
+#[cfg(test)]
+mod tests;
