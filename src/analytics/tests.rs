@@ -6,7 +6,13 @@ use super::*;
 use crate::streams::*;
 
 fn run(kind: StreamKind, n: u64, seed: u64) -> Vec<(Event, Observation)> {
-    let mut g = Generator::new(kind, &GeneratorConfig { seed, ..Default::default() });
+    let mut g = Generator::new(
+        kind,
+        &GeneratorConfig {
+            seed,
+            ..Default::default()
+        },
+    );
     let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
     (0..n)
         .map(|i| {
@@ -37,7 +43,12 @@ fn every_sensor_spike_beyond_5_sigma_is_alerted() {
                 let sd = (h.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
                 if (s.temperature - mean).abs() > 5.0 * sd {
                     checked += 1;
-                    assert!(o.fired & (z | thr) != 0, "spike on {} ({:.2} vs {mean:.2} ± {sd:.2}) not alerted", s.sensor_id, s.temperature);
+                    assert!(
+                        o.fired & (z | thr) != 0,
+                        "spike on {} ({:.2} vs {mean:.2} ± {sd:.2}) not alerted",
+                        s.sensor_id,
+                        s.temperature
+                    );
                 }
             }
             if s.label == Some(SensorLabel::Normal) {
@@ -60,7 +71,9 @@ fn every_velocity_burst_is_caught_and_merged_into_one_alert() {
     let mut bursts = 0;
     let mut i = 0;
     while i < events.len() {
-        let Event::Transaction(t) = &events[i].0 else { unreachable!() };
+        let Event::Transaction(t) = &events[i].0 else {
+            unreachable!()
+        };
         if t.label != Some(TransactionLabel::VelocityFraud) {
             i += 1;
             continue;
@@ -69,9 +82,21 @@ fn every_velocity_burst_is_caught_and_merged_into_one_alert() {
             .iter()
             .take_while(|(e, _)| matches!(e, Event::Transaction(x) if x.label == t.label && x.customer_id == t.customer_id))
             .collect();
-        assert!(run.iter().any(|(_, o)| o.fired & vel != 0), "burst of {} by {} not caught", run.len(), t.customer_id);
-        let new_velocity_alerts: usize = run.iter().map(|(_, o)| o.new_alerts.iter().filter(|a| a.rule == "velocity").count()).sum();
-        assert_eq!(new_velocity_alerts, 1, "burst by {} raised {new_velocity_alerts} alerts", t.customer_id);
+        assert!(
+            run.iter().any(|(_, o)| o.fired & vel != 0),
+            "burst of {} by {} not caught",
+            run.len(),
+            t.customer_id
+        );
+        let new_velocity_alerts: usize = run
+            .iter()
+            .map(|(_, o)| o.new_alerts.iter().filter(|a| a.rule == "velocity").count())
+            .sum();
+        assert_eq!(
+            new_velocity_alerts, 1,
+            "burst by {} raised {new_velocity_alerts} alerts",
+            t.customer_id
+        );
         bursts += 1;
         i += run.len();
     }
@@ -90,7 +115,13 @@ fn an_incident_is_one_alert_per_rule_not_a_flood() {
             let key = e.key().to_string();
             // Multi-event incidents; single-event ones (a spike, a large amount) are each
             // their own incident and two on one entity may well be two alerts.
-            let single = ["normal", "spike", "large_amount", "location_fraud", "odd_hours_fraud"];
+            let single = [
+                "normal",
+                "spike",
+                "large_amount",
+                "location_fraud",
+                "odd_hours_fraud",
+            ];
             let label = e.label_name().filter(|l| !single.contains(l));
             if prev_label.get(&key).copied().flatten() != label {
                 open.retain(|(k, _), _| *k != key);
@@ -102,7 +133,12 @@ fn an_incident_is_one_alert_per_rule_not_a_flood() {
             for a in &o.new_alerts {
                 let n = open.entry((key.clone(), a.rule)).or_default();
                 *n += 1;
-                assert!(*n <= 1, "{kind:?} {label:?} on {key}: rule {} opened {} alerts", a.rule, n);
+                assert!(
+                    *n <= 1,
+                    "{kind:?} {label:?} on {key}: rule {} opened {} alerts",
+                    a.rule,
+                    n
+                );
             }
         }
     }
@@ -121,7 +157,10 @@ fn snapshot_reports_rolling_stats_and_a_scorecard() {
     assert_eq!(rt.name, "response_time_ms");
     assert_eq!(rt.rolling.count, 100);
     assert!(rt.rolling.min <= rt.rolling.mean && rt.rolling.mean <= rt.rolling.max);
-    assert!(!rt.history.is_empty(), "sparkline history sampled each second of event time");
+    assert!(
+        !rt.history.is_empty(),
+        "sparkline history sampled each second of event time"
+    );
     let q = s.latency.unwrap();
     assert!(q.p50 <= q.p95 && q.p95 <= q.p99);
     assert_eq!(s.scorecard.last().unwrap().rule, "any");

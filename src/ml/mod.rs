@@ -20,3 +20,6 @@ pub enum MlError {
     #[error("model fit failed: {0}")]
     Fit(String),
 }
+
+#[cfg(test)]
+mod tests;

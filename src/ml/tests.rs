@@ -1,0 +1,188 @@
+//! The online models on the default generators.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
+use crate::streams::*;
+
+/// Events after warm-up, analysed, in deterministic order.
+fn observations(kind: StreamKind, n: u64, seed: u64, incident_rate: f64) -> Vec<Observation> {
+    let mut g = Generator::new(
+        kind,
+        &GeneratorConfig {
+            seed,
+            incident_rate,
+            ..Default::default()
+        },
+    );
+    let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+    (0..n)
+        .map(|i| a.observe(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i)))
+        .collect()
+}
+
+fn inline(trees: usize) -> MlConfig {
+    MlConfig {
+        background: false,
+        trees,
+        refit_every: 6000,
+        score_window: 1_000_000,
+        ..MlConfig::default()
+    }
+}
+
+#[test]
+fn the_forest_beats_the_zscore_detector_on_fraud_and_sensor_incidents() {
+    for kind in [StreamKind::Transaction, StreamKind::Sensor] {
+        let mut m = StreamModel::new(kind, &inline(30));
+        for o in observations(kind, 30_000, 11, 0.02) {
+            m.observe(&o);
+        }
+        let s = m.snapshot();
+        assert!(s.version >= 3, "{kind:?}: {}", s.status);
+        assert!(
+            s.forest.f1 > s.zscore.f1 + 0.2,
+            "{kind:?}: forest F1 {:.3} (P {:.2} R {:.2}) vs z-score F1 {:.3}",
+            s.forest.f1,
+            s.forest.precision,
+            s.forest.recall,
+            s.zscore.f1
+        );
+        assert!(
+            s.zscore.n == s.forest.n && s.forest.n > 20_000,
+            "scored side by side on the same events"
+        );
+    }
+}
+
+/// Same seed ⇒ same training rows, bootstrap samples and refit points, hence the same
+/// predicted class for every event. linfa-trees sums class weights in f32 over a randomly
+/// seeded `HashMap`, so a near-tie between two splits can go either way from one process to
+/// the next: an individual tree's vote, and so the confidence, may differ by a vote or two.
+#[test]
+fn same_seed_gives_the_same_predictions() {
+    let obs = observations(StreamKind::Log, 8000, 5, 0.05);
+    let trees = 10;
+    let predict = || {
+        let mut m = StreamModel::new(
+            StreamKind::Log,
+            &MlConfig {
+                refit_every: 2000,
+                ..inline(trees)
+            },
+        );
+        obs.iter()
+            .map(|o| m.observe(o).map(|p| (p.class, p.confidence)))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (predict(), predict());
+    assert!(a.iter().filter(|p| p.is_some()).count() > 5000);
+    let mut same = 0;
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.map(|p| p.0), y.map(|p| p.0), "predicted classes differ");
+        if let (Some(x), Some(y)) = (x, y) {
+            assert!(
+                (x.1 - y.1).abs() <= 2.0 / trees as f64 + 1e-12,
+                "confidence {} vs {}",
+                x.1,
+                y.1
+            );
+        }
+        same += usize::from(x == y);
+    }
+    assert!(
+        same as f64 >= 0.97 * a.len() as f64,
+        "only {same} of {} identical",
+        a.len()
+    );
+}
+
+#[test]
+fn a_stream_with_one_class_has_no_model_and_says_so() {
+    let mut m = StreamModel::new(StreamKind::Sensor, &inline(10));
+    for o in observations(StreamKind::Sensor, 3000, 1, 0.0) {
+        assert!(m.observe(&o).is_none());
+    }
+    let s = m.snapshot();
+    assert_eq!(s.version, 0);
+    assert!(s.status.contains("only one class"), "{}", s.status);
+    assert_eq!(s.trees, 0);
+}
+
+#[test]
+fn a_refit_never_blocks_observe() {
+    let obs = observations(StreamKind::Transaction, 40_000, 2, 0.05);
+    // A deliberately slow forest, fitted in the background.
+    let cfg = MlConfig {
+        background: true,
+        trees: 400,
+        max_depth: 20,
+        warmup: 500,
+        refit_every: 1_000_000,
+        ..MlConfig::default()
+    };
+    let mut m = StreamModel::new(StreamKind::Transaction, &cfg);
+    let mut it = obs.iter();
+    while !m.is_fitting() {
+        m.observe(it.next().expect("the first fit starts within the stream"));
+    }
+    // Consumption goes on while the fit runs: thousands of events, each observed at once.
+    let mut during = 0;
+    let mut slowest = Duration::ZERO;
+    for o in it.by_ref().take(5000) {
+        let t = Instant::now();
+        m.observe(o);
+        slowest = slowest.max(t.elapsed());
+        during += usize::from(m.is_fitting());
+    }
+    assert!(
+        during >= 1000,
+        "the fit finished after {during} events; make it slower"
+    );
+    assert!(
+        slowest < Duration::from_millis(200),
+        "an observe took {slowest:?} while fitting"
+    );
+    assert_eq!(m.version(), 0, "no model until the fit is done");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while m.version() == 0 && Instant::now() < deadline {
+        match it.next() {
+            Some(o) => {
+                m.observe(o);
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+        if it.len() == 0 {
+            m.observe(&obs[0]);
+        }
+    }
+    assert_eq!(m.version(), 1, "the new model was swapped in");
+}
+
+#[test]
+fn class_names_follow_the_labels() {
+    let names = |all: &[&'static str]| all.to_vec();
+    assert_eq!(
+        trainer::class_names(StreamKind::Sensor),
+        names(
+            &SensorLabel::ALL
+                .iter()
+                .map(|l| l.name())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        trainer::class_names(StreamKind::Transaction),
+        names(
+            &TransactionLabel::ALL
+                .iter()
+                .map(|l| l.name())
+                .collect::<Vec<_>>()
+        )
+    );
+    assert_eq!(
+        trainer::class_names(StreamKind::Log),
+        names(&LogLabel::ALL.iter().map(|l| l.name()).collect::<Vec<_>>())
+    );
+}
