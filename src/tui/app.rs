@@ -13,8 +13,8 @@ use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::{Alert, Severity};
 use streamwatch::streams::StreamKind;
 
-/// Alerts kept for the alerts panel.
-pub const ALERT_HISTORY: usize = 500;
+/// Problems of the app itself kept for the alerts panel.
+pub const PROBLEM_HISTORY: usize = 50;
 /// Rate steps for `+`/`-`, in events per second per stream; 0 = unpaced.
 pub const RATE_STEPS: &[f64] = &[
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10_000.0,
@@ -50,15 +50,20 @@ pub enum Effect {
     Quit,
 }
 
-/// A line in the alerts panel: a stream alert or a problem the app itself met.
+/// A line in the alerts panel: a stream alert (from the consumer's alert books, so repeat
+/// counts stay current) or a problem the app itself met (pinned on top).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AlertLine<'a> {
+    Stream(&'a Alert),
+    System(&'a Problem),
+}
+
+/// A problem reported by a task (broker gone, send failed, commit failed).
 #[derive(Debug, Clone, PartialEq)]
-pub enum AlertLine {
-    Stream(Alert),
-    System {
-        message: String,
-        severity: Severity,
-        uptime: Duration,
-    },
+pub struct Problem {
+    pub message: String,
+    pub severity: Severity,
+    pub uptime: Duration,
 }
 
 pub struct App {
@@ -77,7 +82,9 @@ pub struct App {
     last_acked: [u64; 3],
     last_tick: Duration,
     pub rates: [f64; 3],
-    pub alerts: VecDeque<AlertLine>,
+    pub problems: VecDeque<Problem>,
+    /// Alerts announced since start (the panel reads the books in the snapshot).
+    pub alerts_seen: u64,
     pub alert_scroll: usize,
     pub help: bool,
     pub quitting: bool,
@@ -114,7 +121,8 @@ impl App {
             last_acked: [0; 3],
             last_tick: Duration::ZERO,
             rates: [rate; 3],
-            alerts: VecDeque::new(),
+            problems: VecDeque::new(),
+            alerts_seen: 0,
             alert_scroll: 0,
             help: false,
             quitting: false,
@@ -143,15 +151,8 @@ impl App {
                 }
                 self.latest = Some(s);
             }
-            Msg::Alert(a) => self.push_alert(AlertLine::Stream(*a)),
-            Msg::Problem(p) => {
-                let line = AlertLine::System {
-                    message: p,
-                    severity: Severity::Critical,
-                    uptime: self.uptime,
-                };
-                self.push_alert(line);
-            }
+            Msg::Alert(_) => self.alerts_seen += 1,
+            Msg::Problem(p) => self.push_problem(p),
             Msg::Resize => {}
         }
         Vec::new()
@@ -175,25 +176,20 @@ impl App {
             && producer_error != self.producer_error
             && let Some(e) = &producer_error
         {
-            let line = AlertLine::System {
-                message: format!("producer: {e}"),
-                severity: Severity::Critical,
-                uptime,
-            };
-            self.push_alert(line);
+            self.push_problem(format!("producer: {e}"));
         }
         self.producer_error = producer_error;
         self.delivery = delivery;
         self.uptime = uptime;
     }
 
-    fn push_alert(&mut self, line: AlertLine) {
-        self.alerts.push_front(line);
-        self.alerts.truncate(ALERT_HISTORY);
-        if self.alert_scroll > 0 {
-            // Keep the lines the user is reading in place while new ones arrive on top.
-            self.alert_scroll = (self.alert_scroll + 1).min(self.alerts.len().saturating_sub(1));
-        }
+    fn push_problem(&mut self, message: String) {
+        self.problems.push_front(Problem {
+            message,
+            severity: Severity::Critical,
+            uptime: self.uptime,
+        });
+        self.problems.truncate(PROBLEM_HISTORY);
     }
 
     pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
@@ -237,11 +233,13 @@ impl App {
                 }
             }
             Action::ScrollDown => {
-                self.alert_scroll = (self.alert_scroll + 1).min(self.alerts.len().saturating_sub(1))
+                let n = self.alert_lines(self.alert_filter()).len();
+                self.alert_scroll = (self.alert_scroll + 1).min(n.saturating_sub(1));
             }
+
             Action::ScrollUp => self.alert_scroll = self.alert_scroll.saturating_sub(1),
             Action::ClearAlerts => {
-                self.alerts.clear();
+                self.problems.clear();
                 self.alert_scroll = 0;
                 return vec![Effect::Consumer(ConsumerControl::ClearAlerts)];
             }
@@ -347,13 +345,29 @@ impl App {
         Effect::Producer(Control::SetRate(k, RATE_STEPS[next]))
     }
 
-    /// Alerts on screen for a stream (None = all), newest first.
-    pub fn alerts_for(&self, stream: Option<StreamKind>) -> impl Iterator<Item = &AlertLine> {
-        self.alerts.iter().filter(move |l| match (l, stream) {
-            (_, None) => true,
-            (AlertLine::Stream(a), Some(k)) => a.stream == k,
-            (AlertLine::System { .. }, Some(_)) => true,
-        })
+    /// The stream the alerts panel of the current view shows (None = all).
+    pub fn alert_filter(&self) -> Option<StreamKind> {
+        match self.view {
+            View::Overview => None,
+            View::Stream(k) => Some(k),
+        }
+    }
+
+    /// The alerts panel's lines: problems first, then stream alerts newest first.
+    pub fn alert_lines(&self, stream: Option<StreamKind>) -> Vec<AlertLine<'_>> {
+        let mut alerts: Vec<&Alert> = self
+            .shown
+            .iter()
+            .flat_map(|s| s.streams.iter())
+            .filter(|s| stream.is_none_or(|k| s.stream == k))
+            .flat_map(|s| s.recent_alerts.iter())
+            .collect();
+        alerts.sort_by(|a, b| b.first_seen.cmp(&a.first_seen).then(b.id.cmp(&a.id)));
+        self.problems
+            .iter()
+            .map(AlertLine::System)
+            .chain(alerts.into_iter().map(AlertLine::Stream))
+            .collect()
     }
 
     pub fn stream_snapshot(

@@ -1,1 +1,341 @@
+//! Screens and key handling without a terminal: whole-screen snapshots from a seeded,
+//! deterministic state (TestBackend + insta) and state tests for every binding.
 
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Effect, Msg, View};
+use super::ui;
+use crate::kafka::consumer::{ConsumerControl, ConsumerSnapshot, Health, PartitionLag};
+use crate::kafka::producer::{Control, RunState, StreamDelivery};
+use streamwatch::analytics::ingest::IngestBook;
+use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
+use streamwatch::ml::{MlConfig, StreamModel};
+use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+
+/// A consumer snapshot after 6,000 seeded events per stream, with the few values that depend
+/// on wall-clock time (fit duration, confidence, which linfa may move by a vote) pinned.
+fn seeded_snapshot() -> ConsumerSnapshot {
+    static SNAPSHOT: std::sync::OnceLock<ConsumerSnapshot> = std::sync::OnceLock::new();
+    SNAPSHOT.get_or_init(build_snapshot).clone()
+}
+
+fn build_snapshot() -> ConsumerSnapshot {
+    let mut streams = Vec::new();
+    let mut models = Vec::new();
+    let mut ingest = IngestBook::default();
+    for kind in StreamKind::ALL {
+        let mut g = Generator::new(
+            kind,
+            &GeneratorConfig {
+                seed: 7,
+                incident_rate: 0.04,
+                producer_id: "p".into(),
+            },
+        );
+        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+        let mut m = StreamModel::new(
+            kind,
+            &MlConfig {
+                background: false,
+                trees: 9,
+                refit_every: 2500,
+                warmup: 800,
+                ..MlConfig::default()
+            },
+        );
+        for i in 0..6000u64 {
+            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 20), i);
+            ingest.accept(kind, "p", i);
+            m.observe(&a.observe(&e));
+        }
+        streams.push(a.snapshot());
+        let mut ms = m.snapshot();
+        ms.fit_ms = 412.0;
+        ms.last_confidence = Some(0.93);
+        ms.confidence_mean = 0.97;
+        ms.confidence_history = (0..60)
+            .map(|i| 0.9 + 0.1 * ((i as f64) / 7.0).sin().abs())
+            .collect();
+        models.push(ms);
+    }
+    let lag = StreamKind::ALL
+        .iter()
+        .flat_map(|k| {
+            (0..3).map(move |p| PartitionLag {
+                topic: k.topic().to_string(),
+                partition: p,
+                high: 2000 + i64::from(p),
+                lag: i64::from(p) * 3,
+            })
+        })
+        .collect();
+    ConsumerSnapshot {
+        streams,
+        models,
+        ingest: ingest.snapshot(),
+        health: Health {
+            brokers_up: 1,
+            brokers: 1,
+            rtt_ms: 0.4,
+            lag,
+            last_error: None,
+        },
+        elapsed_s: 75.0,
+        events_per_s: 600.0,
+    }
+}
+
+fn delivery(state: RunState) -> StreamDelivery {
+    StreamDelivery {
+        sent: 6000,
+        acked: 6000,
+        failed: 0,
+        in_flight: 0,
+        bytes: 1_500_000,
+        backpressure: 0,
+        rate: 200.0,
+        state,
+    }
+}
+
+fn seeded_app() -> App {
+    let mut app = App::new("127.0.0.1:9092".into(), true, 200.0, &StreamKind::ALL);
+    app.update(Msg::Snapshot(Box::new(seeded_snapshot())));
+    let tick = |secs, acked| Msg::Tick {
+        uptime: Duration::from_secs(secs),
+        delivery: [StreamDelivery {
+            acked,
+            ..delivery(RunState::Running)
+        }; 3],
+        producer_error: None,
+    };
+    app.update(tick(74, 5800));
+    app.update(tick(75, 6000));
+    app
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    t.draw(|f| ui::draw(app, f)).expect("draw");
+    t
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+#[test]
+fn screens_at_120x40_and_80x24() {
+    let mut app = seeded_app();
+    for (name, keys) in [
+        ("overview", "0"),
+        ("sensor", "1"),
+        ("transaction", "2"),
+        ("log", "3"),
+    ] {
+        for c in keys.chars() {
+            app.handle_key(key(c));
+        }
+        for (w, h) in [(120, 40), (80, 24)] {
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(&app, w, h).backend());
+        }
+    }
+}
+
+#[test]
+fn help_overlay_and_too_small_screen() {
+    let mut app = seeded_app();
+    app.handle_key(key('?'));
+    insta::assert_snapshot!("help_120x40", render(&app, 120, 40).backend());
+    insta::assert_snapshot!("too_small_50x12", render(&app, 50, 12).backend());
+}
+
+#[test]
+fn sparklines_and_confidence_are_drawn() {
+    let app = seeded_app();
+    let t = render(&app, 120, 40);
+    let text: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.chars().any(|c| "▁▂▃▄▅▆▇█".contains(c)),
+        "no sparkline glyphs"
+    );
+    assert!(text.contains("confidence 0.93"));
+}
+
+#[test]
+fn view_keys_switch_views() {
+    let mut app = seeded_app();
+    assert_eq!(app.view, View::Overview);
+    for (c, v) in [
+        ('2', View::Stream(StreamKind::Transaction)),
+        ('1', View::Stream(StreamKind::Sensor)),
+        ('3', View::Stream(StreamKind::Log)),
+        ('0', View::Overview),
+    ] {
+        assert!(app.handle_key(key(c)).is_empty());
+        assert_eq!(app.view, v);
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    assert_eq!(app.view, View::Stream(StreamKind::Sensor));
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.view, View::Overview);
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.view, View::Stream(StreamKind::Log));
+}
+
+#[test]
+fn s_stops_and_starts_the_shown_stream_and_capital_s_all() {
+    let mut app = seeded_app();
+    app.handle_key(key('2'));
+    assert_eq!(
+        app.handle_key(key('s')),
+        vec![Effect::Producer(Control::Stop(StreamKind::Transaction))]
+    );
+    assert_eq!(app.delivery[1].state, RunState::Stopped);
+    assert_eq!(
+        app.handle_key(key('s')),
+        vec![Effect::Producer(Control::Start(StreamKind::Transaction))]
+    );
+    let all = app.handle_key(key('S'));
+    assert_eq!(all.len(), 3);
+    assert!(
+        all.iter()
+            .all(|e| matches!(e, Effect::Producer(Control::Stop(_))))
+    );
+    let all = app.handle_key(key('S'));
+    assert!(
+        all.iter()
+            .all(|e| matches!(e, Effect::Producer(Control::Start(_))))
+    );
+}
+
+#[test]
+fn p_pauses_and_resumes_and_rate_keys_step() {
+    let mut app = seeded_app();
+    app.handle_key(key('3'));
+    assert_eq!(
+        app.handle_key(key('p')),
+        vec![Effect::Producer(Control::Pause(StreamKind::Log))]
+    );
+    assert_eq!(app.delivery[2].state, RunState::Paused);
+    assert_eq!(
+        app.handle_key(key('p')),
+        vec![Effect::Producer(Control::Resume(StreamKind::Log))]
+    );
+    assert_eq!(
+        app.handle_key(key('+')),
+        vec![Effect::Producer(Control::SetRate(StreamKind::Log, 500.0))]
+    );
+    assert_eq!(
+        app.handle_key(key('-')),
+        vec![Effect::Producer(Control::SetRate(StreamKind::Log, 200.0))]
+    );
+    assert_eq!(
+        app.handle_key(key('-')),
+        vec![Effect::Producer(Control::SetRate(StreamKind::Log, 100.0))]
+    );
+}
+
+#[test]
+fn space_freezes_the_display_while_data_flows() {
+    let mut app = seeded_app();
+    app.handle_key(key(' '));
+    assert!(app.frozen);
+    let mut newer = seeded_snapshot();
+    newer.events_per_s = 1234.0;
+    app.update(Msg::Snapshot(Box::new(newer)));
+    assert_eq!(
+        app.shown.as_ref().unwrap().events_per_s,
+        600.0,
+        "frozen screen keeps the old snapshot"
+    );
+    app.handle_key(key(' '));
+    assert_eq!(
+        app.shown.as_ref().unwrap().events_per_s,
+        1234.0,
+        "unfreezing shows the latest"
+    );
+}
+
+#[test]
+fn alerts_scroll_and_clear() {
+    let mut app = seeded_app();
+    let n = app.alert_lines(None).len();
+    assert!(n > 3);
+    app.handle_key(key('j'));
+    app.handle_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    assert_eq!(app.alert_scroll, 2);
+    app.handle_key(key('k'));
+    app.scroll(false);
+    assert_eq!(app.alert_scroll, 0);
+    app.scroll(true);
+    assert_eq!(app.alert_scroll, 1);
+    app.update(Msg::Problem("commit failed".into()));
+    assert_eq!(
+        app.alert_lines(None).len(),
+        n + 1,
+        "problems are listed with the alerts"
+    );
+    assert_eq!(
+        app.handle_key(key('c')),
+        vec![Effect::Consumer(ConsumerControl::ClearAlerts)]
+    );
+    assert!(
+        app.problems.is_empty(),
+        "the consumer clears its books; the app its problems"
+    );
+    assert_eq!(app.alert_scroll, 0);
+}
+
+#[test]
+fn help_toggles_and_any_key_closes_it() {
+    let mut app = seeded_app();
+    app.handle_key(key('?'));
+    assert!(app.help);
+    assert!(
+        app.handle_key(key('2')).is_empty(),
+        "a key while help is open only closes it"
+    );
+    assert!(!app.help);
+    assert_eq!(app.view, View::Overview);
+}
+
+#[test]
+fn q_esc_and_ctrl_c_quit() {
+    for k in [
+        key('q'),
+        KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+    ] {
+        let mut app = seeded_app();
+        assert_eq!(app.handle_key(k), vec![Effect::Quit]);
+        assert!(app.quitting);
+    }
+}
+
+#[test]
+fn task_problems_show_as_alerts_not_crashes() {
+    let mut app = seeded_app();
+    app.update(Msg::Problem(
+        "consume error: broker transport failure".into(),
+    ));
+    let t = render(&app, 120, 40);
+    let text: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("broker transport failure"));
+}

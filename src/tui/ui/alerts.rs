@@ -11,7 +11,8 @@ use crate::tui::app::{AlertLine, App};
 use streamwatch::streams::StreamKind;
 
 pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Rect) {
-    let total = app.alerts_for(stream).count();
+    let all = app.alert_lines(stream);
+    let total = all.len();
     let title = match stream {
         Some(k) => format!(" {} alerts ({total}) ", k.name()),
         None => format!(" Alerts ({total}) "),
@@ -28,8 +29,8 @@ pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Re
         .title(title)
         .title_bottom(Line::from(hint).right_aligned());
     let rows = area.height.saturating_sub(2) as usize;
-    let lines: Vec<Line> = app
-        .alerts_for(stream)
+    let lines: Vec<Line> = all
+        .iter()
         .skip(app.alert_scroll)
         .take(rows)
         .map(line)
@@ -45,10 +46,10 @@ pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Re
     frame.render_widget(Paragraph::new(body).block(block), area);
 }
 
-fn line(l: &AlertLine) -> Line<'static> {
-    match l {
+fn line(l: &AlertLine<'_>) -> Line<'static> {
+    match *l {
         AlertLine::Stream(a) => {
-            let time = a.last_seen.to_string();
+            let time = a.first_seen.to_string();
             let repeat = if a.count > 1 {
                 format!(" ×{}", a.count)
             } else {
@@ -71,12 +72,9 @@ fn line(l: &AlertLine) -> Line<'static> {
                 Span::styled(repeat, Style::new().fg(Color::Magenta)),
             ])
         }
-        AlertLine::System {
-            message,
-            severity,
-            uptime,
-        } => {
-            let s = uptime.as_secs();
+        AlertLine::System(p) => {
+            let (message, severity) = (&p.message, &p.severity);
+            let s = p.uptime.as_secs();
             Line::from(vec![
                 Span::styled(
                     format!("+{:02}:{:02}:{:02} ", s / 3600, s / 60 % 60, s % 60),
