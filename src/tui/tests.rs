@@ -13,11 +13,12 @@ use crate::kafka::consumer::{ConsumerControl, ConsumerSnapshot, Health, Partitio
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::ingest::IngestBook;
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
-use streamwatch::ml::{MlConfig, StreamModel};
+use streamwatch::ml::{BinaryScores, MlConfig, StreamModel};
 use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
 
 /// A consumer snapshot after 6,000 seeded events per stream, with the few values that depend
-/// on wall-clock time (fit duration, confidence, which linfa may move by a vote) pinned.
+/// on wall-clock time (fit duration) or that linfa may move by a tree's vote (confidence,
+/// forest scores) pinned.
 fn seeded_snapshot() -> ConsumerSnapshot {
     static SNAPSHOT: std::sync::OnceLock<ConsumerSnapshot> = std::sync::OnceLock::new();
     SNAPSHOT.get_or_init(build_snapshot).clone()
@@ -55,6 +56,17 @@ fn build_snapshot() -> ConsumerSnapshot {
         streams.push(a.snapshot());
         let mut ms = m.snapshot();
         ms.fit_ms = 412.0;
+        ms.forest = BinaryScores {
+            n: 4000,
+            tp: 90,
+            fp: 10,
+            fn_: 20,
+            tn: 3880,
+            accuracy: 0.9925,
+            precision: 0.9,
+            recall: 0.818,
+            f1: 0.857,
+        };
         ms.last_confidence = Some(0.93);
         ms.confidence_mean = 0.97;
         ms.confidence_history = (0..60)
