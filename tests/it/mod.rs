@@ -4,3 +4,4 @@ mod broker;
 mod cli;
 mod pipeline;
 mod setup;
+mod tui;
