@@ -1,1 +1,203 @@
-fn main() {}
+//! Criterion benchmarks of the core's per-event costs. Figures go in BENCHMARKS.md.
+
+use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use streamwatch::analytics::anomaly::{QuantileVsBaseline, ShareVsBaseline, Velocity, ZScore};
+use streamwatch::analytics::rolling::{Bounds, Window};
+use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
+use streamwatch::codec;
+use streamwatch::ml::forest::{self, FlatForest, ForestParams};
+use streamwatch::ml::{MlConfig, StreamModel};
+use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
+
+fn events(kind: StreamKind, n: u64) -> Vec<Event> {
+    let mut g = Generator::new(kind, &GeneratorConfig::default());
+    (0..n)
+        .map(|i| g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i))
+        .collect()
+}
+
+fn generation(c: &mut Criterion) {
+    let mut group = c.benchmark_group("generate+encode");
+    group.throughput(Throughput::Elements(1));
+    for kind in StreamKind::ALL {
+        let mut g = Generator::new(kind, &GeneratorConfig::default());
+        let mut buf = Vec::with_capacity(512);
+        let mut i = 0u64;
+        group.bench_function(kind.name(), |b| {
+            b.iter(|| {
+                i += 1;
+                let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64), i);
+                buf.clear();
+                e.encode_into(&mut buf).unwrap();
+                black_box(buf.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn rolling(c: &mut Criterion) {
+    let mut group = c.benchmark_group("rolling");
+    group.throughput(Throughput::Elements(1));
+    let xs: Vec<f64> = (0..4096)
+        .map(|i| 20.0 + ((i * 7919) % 1000) as f64 / 100.0)
+        .collect();
+    for (name, bounds) in [
+        ("count_100", Bounds::count(100)),
+        ("count_10000", Bounds::count(10_000)),
+        ("time_60s", Bounds::span_ms(60_000)),
+    ] {
+        let mut w = Window::new(bounds);
+        let mut i = 0usize;
+        group.bench_function(format!("push+stats/{name}"), |b| {
+            b.iter(|| {
+                i += 1;
+                w.push(xs[i & 4095], i as i64 * 5);
+                black_box(w.stats())
+            })
+        });
+    }
+    group.finish();
+}
+
+fn detectors(c: &mut Criterion) {
+    let mut group = c.benchmark_group("detector");
+    group.throughput(Throughput::Elements(1));
+    let xs: Vec<f64> = (0..4096)
+        .map(|i| 20.0 + ((i * 7919) % 1000) as f64 / 100.0)
+        .collect();
+    let mut z = ZScore::new(100, 3.0, 30, true);
+    let mut i = 0usize;
+    group.bench_function("zscore", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(z.observe(xs[i & 4095], i as i64))
+        })
+    });
+    let mut v = Velocity::default();
+    group.bench_function("velocity", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(v.record(i as i64 * 1000, 10_000))
+        })
+    });
+    let mut s = ShareVsBaseline::new(50);
+    group.bench_function("error_rate", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(s.observe(i % 37 == 0, i as i64, 0.2, 3.0))
+        })
+    });
+    let mut q = QuantileVsBaseline::new(100, 0.95);
+    group.bench_function("p95_latency", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(q.observe(xs[i & 4095], 2.5))
+        })
+    });
+    group.finish();
+}
+
+fn observe(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode+observe");
+    group.throughput(Throughput::Elements(1));
+    for kind in StreamKind::ALL {
+        let encoded: Vec<Vec<u8>> = events(kind, 20_000).iter().map(codec::encode).collect();
+        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+        let mut i = 0usize;
+        group.bench_function(kind.name(), |b| {
+            b.iter(|| {
+                i += 1;
+                let e = codec::decode(kind, Some(&encoded[i % encoded.len()])).unwrap();
+                black_box(a.observe(&e).fired)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn training_rows(kind: StreamKind, n: u64) -> Vec<Observation> {
+    let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+    events(kind, n).iter().map(|e| a.observe(e)).collect()
+}
+
+fn forest_bench(c: &mut Criterion) {
+    let obs = training_rows(StreamKind::Transaction, 40_000);
+    // The default buffer: 4,000 rows, half normal, half incidents.
+    let (mut normal, mut incident): (Vec<&Observation>, Vec<&Observation>) = (vec![], vec![]);
+    for o in &obs {
+        match o.label_class {
+            Some(0) if normal.len() < 2000 => normal.push(o),
+            Some(c) if c > 0 && incident.len() < 2000 => incident.push(o),
+            _ => {}
+        }
+    }
+    let rows: Vec<&Observation> = normal.into_iter().chain(incident).collect();
+    let x = ndarray::Array2::from_shape_fn((rows.len(), rows[0].features.len()), |(i, j)| {
+        rows[i].features[j]
+    });
+    let y = ndarray::Array1::from_iter(rows.iter().map(|o| o.label_class.unwrap_or(0)));
+    let params = ForestParams {
+        trees: 50,
+        max_depth: 10,
+        feature_fraction: 0.8,
+        seed: 1,
+    };
+    let fitted = forest::fit(&x, &y, &params).unwrap();
+    let flat = FlatForest::compile(&fitted, 6);
+    let mut group = c.benchmark_group("forest");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0usize;
+    group.bench_function("predict_one/50x10/flat", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(flat.predict(&obs[i % obs.len()].features))
+        })
+    });
+    let one = ndarray::Array2::from_shape_fn((1, x.ncols()), |(_, j)| x[[0, j]]);
+    group.bench_function("predict_one/50x10/linfa", |b| {
+        use linfa::prelude::Predict;
+        b.iter(|| black_box(fitted.predict(&one)))
+    });
+    group.finish();
+    let mut group = c.benchmark_group("fit");
+    group.sample_size(10);
+    group.bench_function(format!("forest/50x10/{}rows", rows.len()), |b| {
+        b.iter(|| black_box(forest::fit(&x, &y, &params).unwrap().models.len()))
+    });
+    group.finish();
+    let mut group = c.benchmark_group("model");
+    group.throughput(Throughput::Elements(1));
+    let mut m = StreamModel::new(
+        StreamKind::Transaction,
+        &MlConfig {
+            background: false,
+            refit_every: usize::MAX,
+            ..MlConfig::default()
+        },
+    );
+    for o in obs.iter().take(2000) {
+        m.observe(o);
+    }
+    group.bench_function("observe(predict+score+learn)", |b| {
+        b.iter_batched(
+            || (),
+            |_| {
+                i += 1;
+                black_box(m.observe(&obs[i % obs.len()]).map(|p| p.class))
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    generation,
+    rolling,
+    detectors,
+    observe,
+    forest_bench
+);
+criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! The headless front ends, one module per subcommand, and the dispatcher.
 
+mod bench;
 mod broker;
 mod consume;
 mod produce;
@@ -7,7 +8,7 @@ mod setup;
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::config::Settings;
@@ -24,14 +25,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Setup(args)) => runtime.block_on(setup::run(&settings, &args)),
         Some(Command::Produce(args)) => runtime.block_on(produce::run(&settings, &args)),
         Some(Command::Consume(args)) => runtime.block_on(consume::run(&settings, &args)),
-        Some(Command::Bench(_)) => not_built("bench"),
+        Some(Command::Bench(args)) => runtime.block_on(bench::run(&settings, &args)),
         Some(Command::Tui(args)) => crate::tui::run(&settings, &args, &runtime),
         None => crate::tui::run(&settings, &crate::cli::TuiArgs::default(), &runtime),
     }
-}
-
-fn not_built(name: &str) -> Result<ExitCode> {
-    bail!("`streamwatch {name}` is not built yet")
 }
 
 /// The brokers for commands that default to a local cluster rather than the embedded one.

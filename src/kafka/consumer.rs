@@ -127,6 +127,8 @@ pub struct ConsumerSnapshot {
     pub ingest: IngestSnapshot,
     pub health: Health,
     pub elapsed_s: f64,
+    /// Seconds from the first message to now: the time spent consuming, not joining.
+    pub active_s: f64,
     pub events_per_s: f64,
 }
 
@@ -246,6 +248,7 @@ struct Engine {
     models: Vec<StreamModel>,
     ingest: IngestBook,
     pending_alerts: Vec<Alert>,
+    first_message: Option<Instant>,
 }
 
 impl Engine {
@@ -270,6 +273,7 @@ impl Engine {
                 .collect(),
             ingest: IngestBook::default(),
             pending_alerts: Vec::new(),
+            first_message: None,
         }
     }
 
@@ -321,7 +325,10 @@ impl Engine {
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
-        let rate = self.ingest.consumed() as f64 / elapsed.max(1e-3);
+        let active = self
+            .first_message
+            .map_or(elapsed, |t| t.elapsed().as_secs_f64());
+        let rate = self.ingest.consumed() as f64 / active.max(1e-3);
         self.flush_alerts(&out);
         let _ = out.send(ConsumerEvent::Finished(Box::new(
             self.snapshot(&health, elapsed, rate),
@@ -352,6 +359,7 @@ impl Engine {
                     return;
                 }
                 Some(Ok(msg)) => {
+                    self.first_message.get_or_insert_with(Instant::now);
                     self.process(msg.topic(), msg.payload());
                     if let Err(e) = consumer.store_offset_from_message(&msg) {
                         tracing::warn!(error = %e, "offset store failed");
@@ -415,6 +423,9 @@ impl Engine {
             ingest: self.ingest.snapshot(),
             health: health.lock().map(|h| h.clone()).unwrap_or_default(),
             elapsed_s,
+            active_s: self
+                .first_message
+                .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
         }
     }

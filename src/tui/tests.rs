@@ -97,6 +97,7 @@ fn build_snapshot() -> ConsumerSnapshot {
             last_error: None,
         },
         elapsed_s: 75.0,
+        active_s: 74.0,
         events_per_s: 600.0,
     }
 }

@@ -1,0 +1,211 @@
+//! `streamwatch bench`: end-to-end throughput on the embedded broker (or `--brokers`):
+//! produce N events unpaced, consume and analyse them all, and time the in-process core
+//! (generate+encode, decode+observe, model inference) per event. A table on stderr, one
+//! JSON object on stdout.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use super::stream_list;
+use crate::cli::BenchArgs;
+use crate::config::Settings;
+use crate::kafka::broker::EmbeddedBroker;
+use crate::kafka::consumer::{
+    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, analyzer_config,
+};
+use crate::kafka::producer::{ProducerHandle, ProducerPlan};
+use crate::kafka::{self};
+use streamwatch::analytics::StreamAnalyzer;
+use streamwatch::codec;
+use streamwatch::ml::StreamModel;
+use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+
+pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
+    anyhow::ensure!(args.count > 0, "--count must be at least 1");
+    let streams = stream_list(args.stream);
+    let seed = args.seed.unwrap_or(settings.producer.seed);
+    let embedded = settings.kafka.brokers.trim().is_empty();
+    let broker = if embedded {
+        Some(EmbeddedBroker::start(
+            &kafka::all_topics(settings),
+            settings.kafka.partitions,
+        )?)
+    } else {
+        None
+    };
+    let brokers = broker.as_ref().map_or_else(
+        || settings.kafka.brokers.clone(),
+        |b| b.bootstrap().to_string(),
+    );
+    if !embedded {
+        super::check_reachable(settings, &brokers).await?;
+    }
+    eprintln!(
+        "bench: {} events into {} ({})",
+        args.count,
+        brokers,
+        if embedded {
+            "embedded broker"
+        } else {
+            "cluster"
+        }
+    );
+
+    let produce = produce(settings, &brokers, &streams, args.count, seed).await?;
+    eprintln!(
+        "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
+        produce.1,
+        produce.0,
+        args.count as f64 / produce.1.max(1e-9)
+    );
+    let consumed = consume(settings, &brokers, &streams, args.count, seed).await?;
+    let active = consumed.active_s.max(1e-9);
+    let consume_rate = consumed.ingest.consumed as f64 / active;
+    eprintln!(
+        "  consume  {consume_rate:>10.0} events/s  (decode + analytics + models, {} events in {active:.2} s)",
+        consumed.ingest.consumed
+    );
+    let core = tokio::task::spawn_blocking(move || core_costs(&streams, seed)).await?;
+    for (name, ns) in &core {
+        eprintln!("  {name:<28} {ns:>8.0} ns/event");
+    }
+    let report = json!({
+        "count": args.count,
+        "broker": if embedded { "embedded" } else { "external" },
+        "produce_events_per_s": produce.1,
+        "consume_events_per_s": consume_rate,
+        "consumed": consumed.ingest.consumed,
+        "lost": consumed.ingest.lost,
+        "duplicates": consumed.ingest.duplicates,
+        "core_ns_per_event": core.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+    });
+    println!("{report}");
+    drop(broker);
+    if consumed.ingest.consumed < args.count {
+        bail!(
+            "consumed {} of {} events",
+            consumed.ingest.consumed,
+            args.count
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn produce(
+    settings: &Settings,
+    brokers: &str,
+    streams: &[StreamKind],
+    count: u64,
+    seed: u64,
+) -> Result<(u64, f64)> {
+    let plan = ProducerPlan {
+        streams: streams.to_vec(),
+        rate: 0.0,
+        count,
+        duration: None,
+        generator: GeneratorConfig {
+            seed,
+            incident_rate: settings.producer.incident_rate,
+            producer_id: "bench".into(),
+        },
+    };
+    let handle = ProducerHandle::spawn(settings, brokers, plan)?;
+    let started = Instant::now();
+    let summary = tokio::task::spawn_blocking(move || handle.wait())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the producer thread failed; see the log file"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if summary.acked != count {
+        bail!(
+            "only {} of {count} events were acknowledged: {:?}",
+            summary.acked,
+            summary.failures
+        );
+    }
+    Ok((summary.acked, summary.acked as f64 / secs))
+}
+
+async fn consume(
+    settings: &Settings,
+    brokers: &str,
+    streams: &[StreamKind],
+    count: u64,
+    seed: u64,
+) -> Result<ConsumerSnapshot> {
+    let plan = ConsumerPlan {
+        streams: streams.to_vec(),
+        group: format!("streamwatch-bench-{}", std::process::id()),
+        from_beginning: true,
+        count,
+        duration: Some(Duration::from_secs(600)),
+        tick: Duration::from_secs(1),
+        seed,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = ConsumerHandle::spawn(settings, brokers, plan, tx)?;
+    let mut last = None;
+    while let Some(e) = rx.recv().await {
+        if let ConsumerEvent::Finished(s) = e {
+            last = Some(*s);
+            break;
+        }
+    }
+    tokio::task::spawn_blocking(move || handle.shutdown()).await?;
+    last.ok_or_else(|| anyhow::anyhow!("the consumer stopped without a summary"))
+}
+
+/// Per-event costs of the core, in-process, without Kafka.
+fn core_costs(streams: &[StreamKind], seed: u64) -> Vec<(String, f64)> {
+    const N: u64 = 200_000;
+    let mut out = Vec::new();
+    for &kind in streams {
+        let mut g = Generator::new(
+            kind,
+            &GeneratorConfig {
+                seed,
+                ..GeneratorConfig::default()
+            },
+        );
+        let mut encoded = Vec::with_capacity(N as usize);
+        let t = Instant::now();
+        for i in 0..N {
+            encoded.push(codec::encode(
+                &g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i),
+            ));
+        }
+        out.push((format!("{}/generate+encode", kind.name()), per_event(t, N)));
+        let mut a = StreamAnalyzer::new(kind, &analyzer_config(&Settings::default()));
+        let mut obs = Vec::with_capacity(N as usize);
+        let t = Instant::now();
+        for bytes in &encoded {
+            if let Ok(e) = codec::decode(kind, Some(bytes)) {
+                obs.push(a.observe(&e));
+            }
+        }
+        out.push((format!("{}/decode+observe", kind.name()), per_event(t, N)));
+        let mut ml = crate::config::ml_config(&Settings::default(), seed);
+        ml.background = false;
+        ml.refit_every = usize::MAX;
+        let mut m = StreamModel::new(kind, &ml);
+        let warm = obs.len().min(20_000);
+        for o in &obs[..warm] {
+            m.observe(o);
+        }
+        let t = Instant::now();
+        for o in &obs[warm..] {
+            m.observe(o);
+        }
+        out.push((
+            format!("{}/model observe", kind.name()),
+            per_event(t, (obs.len() - warm) as u64),
+        ));
+    }
+    out
+}
+
+fn per_event(t: Instant, n: u64) -> f64 {
+    t.elapsed().as_nanos() as f64 / n.max(1) as f64
+}
