@@ -17,15 +17,16 @@ use super::MlError;
 /// Most classes a stream has (transactions: normal + 5 fraud kinds).
 pub const MAX_CLASSES: usize = 8;
 const LEAF: u32 = u32::MAX;
+/// Widest feature vector a compiled forest accepts.
+const MAX_WIDTH: usize = 64;
 
+/// 16 bytes, in pre-order: a split's left child is the next node, so only the right child's
+/// index is stored. A leaf has `feature == LEAF` and its class in `value`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Node {
-    /// Feature index, or `LEAF`.
-    feature: u32,
-    /// Split threshold; for a leaf, the class.
     value: f64,
-    left: u32,
     right: u32,
+    feature: u32,
 }
 
 /// A forest as one contiguous node array.
@@ -34,6 +35,8 @@ pub struct FlatForest {
     nodes: Vec<Node>,
     roots: Vec<u32>,
     classes: usize,
+    /// One more than the highest feature index any split reads.
+    width: usize,
 }
 
 /// One prediction: the majority class, the share of trees that voted for it, the share that
@@ -96,6 +99,7 @@ impl FlatForest {
             nodes: Vec::new(),
             roots: Vec::new(),
             classes: classes.clamp(1, MAX_CLASSES),
+            width: 0,
         };
         for (tree, features) in forest.models.iter().zip(&forest.model_features) {
             let root = f.push(tree.root_node(), features);
@@ -106,44 +110,39 @@ impl FlatForest {
 
     fn push(&mut self, node: &TreeNode<f64, usize>, features: &[usize]) -> u32 {
         let at = self.nodes.len() as u32;
+        let leaf = |class: usize| Node {
+            value: class as f64,
+            right: 0,
+            feature: LEAF,
+        };
         if let Some(class) = node.prediction() {
-            self.nodes.push(Node {
-                feature: LEAF,
-                value: class as f64,
-                left: 0,
-                right: 0,
-            });
+            self.nodes.push(leaf(class));
             return at;
         }
         let (feature, threshold, _) = node.split();
+        let feature = features
+            .get(feature)
+            .copied()
+            .unwrap_or(0)
+            .min(MAX_WIDTH - 1);
+        self.width = self.width.max(feature + 1);
         self.nodes.push(Node {
-            feature: features.get(feature).copied().unwrap_or(0) as u32,
             value: threshold,
-            left: 0,
             right: 0,
+            feature: feature as u32,
         });
         let children = node.children();
-        let left = children
-            .first()
-            .and_then(|c| c.as_deref())
-            .map(|c| self.push(c, features));
-        let right = children
-            .get(1)
-            .and_then(|c| c.as_deref())
-            .map(|c| self.push(c, features));
-        // A split without children never comes out of linfa; treat it as a normal leaf.
-        let n = &mut self.nodes[at as usize];
-        match (left, right) {
-            (Some(l), Some(r)) => (n.left, n.right) = (l, r),
-            _ => {
-                *n = Node {
-                    feature: LEAF,
-                    value: 0.0,
-                    left: 0,
-                    right: 0,
-                }
-            }
-        }
+        let (Some(l), Some(r)) = (
+            children.first().and_then(|c| c.as_deref()),
+            children.get(1).and_then(|c| c.as_deref()),
+        ) else {
+            // A split without children never comes out of linfa; treat it as a normal leaf.
+            self.nodes[at as usize] = leaf(0);
+            return at;
+        };
+        self.push(l, features);
+        let right = self.push(r, features);
+        self.nodes[at as usize].right = right;
         at
     }
 
@@ -156,26 +155,44 @@ impl FlatForest {
     }
 
     /// The class each tree votes for, in tree order.
-    pub fn tree_votes<'a>(&'a self, x: &'a [f64]) -> impl Iterator<Item = usize> + 'a {
-        self.roots.iter().map(move |&r| self.walk(r, x))
+    pub fn tree_votes(&self, x: &[f64]) -> Vec<usize> {
+        let mut buf = [f64::NAN; MAX_WIDTH];
+        let x = self.row(x, &mut buf);
+        self.roots.iter().map(|&r| self.walk(r, x)).collect()
+    }
+
+    /// `x`, or a copy padded with NaN (which goes right, as in linfa) when it is shorter than
+    /// the features the trees read.
+    fn row<'a>(&self, x: &'a [f64], buf: &'a mut [f64; MAX_WIDTH]) -> &'a [f64] {
+        if x.len() >= self.width {
+            return x;
+        }
+        let n = x.len().min(MAX_WIDTH);
+        buf[..n].copy_from_slice(&x[..n]);
+        &buf[..]
     }
 
     #[inline]
-    fn walk(&self, mut i: u32, x: &[f64]) -> usize {
+    fn walk(&self, root: u32, x: &[f64]) -> usize {
+        let nodes = &self.nodes[..];
+        let mut i = root as usize;
         loop {
-            let n = &self.nodes[i as usize];
+            let n = nodes[i];
             if n.feature == LEAF {
                 return n.value as usize;
             }
-            let v = x.get(n.feature as usize).copied().unwrap_or(f64::NAN);
-            i = if v < n.value { n.left } else { n.right };
+            // Branch-free choice between the next node (left) and the stored right child.
+            let left = x[n.feature as usize] < n.value;
+            i = if left { i + 1 } else { n.right as usize };
         }
     }
 
     pub fn predict(&self, x: &[f64]) -> Prediction {
         let mut votes = [0u32; MAX_CLASSES];
-        for c in self.tree_votes(x) {
-            votes[c.min(MAX_CLASSES - 1)] += 1;
+        let mut buf = [f64::NAN; MAX_WIDTH];
+        let x = self.row(x, &mut buf);
+        for &r in &self.roots {
+            votes[self.walk(r, x).min(MAX_CLASSES - 1)] += 1;
         }
         let n = self.roots.len().max(1) as f64;
         let mut class = 0;
@@ -243,7 +260,7 @@ mod tests {
             .map(|(m, s)| m.predict(s))
             .collect();
         for (i, row) in test.rows().into_iter().enumerate() {
-            let ours: Vec<usize> = flat.tree_votes(row.as_slice().unwrap()).collect();
+            let ours: Vec<usize> = flat.tree_votes(row.as_slice().unwrap());
             let linfa: Vec<usize> = per_tree.iter().map(|p| p[i]).collect();
             assert_eq!(ours, linfa, "row {i}");
         }
@@ -272,7 +289,12 @@ mod tests {
         for row in data(200, 4).0.rows() {
             let r = row.as_slice().unwrap();
             let pred = flat.predict(r);
-            let share = flat.tree_votes(r).filter(|&c| c == pred.class).count() as f64 / 11.0;
+            let share = flat
+                .tree_votes(r)
+                .iter()
+                .filter(|&&c| c == pred.class)
+                .count() as f64
+                / 11.0;
             assert!((0.0..=1.0).contains(&pred.confidence));
             assert_eq!(pred.confidence, share);
             assert!((pred.distribution.iter().sum::<f64>() - 1.0).abs() < 1e-12);
