@@ -55,8 +55,7 @@ impl ZScore {
 
     /// The z-score of `x` against the current baseline, without learning from it.
     pub fn score(&self, x: f64) -> ZOutcome {
-        let mean = self.window.mean();
-        let std = self.window.std();
+        let (mean, std) = self.window.mean_std();
         if self.window.len() < self.warmup.max(2) {
             return ZOutcome {
                 z: 0.0,

@@ -254,6 +254,12 @@ impl Window {
         self.moments().mean
     }
 
+    /// Mean and standard deviation in one pass over the aggregates.
+    pub fn mean_std(&self) -> (f64, f64) {
+        let m = self.moments();
+        (m.mean, m.std())
+    }
+
     pub fn std(&self) -> f64 {
         self.moments().std()
     }

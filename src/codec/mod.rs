@@ -2,6 +2,8 @@
 //! topic's stream becomes a `Reject` with a reason and a short sample, never a panic:
 //! consumers count rejects and go on.
 
+mod fast;
+
 use serde::Serialize;
 
 use crate::streams::{Event, StreamKind};
@@ -77,8 +79,17 @@ pub fn decode(kind: StreamKind, payload: Option<&[u8]>) -> Result<Event, Reject>
             format!("{} bytes, limit {MAX_MESSAGE_BYTES}", bytes.len()),
         ));
     }
-    if std::str::from_utf8(bytes).is_err() {
+    let Ok(text) = std::str::from_utf8(bytes) else {
         return Err(reject(RejectReason::Binary, "not UTF-8 text".into()));
+    };
+    let fast = match kind {
+        StreamKind::Sensor => fast::sensor(text).map(Event::Sensor),
+        StreamKind::Transaction => fast::transaction(text).map(Event::Transaction),
+        StreamKind::Log => fast::log(text).map(Event::Log),
+    };
+    if let Some(event) = fast {
+        check_ranges(&event).map_err(|d| reject(RejectReason::OutOfRange, d))?;
+        return Ok(event);
     }
     let parsed = match kind {
         StreamKind::Sensor => serde_json::from_slice(bytes).map(Event::Sensor),
@@ -206,6 +217,90 @@ mod tests {
             decode(k, Some(ok.replace("1e300", "20").as_bytes())).is_ok(),
             "label and producer_id are optional"
         );
+    }
+
+    /// Whatever the fast path accepts, serde_json accepts and decodes to the same event.
+    fn agrees_with_serde(kind: StreamKind, text: &str) -> Result<(), String> {
+        let fast = match kind {
+            StreamKind::Sensor => fast::sensor(text).map(Event::Sensor),
+            StreamKind::Transaction => fast::transaction(text).map(Event::Transaction),
+            StreamKind::Log => fast::log(text).map(Event::Log),
+        };
+        let slow: Result<Event, _> = match kind {
+            StreamKind::Sensor => serde_json::from_str(text).map(Event::Sensor),
+            StreamKind::Transaction => serde_json::from_str(text).map(Event::Transaction),
+            StreamKind::Log => serde_json::from_str(text).map(Event::Log),
+        };
+        match (fast, slow) {
+            (Some(f), Ok(s)) if f == s => Ok(()),
+            (None, _) => Ok(()),
+            (f, s) => Err(format!("fast {f:?} vs serde {s:?} for {text}")),
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_our_messages() {
+        for kind in StreamKind::ALL {
+            let mut g = Generator::new(kind, &GeneratorConfig::default());
+            for i in 0..2000 {
+                let text = String::from_utf8(encode(
+                    &g.next_event(Timestamp(1_700_000_000_000 + i), i as u64),
+                ))
+                .unwrap();
+                let fast = match kind {
+                    StreamKind::Sensor => fast::sensor(&text).is_some(),
+                    StreamKind::Transaction => fast::transaction(&text).is_some(),
+                    StreamKind::Log => fast::log(&text).is_some(),
+                };
+                assert!(fast, "fast path declined {text}");
+                agrees_with_serde(kind, &text).unwrap();
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn fast_path_agrees_with_serde_on_mutated_messages(
+            kind in proptest::sample::select(StreamKind::ALL.to_vec()),
+            seed in 0u64..50,
+            cut in 0usize..400,
+            byte in proptest::prelude::any::<u8>(),
+            op in 0u8..4,
+        ) {
+            let mut g = Generator::new(kind, &GeneratorConfig { seed, ..Default::default() });
+            let mut bytes = encode(&g.next_event(Timestamp(1_700_000_000_000), seed));
+            let at = cut % bytes.len();
+            match op {
+                0 => bytes[at] = byte,
+                1 => { bytes.insert(at, byte); }
+                2 => { bytes.remove(at); }
+                _ => bytes.truncate(at),
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                proptest::prop_assert!(agrees_with_serde(kind, text).is_ok(), "{}", agrees_with_serde(kind, text).unwrap_err());
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_declines_what_it_does_not_understand() {
+        let ok = r#"{"sensor_id":"s","location":"l","temperature":20,"humidity":1,"pressure":1,"status":"ok","timestamp":"2026-01-01T00:00:00.000Z","seq":1}"#;
+        assert!(fast::sensor(ok).is_some());
+        for bad in [
+            ok.replace("\"seq\":1", "\"seq\":1,\"seq\":2"),
+            ok.replace("\"s\"", "\"s\\u0041\""),
+            ok.replace("20", "2e"),
+            ok.replace("20", "NaN"),
+            ok.replace("20", "true"),
+            ok.replace("\"seq\":1", "\"seq\":1.5"),
+            ok.replace("\"seq\":1", "\"seq\":-1"),
+            ok.replace("}", "} x"),
+        ] {
+            assert!(fast::sensor(&bad).is_none(), "accepted {bad}");
+            agrees_with_serde(StreamKind::Sensor, &bad).unwrap();
+        }
     }
 
     #[test]
