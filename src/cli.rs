@@ -24,6 +24,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// The TUI's options also work without the `tui` command: `streamwatch --rate 500`.
+    #[command(flatten)]
+    pub tui: TuiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -224,5 +227,12 @@ mod tests {
     fn no_command_means_tui() {
         let cli = Cli::try_parse_from(["streamwatch"]).expect("parses");
         assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["streamwatch", "--rate", "0", "--streams", "sensor,log"])
+            .expect("parses");
+        assert_eq!(cli.tui.rate, Some(0.0));
+        assert_eq!(
+            cli.tui.streams,
+            Some(vec![StreamChoice::Sensor, StreamChoice::Log])
+        );
     }
 }

@@ -344,6 +344,7 @@ pub fn ml_config(settings: &Settings, seed: u64) -> streamwatch::ml::MlConfig {
         seed,
         background: true,
         score_window: 20_000,
+        min_refit_gap: std::time::Duration::from_secs(10),
     }
 }
 

@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Consume(args)) => runtime.block_on(consume::run(&settings, &args)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(&settings, &args)),
         Some(Command::Tui(args)) => crate::tui::run(&settings, &args, &runtime),
-        None => crate::tui::run(&settings, &crate::cli::TuiArgs::default(), &runtime),
+        None => crate::tui::run(&settings, &cli.tui, &runtime),
     }
 }
 

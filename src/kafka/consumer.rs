@@ -306,12 +306,16 @@ impl Engine {
             if deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            if now >= next_tick {
+            // A snapshot per tick while events flow; when idle, one a second (health, lag).
+            let idle = self.ingest.consumed() == last_count;
+            if now >= next_tick && (!idle || now - last_tick >= Duration::from_secs(1)) {
                 let rate = (self.ingest.consumed() - last_count) as f64
                     / (now - last_tick).as_secs_f64().max(1e-3);
                 (last_count, last_tick) = (self.ingest.consumed(), now);
-                next_tick = now + plan.tick;
                 self.publish(&out, &health, started, rate);
+            }
+            if now >= next_tick {
+                next_tick = now + plan.tick;
             }
             self.poll_batch(&consumer, &out, plan.count);
         }

@@ -42,6 +42,9 @@ pub struct MlConfig {
     pub background: bool,
     /// Events in the sliding window of the prequential scores.
     pub score_window: usize,
+    /// Background refits start at most this often, however fast events arrive, so that at
+    /// high rates fitting does not take the cores the consumer needs.
+    pub min_refit_gap: Duration,
 }
 
 impl Default for MlConfig {
@@ -57,6 +60,7 @@ impl Default for MlConfig {
             seed: 42,
             background: true,
             score_window: 20_000,
+            min_refit_gap: Duration::from_secs(10),
         }
     }
 }
@@ -306,6 +310,12 @@ impl StreamModel {
 
     fn maybe_fit(&mut self) {
         if self.pending.is_some() || !self.buffer.has_both() {
+            return;
+        }
+        if self.cfg.background
+            && self.version > 0
+            && self.last_fit.elapsed() < self.cfg.min_refit_gap
+        {
             return;
         }
         let due = if self.version == 0 {

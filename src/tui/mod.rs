@@ -173,16 +173,22 @@ async fn event_loop(
     let mut events = Events::new(fps, rx);
     let book = session.producer.book();
     terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
+    // Something arrived that the screen does not show yet.
+    let mut stale = false;
     loop {
         let (effects, redraw) = match events.next().await {
             Event::Tick => {
                 let delivery = StreamKind::ALL.map(|k| book.stream(k));
+                let uptime = session.started.elapsed();
+                // An idle screen redraws only when its clock or its counters move.
+                let changed =
+                    stale || delivery != app.delivery || uptime.as_secs() != app.uptime.as_secs();
                 let msg = Msg::Tick {
-                    uptime: session.started.elapsed(),
+                    uptime,
                     delivery,
                     producer_error: book.last_error(),
                 };
-                (app.update(msg), true)
+                (app.update(msg), changed)
             }
             Event::Key(k) => (app.handle_key(k), true),
             Event::Scroll { down } => {
@@ -190,9 +196,15 @@ async fn event_loop(
                 (Vec::new(), true)
             }
             Event::Resize => (app.update(Msg::Resize), true),
-            Event::Consumer(ConsumerEvent::Snapshot(s)) => (app.update(Msg::Snapshot(s)), false),
+            Event::Consumer(ConsumerEvent::Snapshot(s)) => {
+                stale = true;
+                (app.update(Msg::Snapshot(s)), false)
+            }
             Event::Consumer(ConsumerEvent::Alert(a)) => (app.update(Msg::Alert(a)), false),
-            Event::Consumer(ConsumerEvent::Problem(p)) => (app.update(Msg::Problem(p)), false),
+            Event::Consumer(ConsumerEvent::Problem(p)) => {
+                stale = true;
+                (app.update(Msg::Problem(p)), false)
+            }
             Event::Consumer(ConsumerEvent::Finished(_)) => (
                 app.update(Msg::Problem("the consumer stopped".into())),
                 true,
@@ -211,6 +223,7 @@ async fn event_loop(
         }
         if redraw {
             terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
+            stale = false;
         }
     }
 }
