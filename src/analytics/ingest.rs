@@ -43,10 +43,38 @@ impl SeqTracker {
         }
     }
 
+    /// Gaps among the sequence numbers more than `grace` below the highest seen. Messages
+    /// of one producer travel on several partitions, so the newest gaps are usually still in
+    /// flight; counting only settled ones keeps a live view from flickering "lost".
+    pub fn lost_settled(&self, grace: u64) -> u64 {
+        let (Some(lo), Some(hi)) = (self.min, self.max) else {
+            return 0;
+        };
+        let limit = hi.saturating_sub(grace);
+        if limit <= lo {
+            return 0;
+        }
+        let mut at_or_above = 0u64;
+        for block in (limit >> 6)..=(hi >> 6) {
+            if let Some(&bits) = self.blocks.get(&block) {
+                let bits = if block == limit >> 6 {
+                    bits & (!0u64 << (limit & 63))
+                } else {
+                    bits
+                };
+                at_or_above += u64::from(bits.count_ones());
+            }
+        }
+        (limit - lo).saturating_sub(self.distinct - at_or_above)
+    }
+
     pub fn duplicates(&self) -> u64 {
         self.duplicates
     }
 }
+
+/// Sequence numbers a live view treats as possibly still in flight.
+pub const IN_FLIGHT_GRACE: u64 = 10_000;
 
 /// A reject reason's count and its latest sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,7 +140,19 @@ impl IngestBook {
         self.consumed
     }
 
+    /// The book for a live view: loss counts only settled gaps (see `lost_settled`).
     pub fn snapshot(&self) -> IngestSnapshot {
+        let mut s = self.final_snapshot();
+        s.lost = self
+            .seqs
+            .values()
+            .map(|t| t.lost_settled(IN_FLIGHT_GRACE))
+            .sum();
+        s
+    }
+
+    /// The book at the end of a run: every gap counts.
+    pub fn final_snapshot(&self) -> IngestSnapshot {
         IngestSnapshot {
             consumed: self.consumed,
             analysed: self.analysed,
@@ -148,6 +188,11 @@ mod tests {
             let (lo, hi) = (*set.first().unwrap(), *set.last().unwrap());
             prop_assert_eq!(t.lost(), hi - lo + 1 - set.len() as u64);
             prop_assert_eq!(t.duplicates(), dups);
+            for grace in [0u64, 1, 63, 64, 65, 500] {
+                let limit = hi.saturating_sub(grace);
+                let expected = if limit <= lo { 0 } else { (limit - lo) - set.range(..limit).count() as u64 };
+                prop_assert_eq!(t.lost_settled(grace), expected, "grace {}", grace);
+            }
         }
     }
 
