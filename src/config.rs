@@ -37,7 +37,7 @@ pub enum ConfigError {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub kafka: KafkaSettings,
@@ -105,18 +105,6 @@ pub struct MlSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct TuiSettings {
     pub fps: f64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            kafka: KafkaSettings::default(),
-            producer: ProducerSettings::default(),
-            analytics: AnalyticsSettings::default(),
-            ml: MlSettings::default(),
-            tui: TuiSettings::default(),
-        }
-    }
 }
 
 impl Default for TuiSettings {

@@ -19,7 +19,7 @@ type Firings = Vec<(usize, Firing)>;
 
 pub(crate) enum Rules {
     Sensor(SensorRules),
-    Transaction(TransactionRules),
+    Transaction(Box<TransactionRules>),
     Log(LogRules),
 }
 
@@ -30,7 +30,7 @@ impl Rules {
                 cfg: cfg.clone(),
                 sensors: EntityMap::new(),
             }),
-            StreamKind::Transaction => Rules::Transaction(TransactionRules {
+            StreamKind::Transaction => Rules::Transaction(Box::new(TransactionRules {
                 cfg: cfg.clone(),
                 customers: EntityMap::new(),
                 amount: ZScore::new(
@@ -39,7 +39,7 @@ impl Rules {
                     cfg.z_warmup,
                     cfg.exclude_anomalies,
                 ),
-            }),
+            })),
             StreamKind::Log => Rules::Log(LogRules {
                 cfg: cfg.clone(),
                 services: EntityMap::new(),

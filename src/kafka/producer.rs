@@ -367,7 +367,7 @@ impl Pump {
         let mut produced = 0u64;
         let mut checked = Instant::now();
         loop {
-            if produced % 256 == 0 || checked.elapsed() > Duration::from_millis(20) {
+            if produced.is_multiple_of(256) || checked.elapsed() > Duration::from_millis(20) {
                 checked = Instant::now();
                 if !self.apply_controls() || self.deadline.is_some_and(|d| checked >= d) {
                     break;

@@ -63,8 +63,11 @@ impl Label for LogLabel {
     }
 }
 
-/// Services: name, traffic weight, endpoints with their median latency in ms.
-pub const SERVICES: &[(&str, f64, &[(&str, f64)])] = &[
+/// An endpoint and its median latency in ms.
+pub type Endpoint = (&'static str, f64);
+
+/// Services: name, traffic weight, endpoints.
+pub const SERVICES: &[(&str, f64, &[Endpoint])] = &[
     (
         "api-gateway",
         5.0,

@@ -33,7 +33,7 @@ pub enum Msg {
     /// A clock tick with the time since start and the producer's counters.
     Tick {
         uptime: Duration,
-        delivery: [StreamDelivery; 3],
+        delivery: Box<[StreamDelivery; 3]>,
         producer_error: Option<String>,
     },
     Snapshot(Box<ConsumerSnapshot>),
@@ -144,7 +144,7 @@ impl App {
                 uptime,
                 delivery,
                 producer_error,
-            } => self.tick(uptime, delivery, producer_error),
+            } => self.tick(uptime, *delivery, producer_error),
             Msg::Snapshot(s) => {
                 if !self.frozen {
                     self.shown = Some(s.clone());

@@ -185,7 +185,7 @@ async fn event_loop(
                     stale || delivery != app.delivery || uptime.as_secs() != app.uptime.as_secs();
                 let msg = Msg::Tick {
                     uptime,
-                    delivery,
+                    delivery: Box::new(delivery),
                     producer_error: book.last_error(),
                 };
                 (app.update(msg), changed)

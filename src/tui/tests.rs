@@ -120,10 +120,12 @@ fn seeded_app() -> App {
     app.update(Msg::Snapshot(Box::new(seeded_snapshot())));
     let tick = |secs, acked| Msg::Tick {
         uptime: Duration::from_secs(secs),
-        delivery: [StreamDelivery {
-            acked,
-            ..delivery(RunState::Running)
-        }; 3],
+        delivery: Box::new(
+            [StreamDelivery {
+                acked,
+                ..delivery(RunState::Running)
+            }; 3],
+        ),
         producer_error: None,
     };
     app.update(tick(74, 5800));

@@ -18,13 +18,12 @@ pub fn scratch() -> tempfile::TempDir {
 /// `streamwatch ARGS` with its log in a scratch file; the output once it exits.
 pub fn streamwatch(args: &[&str]) -> Output {
     let dir = scratch();
-    let out = Command::new(bin())
+    Command::new(bin())
         .args(args)
         .env("STREAMWATCH_LOG_FILE", dir.path().join("test.log"))
         .env_remove("STREAMWATCH_BROKERS")
         .output()
-        .expect("run streamwatch");
-    out
+        .expect("run streamwatch")
 }
 
 pub fn stdout(o: &Output) -> String {
