@@ -5,6 +5,8 @@ TANSU_VERSION := 0.6.0
 TANSU := $(CACHE)/tansu/bin/tansu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := kcat tmux
+# kafka-python (2.2.x talks to the embedded broker; 3.x does not bootstrap) and lz4 for its codec.
+PY_PACKAGES := 'kafka-python>=2.2,<2.3' lz4
 
 .PHONY: run test check bench deps tansu fmt clippy build
 
@@ -41,6 +43,7 @@ deps: tansu
 	  echo "installing$$missing (apt)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@python3 -c 'import kafka, lz4' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check $(PY_PACKAGES)
 
 ## tansu, a Kafka-compatible server the integration tests run against (built once, cached).
 tansu: $(TANSU)
