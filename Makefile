@@ -20,7 +20,9 @@ build:
 
 ## Install what the tests need (kcat, tmux, tansu), then run every test.
 test: deps
-	TANSU_BIN=$(TANSU) cargo test --locked --all-targets
+	mkdir -p target
+	set -o pipefail; TANSU_BIN=$(TANSU) cargo test --locked --all-targets 2>&1 | tee target/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "tests: " p " passed, " f " failed" }' target/test.log
 
 ## Formatting, lints and tests.
 check: fmt clippy test

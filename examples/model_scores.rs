@@ -40,7 +40,7 @@ fn main() {
             )
         });
         println!(
-            "| {} | {n} | {:.2} / {:.2} / **{:.3}** | {:.2} / {:.2} / {:.3} | {reg} | {:.0} |",
+            "| {} | {n} | {:.2} / {:.2} / **{:.3}** | {:.2} / {:.2} / {:.3} | {:.2} / {:.2} / {:.3} | {reg} | {:.0} |",
             kind.name(),
             s.forest.precision,
             s.forest.recall,
@@ -48,6 +48,9 @@ fn main() {
             s.zscore.precision,
             s.zscore.recall,
             s.zscore.f1,
+            s.residual.precision,
+            s.residual.recall,
+            s.residual.f1,
             s.fit_ms
         );
         eprintln!(

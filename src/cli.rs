@@ -160,6 +160,10 @@ pub struct ProduceArgs {
     /// Share of events that are injected incidents, 0..1.
     #[arg(long)]
     pub incident_rate: Option<f64>,
+    /// Event time of the first event (RFC 3339). With it, the same --seed gives byte-identical
+    /// messages run after run; without it event time starts now.
+    #[arg(long, value_name = "TIME")]
+    pub start_time: Option<String>,
 }
 
 #[derive(Debug, Args)]

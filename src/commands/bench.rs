@@ -102,6 +102,7 @@ async fn produce(
     seed: u64,
 ) -> Result<(u64, f64)> {
     let plan = ProducerPlan {
+        start: None,
         streams: streams.to_vec(),
         rate: 0.0,
         count,

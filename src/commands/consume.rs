@@ -149,6 +149,7 @@ pub fn model_json(m: &ModelSnapshot) -> Value {
         "recall": m.forest.recall,
         "f1": m.forest.f1,
         "zscore_f1": m.zscore.f1,
+        "residual_f1": m.residual.f1,
         "mae": m.regression.as_ref().map(|r| r.mae),
         "r2": m.regression.as_ref().map(|r| r.r2),
         "regressor": m.regression.as_ref().map(|r| r.model),

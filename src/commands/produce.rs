@@ -12,12 +12,12 @@ use crate::commands::broker::shutdown_signal;
 use crate::config::Settings;
 use crate::kafka::admin::Admin;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan, summary};
-use streamwatch::streams::GeneratorConfig;
+use streamwatch::streams::{GeneratorConfig, Timestamp};
 
 pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
+    let plan = plan(settings, args)?;
     let brokers = external_brokers(settings);
     check_reachable(settings, &brokers).await?;
-    let plan = plan(settings, args)?;
     let handle = ProducerHandle::spawn(settings, &brokers, plan)?;
     let book = handle.book();
     let started = Instant::now();
@@ -86,15 +86,27 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         (0.0..=1.0).contains(&incident_rate),
         "--incident-rate must be within 0..1, got {incident_rate}"
     );
+    let start = match &args.start_time {
+        Some(t) => Some(Timestamp::parse(t).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--start-time {t:?} is not an RFC 3339 time (example: 2026-01-01T00:00:00Z)"
+            )
+        })?),
+        None => None,
+    };
+    let seed = args.seed.unwrap_or(settings.producer.seed);
+    // A reproducible run names its producer after what makes it reproducible.
+    let producer_id = start.map_or_else(producer_id, |t| format!("s{seed:x}t{:x}", t.millis()));
     Ok(ProducerPlan {
+        start,
         streams: stream_list(args.stream),
         rate,
         count: args.count,
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         generator: GeneratorConfig {
-            seed: args.seed.unwrap_or(settings.producer.seed),
+            seed,
             incident_rate,
-            producer_id: producer_id(),
+            producer_id,
         },
     })
 }

@@ -165,6 +165,8 @@ pub struct ProducerPlan {
     pub count: u64,
     pub duration: Option<Duration>,
     pub generator: GeneratorConfig,
+    /// Event time of the first event; `None` = now.
+    pub start: Option<Timestamp>,
 }
 
 /// Final figures once the producer thread ends.
@@ -347,6 +349,9 @@ impl Pump {
                     last_ms: 0,
                 };
                 p.reanchor();
+                if let Some(start) = plan.start {
+                    (p.anchor_ms, p.last_ms) = (start.millis(), start.millis());
+                }
                 p
             })
             .collect();

@@ -159,6 +159,10 @@ pub struct ModelSnapshot {
     pub confidence_history: Vec<f64>,
     pub forest: BinaryScores,
     pub zscore: BinaryScores,
+    /// The regressor's residual as a detector: |actual − predicted| above
+    /// `RESIDUAL_K` × the mean absolute residual of normal events.
+    pub residual: BinaryScores,
+    pub residual_flags: u64,
     pub classes: Vec<&'static str>,
     pub confusion: Vec<Vec<u64>>,
     pub regression: Option<RegressionSnapshot>,
@@ -196,6 +200,9 @@ pub struct StreamModel {
     last_error: Option<String>,
     scores: Prequential,
     zscores: Prequential,
+    residual_scores: Prequential,
+    residual_scale: Window,
+    residual_flags: u64,
     reg_scores: RegressionScores,
     confidence: Window,
     confidence_history: VecDeque<f64>,
@@ -204,6 +211,9 @@ pub struct StreamModel {
     predictions: u64,
     labelled: u64,
 }
+
+/// A residual this many times the typical one flags an event.
+pub const RESIDUAL_K: f64 = 4.0;
 
 /// Confidence samples kept for the sparkline.
 const CONFIDENCE_HISTORY: usize = 240;
@@ -232,6 +242,9 @@ impl StreamModel {
             last_error: None,
             scores: Prequential::new(cfg.score_window),
             zscores: Prequential::new(cfg.score_window),
+            residual_scores: Prequential::new(cfg.score_window),
+            residual_scale: Window::with_count(1000),
+            residual_flags: 0,
             reg_scores: RegressionScores::new(cfg.score_window),
             confidence: Window::with_count(500),
             confidence_history: VecDeque::with_capacity(CONFIDENCE_HISTORY),
@@ -275,10 +288,21 @@ impl StreamModel {
         let y = obs.features[self.spec.target];
         if let Some(r) = &self.regressor {
             let (pred, band) = r.0.predict(&x);
-            self.last_reg = (self.spec.natural(pred), band);
-            if obs.label_class == Some(0) {
-                self.reg_scores
-                    .record(self.spec.natural(pred), self.spec.natural(y));
+            let (pred, actual) = (self.spec.natural(pred), self.spec.natural(y));
+            self.last_reg = (pred, band);
+            let residual = (actual - pred).abs();
+            if residual.is_finite() {
+                let scale = self.residual_scale.mean();
+                let flagged = self.residual_scale.len() >= 50 && residual > RESIDUAL_K * scale;
+                self.residual_flags += u64::from(flagged);
+                if let Some(class) = obs.label_class {
+                    self.residual_scores
+                        .record(usize::from(flagged), usize::from(class != 0));
+                }
+                if obs.label_class.is_none_or(|c| c == 0) {
+                    self.reg_scores.record(pred, actual);
+                    self.residual_scale.push(residual, self.predictions as i64);
+                }
             }
         }
         // The regressor learns what normal looks like: labelled incidents stay out.
@@ -434,6 +458,8 @@ impl StreamModel {
             confidence_history: self.confidence_history.iter().copied().collect(),
             forest: self.scores.binary(),
             zscore: self.zscores.binary(),
+            residual: self.residual_scores.binary(),
+            residual_flags: self.residual_flags,
             classes: names.to_vec(),
             confusion: self.scores.confusion(names.len()),
             regression: self.regressor.as_ref().map(|r| {

@@ -125,6 +125,7 @@ fn start(
         settings,
         &brokers,
         ProducerPlan {
+            start: None,
             streams: streams.to_vec(),
             rate,
             count: 0,

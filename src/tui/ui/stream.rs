@@ -201,6 +201,13 @@ fn render_model_card(
             m.zscore.f1,
             Color::Yellow,
         ),
+        score_row(
+            "residual",
+            m.residual.precision,
+            m.residual.recall,
+            m.residual.f1,
+            Color::Magenta,
+        ),
     ];
     if let Some(any) = snap.and_then(|s| s.scorecard.last()) {
         lines.push(score_row(
@@ -213,9 +220,11 @@ fn render_model_card(
     }
     if let Some(r) = &m.regression {
         lines.push(Line::from(format!(
-            "regression ({}) {}: MAE {}  R² {:.2}  last {}±{}",
-            r.model,
-            r.target,
+            "regression: {} by the {} model",
+            r.target, r.model
+        )));
+        lines.push(Line::from(format!(
+            "  MAE {}  R² {:.2}  last {}±{}",
             fmt_num(r.mae),
             r.r2,
             fmt_num(r.last_prediction),
