@@ -6,9 +6,7 @@
 
 use crate::streams::log::LogLevel;
 use crate::streams::sensor::SensorStatus;
-use crate::streams::{
-    LogEntry, LogLabel, SensorLabel, SensorReading, Timestamp, Transaction, TransactionLabel,
-};
+use crate::streams::{Label, LogEntry, SensorReading, Timestamp, Transaction};
 
 /// A value of a flat JSON object.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -172,7 +170,7 @@ pub fn sensor(t: &str) -> Option<SensorReading> {
         "timestamp" => set(&mut ts, text(v).and_then(Timestamp::parse)),
         "seq" => set(&mut seq, uint(v)),
         "producer_id" => set(&mut pid, text(v)),
-        "label" => set(&mut label, text(v).and_then(sensor_label)),
+        "label" => set(&mut label, text(v).and_then(label_named)),
         _ => false,
     });
     ok.then_some(())?;
@@ -207,7 +205,7 @@ pub fn transaction(t: &str) -> Option<Transaction> {
         "amount" => set(&mut amount, float(v)),
         "timestamp" => set(&mut ts, text(v).and_then(Timestamp::parse)),
         "seq" => set(&mut seq, uint(v)),
-        "label" => set(&mut label, text(v).and_then(transaction_label)),
+        "label" => set(&mut label, text(v).and_then(label_named)),
         _ => match NAMES.iter().position(|n| *n == k) {
             Some(i) => set(&mut f[i], text(v)),
             None => false,
@@ -254,7 +252,7 @@ pub fn log(t: &str) -> Option<LogEntry> {
         "message" => set(&mut msg, text(v)),
         "seq" => set(&mut seq, uint(v)),
         "producer_id" => set(&mut pid, text(v)),
-        "label" => set(&mut label, text(v).and_then(log_label)),
+        "label" => set(&mut label, text(v).and_then(label_named)),
         _ => false,
     });
     ok.then_some(())?;
@@ -281,22 +279,9 @@ fn sensor_status(s: &str) -> Option<SensorStatus> {
     })
 }
 
-fn sensor_label(s: &str) -> Option<SensorLabel> {
-    use crate::streams::Label;
-    SensorLabel::ALL.iter().copied().find(|l| l.name() == s)
-}
-
-fn transaction_label(s: &str) -> Option<TransactionLabel> {
-    use crate::streams::Label;
-    TransactionLabel::ALL
-        .iter()
-        .copied()
-        .find(|l| l.name() == s)
-}
-
-fn log_label(s: &str) -> Option<LogLabel> {
-    use crate::streams::Label;
-    LogLabel::ALL.iter().copied().find(|l| l.name() == s)
+/// A label by its wire name.
+fn label_named<L: Label>(s: &str) -> Option<L> {
+    L::ALL.iter().copied().find(|l| l.name() == s)
 }
 
 fn log_level(s: &str) -> Option<LogLevel> {

@@ -12,12 +12,11 @@ use serde_json::json;
 use super::stream_list;
 use crate::cli::BenchArgs;
 use crate::config::Settings;
-use crate::kafka::broker::EmbeddedBroker;
+use crate::kafka::broker::Target;
 use crate::kafka::consumer::{
     ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, analyzer_config,
 };
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
-use crate::kafka::{self};
 use streamwatch::analytics::StreamAnalyzer;
 use streamwatch::codec;
 use streamwatch::ml::StreamModel;
@@ -27,19 +26,8 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
     let streams = stream_list(args.stream);
     let seed = args.seed.unwrap_or(settings.producer.seed);
-    let embedded = settings.kafka.brokers.trim().is_empty();
-    let broker = if embedded {
-        Some(EmbeddedBroker::start(
-            &kafka::all_topics(settings),
-            settings.kafka.partitions,
-        )?)
-    } else {
-        None
-    };
-    let brokers = broker.as_ref().map_or_else(
-        || settings.kafka.brokers.clone(),
-        |b| b.bootstrap().to_string(),
-    );
+    let broker = Target::start(settings, settings.kafka.partitions)?;
+    let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
     if !embedded {
         super::check_reachable(settings, &brokers).await?;
     }

@@ -15,6 +15,38 @@ use tokio_util::sync::CancellationToken;
 
 use super::KafkaError;
 
+/// The broker a session runs against: the embedded one, started here and stopped on drop,
+/// or the cluster named by `--brokers`.
+pub struct Target {
+    embedded: Option<EmbeddedBroker>,
+    bootstrap: String,
+}
+
+impl Target {
+    /// Starts the embedded broker with the stream topics unless `--brokers` names a cluster.
+    pub fn start(settings: &crate::config::Settings, partitions: i32) -> Result<Self, KafkaError> {
+        if !settings.kafka.brokers.trim().is_empty() {
+            return Ok(Self {
+                embedded: None,
+                bootstrap: settings.kafka.brokers.clone(),
+            });
+        }
+        let b = EmbeddedBroker::start(&super::all_topics(settings), partitions)?;
+        Ok(Self {
+            bootstrap: b.bootstrap().to_string(),
+            embedded: Some(b),
+        })
+    }
+
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    pub fn is_embedded(&self) -> bool {
+        self.embedded.is_some()
+    }
+}
+
 /// A mock cluster running on its own thread (it is not `Send`), stopped on drop.
 pub struct EmbeddedBroker {
     bootstrap: String,

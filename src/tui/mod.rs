@@ -24,16 +24,16 @@ use tokio::sync::mpsc::unbounded_channel;
 use crate::cli::TuiArgs;
 use crate::commands::stream_list_of;
 use crate::config::Settings;
+use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
-use crate::kafka::{self, broker::EmbeddedBroker};
 use app::{App, Effect, Msg};
 use event::{Event, Events};
 use streamwatch::streams::{GeneratorConfig, StreamKind};
 
 /// Everything the TUI runs besides the screen.
 struct Session {
-    _broker: Option<EmbeddedBroker>,
+    _broker: Target,
     producer: ProducerHandle,
     consumer: ConsumerHandle,
     started: Instant,
@@ -103,20 +103,11 @@ fn start(
     tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(Session, String, bool)> {
-    let embedded = settings.kafka.brokers.trim().is_empty();
-    let partitions = args.partitions.unwrap_or(settings.kafka.partitions);
-    let broker = if embedded {
-        Some(EmbeddedBroker::start(
-            &kafka::all_topics(settings),
-            partitions,
-        )?)
-    } else {
-        None
-    };
-    let brokers = broker.as_ref().map_or_else(
-        || settings.kafka.brokers.clone(),
-        |b| b.bootstrap().to_string(),
-    );
+    let broker = Target::start(
+        settings,
+        args.partitions.unwrap_or(settings.kafka.partitions),
+    )?;
+    let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
     if !embedded {
         runtime.block_on(crate::commands::check_reachable(settings, &brokers))?;
     }
