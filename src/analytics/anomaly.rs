@@ -116,6 +116,9 @@ impl Run {
     }
 }
 
+/// Times a `Velocity` keeps at most.
+pub const VELOCITY_CAP: usize = 64;
+
 /// How many events fell within the last `span_ms` (e.g. a customer's transaction velocity).
 #[derive(Debug, Clone, Default)]
 pub struct Velocity {
@@ -123,13 +126,19 @@ pub struct Velocity {
 }
 
 impl Velocity {
-    /// Records an event at `t` and returns the count within `span_ms` up to it.
+    /// Records an event at `t` and returns the count within `span_ms` up to it. At most
+    /// `VELOCITY_CAP` times are kept, so out-of-order or replayed events cannot grow it.
     pub fn record(&mut self, t: i64, span_ms: i64) -> usize {
         self.times.push_back(t);
-        while self.times.front().is_some_and(|&f| f < t - span_ms) {
+        while self.times.front().is_some_and(|&f| f < t - span_ms)
+            || self.times.len() > VELOCITY_CAP
+        {
             self.times.pop_front();
         }
-        self.times.len()
+        self.times
+            .iter()
+            .filter(|&&f| f >= t - span_ms && f <= t)
+            .count()
     }
 
     /// The count within `span_ms` of `t` without recording.
@@ -266,6 +275,15 @@ mod tests {
         assert_eq!(t.breach(36.0), Some(35.0));
         assert_eq!(t.breach(4.0), Some(5.0));
         assert_eq!(t.breach(20.0), None);
+    }
+
+    #[test]
+    fn velocity_stays_bounded_when_time_goes_backwards() {
+        let mut v = Velocity::default();
+        for i in 0..10_000 {
+            v.record(1_000_000 - i, 5000);
+        }
+        assert!(v.times.len() <= VELOCITY_CAP);
     }
 
     #[test]

@@ -75,6 +75,9 @@ impl Moments {
     }
 }
 
+/// Most values a time window holds (a minute at 3,000 events/s).
+pub const MAX_SPAN_VALUES: usize = 180_000;
+
 /// What bounds a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
@@ -133,7 +136,7 @@ pub struct Window {
 
 impl Window {
     pub fn new(bounds: Bounds) -> Self {
-        let cap = bounds.count.unwrap_or(64).min(4096);
+        let cap = bounds.count.unwrap_or(64).min(1024);
         Self {
             bounds,
             values: VecDeque::with_capacity(cap),
