@@ -15,9 +15,9 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(60_000);
     println!(
-        "| stream | events | forest P / R / F1 | z-score P / R / F1 | regressor (target): MAE, R² | fit ms |"
+        "| stream | events | forest P / R / F1 | z-score P / R / F1 | residual P / R / F1 | regressor (target): MAE, R² | fit ms |"
     );
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for kind in StreamKind::ALL {
         let t0 = Instant::now();
         let mut g = Generator::new(kind, &GeneratorConfig::default());
