@@ -91,7 +91,8 @@ pub struct IngestBook {
     analysed: u64,
     rejected: BTreeMap<RejectReason, RejectCount>,
     rejected_total: u64,
-    seqs: HashMap<(StreamKind, String), SeqTracker>,
+    /// Per stream (by index), per producer id: looked up by `&str`, no allocation per event.
+    seqs: [HashMap<String, SeqTracker>; 3],
 }
 
 /// A copy of the book for screens and reports.
@@ -111,12 +112,16 @@ impl IngestBook {
     pub fn accept(&mut self, kind: StreamKind, producer: &str, seq: u64) {
         self.consumed += 1;
         self.analysed += 1;
-        if let Some(t) = self.seqs.get_mut(&(kind, producer.to_string())) {
-            t.record(seq);
-        } else {
-            let mut t = SeqTracker::default();
-            t.record(seq);
-            self.seqs.insert((kind, producer.to_string()), t);
+        let producers = &mut self.seqs[kind.index()];
+        match producers.get_mut(producer) {
+            Some(t) => {
+                t.record(seq);
+            }
+            None => {
+                let mut t = SeqTracker::default();
+                t.record(seq);
+                producers.insert(producer.to_string(), t);
+            }
         }
     }
 
@@ -140,12 +145,15 @@ impl IngestBook {
         self.consumed
     }
 
+    fn trackers(&self) -> impl Iterator<Item = &SeqTracker> {
+        self.seqs.iter().flat_map(HashMap::values)
+    }
+
     /// The book for a live view: loss counts only settled gaps (see `lost_settled`).
     pub fn snapshot(&self) -> IngestSnapshot {
         let mut s = self.final_snapshot();
         s.lost = self
-            .seqs
-            .values()
+            .trackers()
             .map(|t| t.lost_settled(IN_FLIGHT_GRACE))
             .sum();
         s
@@ -162,9 +170,9 @@ impl IngestBook {
                 .iter()
                 .map(|(k, v)| (k.name(), v.clone()))
                 .collect(),
-            lost: self.seqs.values().map(SeqTracker::lost).sum(),
-            duplicates: self.seqs.values().map(SeqTracker::duplicates).sum(),
-            producers: self.seqs.len(),
+            lost: self.trackers().map(SeqTracker::lost).sum(),
+            duplicates: self.trackers().map(SeqTracker::duplicates).sum(),
+            producers: self.trackers().count(),
         }
     }
 }

@@ -54,8 +54,13 @@ impl RegressionSpec {
         }
     }
 
-    pub fn row(&self, f: &[f64; FEATURES]) -> Vec<f64> {
-        self.inputs.iter().map(|&i| f[i]).collect()
+    /// The input columns of `f`, written into `buf` (no allocation on the per-event path).
+    pub fn row<'b>(&self, f: &[f64; FEATURES], buf: &'b mut [f64; FEATURES]) -> &'b [f64] {
+        let n = self.inputs.len().min(FEATURES);
+        for (slot, &i) in buf.iter_mut().zip(&self.inputs[..n]) {
+            *slot = f[i];
+        }
+        &buf[..n]
     }
 
     /// The target in natural units.

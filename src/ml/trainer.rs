@@ -284,10 +284,11 @@ impl StreamModel {
     }
 
     fn regress(&mut self, obs: &Observation) {
-        let x = self.spec.row(&obs.features);
+        let mut buf = [0.0; FEATURES];
+        let x = self.spec.row(&obs.features, &mut buf);
         let y = obs.features[self.spec.target];
         if let Some(r) = &self.regressor {
-            let (pred, band) = r.0.predict(&x);
+            let (pred, band) = r.0.predict(x);
             let (pred, actual) = (self.spec.natural(pred), self.spec.natural(y));
             self.last_reg = (pred, band);
             let residual = (actual - pred).abs();
@@ -310,11 +311,11 @@ impl StreamModel {
             self.reg_seen += 1;
             let cap = self.cfg.buffer;
             if self.reg_rows.len() < cap {
-                self.reg_rows.push((x, y));
+                self.reg_rows.push((x.to_vec(), y));
             } else {
                 let j = self.rng.gen_range(0..self.reg_seen) as usize;
                 if j < cap {
-                    self.reg_rows[j] = (x, y);
+                    self.reg_rows[j] = (x.to_vec(), y);
                 }
             }
         }
