@@ -1,27 +1,99 @@
-//! Runs decode + observe in a loop for profiling: `perf record target/release/examples/profile_observe sensor`.
+//! Runs the per-event path in a loop for profiling and prints where the time goes:
+//! `target/release/examples/profile_observe sensor [decode|observe|both]` (or `perf record`
+//! it). Like the criterion bench it cycles a pool of 20,000 messages, shifting event time
+//! forward each pass so that time stays monotonic as in a live stream. Each figure is the best
+//! of five rounds: on a shared VM the slowest rounds measure the neighbours.
+use std::hint::black_box;
+use std::time::Instant;
+
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
 use streamwatch::codec;
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
 
+const POOL: usize = 20_000;
+const N: usize = 200_000;
+const ROUNDS: usize = 5;
+
+fn retime(e: &mut Event, i: usize) {
+    let t = Timestamp(1_796_000_000_000 + i as i64 * 5);
+    match e {
+        Event::Sensor(x) => x.timestamp = t,
+        Event::Transaction(x) => x.timestamp = t,
+        Event::Log(x) => x.timestamp = t,
+    }
+}
+
 fn main() {
-    let kind = match std::env::args().nth(1).as_deref() {
+    let mut args = std::env::args().skip(1);
+    let kind = match args.next().as_deref() {
         Some("transaction") => StreamKind::Transaction,
         Some("log") => StreamKind::Log,
         _ => StreamKind::Sensor,
     };
+    let mode = args.next().unwrap_or_else(|| "all".into());
     let mut g = Generator::new(kind, &GeneratorConfig::default());
-    let encoded: Vec<Vec<u8>> = (0..400_000u64)
-        .map(|i| codec::encode(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i)))
+    let encoded: Vec<Vec<u8>> = (0..POOL)
+        .map(|i| {
+            codec::encode(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i as u64))
+        })
         .collect();
-    let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
-    let t = std::time::Instant::now();
-    let mut fired = 0u64;
-    for b in &encoded {
-        let e: Event = codec::decode(kind, Some(b)).expect("own message");
-        fired += u64::from(a.observe(&e).fired != 0);
+    let decoded: Vec<Event> = encoded
+        .iter()
+        .map(|b| codec::decode(kind, Some(b)).expect("own message"))
+        .collect();
+    let mut report = Vec::new();
+    if matches!(mode.as_str(), "decode" | "all") {
+        let mut e = Event::empty(kind);
+        let ns = best(|from| {
+            let t = Instant::now();
+            for i in from..from + N {
+                let _ = black_box(
+                    codec::decode_into(kind, Some(&encoded[i % POOL]), &mut e).map(|()| e.seq()),
+                );
+            }
+            per_event(t)
+        });
+        report.push(format!("decode {ns:.0} ns"));
     }
-    println!(
-        "{:.0} ns/event, {fired} flagged",
-        t.elapsed().as_nanos() as f64 / encoded.len() as f64
-    );
+    if matches!(mode.as_str(), "observe" | "all") {
+        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+        let mut e = decoded[0].clone();
+        let ns = best(|from| {
+            let t = Instant::now();
+            for i in from..from + N {
+                e.clone_from(&decoded[i % POOL]);
+                retime(&mut e, i);
+                black_box(a.observe(&e).fired);
+            }
+            per_event(t)
+        });
+        report.push(format!("clone+observe {ns:.0} ns"));
+    }
+    if matches!(mode.as_str(), "both" | "all") {
+        let mut e = Event::empty(kind);
+        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+        let ns = best(|from| {
+            let t = Instant::now();
+            for i in from..from + N {
+                if codec::decode_into(kind, Some(&encoded[i % POOL]), &mut e).is_ok() {
+                    retime(&mut e, i);
+                    black_box(a.observe(&e).fired);
+                }
+            }
+            per_event(t)
+        });
+        report.push(format!("decode+observe {ns:.0} ns"));
+    }
+    println!("{}: {}", kind.name(), report.join(", "));
+}
+
+fn per_event(t: Instant) -> f64 {
+    t.elapsed().as_nanos() as f64 / N as f64
+}
+
+/// The fastest of `ROUNDS` rounds; `round(from)` runs events `from..from + N`.
+fn best(mut round: impl FnMut(usize) -> f64) -> f64 {
+    (0..ROUNDS)
+        .map(|r| round(r * N))
+        .fold(f64::INFINITY, f64::min)
 }

@@ -1,12 +1,18 @@
-//! A fast path for decoding the flat JSON objects our producers write: one pass over the
-//! bytes, string values borrowed, numbers parsed by the standard library. It accepts only
-//! what it fully understands (known fields once each, plain strings, JSON numbers) and
-//! returns `None` for anything else, so that serde_json decides, and words the error for,
-//! every other input. For inputs it accepts it builds exactly what serde would.
+//! A fast path for decoding the flat JSON objects our producers write. One pass over the
+//! bytes, straight into a reused event: string buffers are refilled, not reallocated, so a
+//! consumer that decodes into the same event allocates nothing. Keys are matched against the
+//! stream's field list in the order our producers write them (one comparison per key when the
+//! order holds), strings are scanned eight bytes at a time, numbers are checked against the
+//! JSON grammar and parsed by the standard library.
+//!
+//! It accepts only what it fully understands (known fields once each, strings without
+//! escapes, JSON numbers) and declines anything else, so that serde_json decides, and words
+//! the error for, every other input. For inputs it accepts it builds exactly what serde would
+//! (a property test holds it to that).
 
 use crate::streams::log::LogLevel;
 use crate::streams::sensor::SensorStatus;
-use crate::streams::{Label, LogEntry, SensorReading, Timestamp, Transaction};
+use crate::streams::{Event, Label, LogEntry, SensorReading, Timestamp, Transaction};
 
 /// A value of a flat JSON object.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,103 +22,214 @@ enum Value<'a> {
     Num(&'a str),
 }
 
-/// Walks `{"k": v, ...}`, calling `f` for each pair; false if the text is anything else.
-fn pairs<'a>(text: &'a str, mut f: impl FnMut(&'a str, Value<'a>) -> bool) -> bool {
+/// Fields of each stream in the order serde writes them; the required ones come first, the
+/// last two (`producer_id`, `label`) may be left out.
+const SENSOR: &[&str] = &[
+    "sensor_id",
+    "location",
+    "temperature",
+    "humidity",
+    "pressure",
+    "status",
+    "timestamp",
+    "seq",
+    "producer_id",
+    "label",
+];
+const TRANSACTION: &[&str] = &[
+    "transaction_id",
+    "customer_id",
+    "amount",
+    "currency",
+    "merchant",
+    "category",
+    "payment_method",
+    "location",
+    "timestamp",
+    "seq",
+    "producer_id",
+    "label",
+];
+const LOG: &[&str] = &[
+    "timestamp",
+    "service",
+    "endpoint",
+    "level",
+    "status_code",
+    "response_time_ms",
+    "message",
+    "seq",
+    "producer_id",
+    "label",
+];
+
+/// A position in the message (valid UTF-8, checked once up front).
+struct Cursor<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn ws(&mut self) {
+        while matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.i += 1;
+        }
+    }
+
+    /// Consumes `c` if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        let hit = self.b.get(self.i) == Some(&c);
+        self.i += usize::from(hit);
+        hit
+    }
+
+    /// Consumes `"name"` if it is next.
+    fn eat_key(&mut self, name: &str) -> bool {
+        let n = name.len();
+        let hit = self.b.get(self.i) == Some(&b'"')
+            && self.b.get(self.i + 1 + n) == Some(&b'"')
+            && same(&self.b[self.i + 1..self.i + 1 + n], name.as_bytes());
+        if hit {
+            self.i += n + 2;
+        }
+        hit
+    }
+
+    /// The index in `fields` of the next key, trying `guess` first.
+    fn key(&mut self, fields: &[&str], guess: usize) -> Option<usize> {
+        if let Some(name) = fields.get(guess)
+            && self.eat_key(name)
+        {
+            return Some(guess);
+        }
+        let k = self.string()?;
+        fields.iter().position(|f| *f == k)
+    }
+
+    /// A string without escapes or control characters: the text between the quotes.
+    fn string(&mut self) -> Option<&'a str> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.i;
+        let end = start + special_at(&self.b[start..])?;
+        if self.b[end] != b'"' {
+            return None;
+        }
+        self.i = end + 1;
+        self.text.get(start..end)
+    }
+
+    /// The text of a JSON number, checked against the JSON grammar.
+    fn number(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        self.eat(b'-');
+        match self.b.get(self.i)? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits()?,
+            _ => return None,
+        }
+        if self.eat(b'.') {
+            self.digits()?;
+        }
+        if matches!(self.b.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.b.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.digits()?;
+        }
+        self.text.get(start..self.i)
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Option<()> {
+        let start = self.i;
+        while self.b.get(self.i).is_some_and(u8::is_ascii_digit) {
+            self.i += 1;
+        }
+        (self.i > start).then_some(())
+    }
+
+    fn value(&mut self) -> Option<Value<'a>> {
+        match self.b.get(self.i)? {
+            b'"' => self.string().map(Value::Str),
+            b'-' | b'0'..=b'9' => self.number().map(Value::Num),
+            _ => None,
+        }
+    }
+}
+
+/// Byte equality of two equally long short slices, inline (a `memcmp` call costs more than
+/// the comparison for field names).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
+
+/// Offset of the first `"`, `\` or control character in `b`, eight bytes at a time.
+fn special_at(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each byte below `n` (exact for the lowest such byte, which is all that
+    // is used: borrows only disturb the bytes above it).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    for (k, chunk) in chunks.by_ref().enumerate() {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if hits != 0 {
+            return Some(k * 8 + hits.trailing_zeros() as usize / 8);
+        }
+    }
+    let tail = b.len() - chunks.remainder().len();
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| tail + p)
+}
+
+/// Walks `{"k": v, ...}` with keys from `fields`, calling `f` with each key's index; false if
+/// the text is anything else or `f` declines.
+fn object<'a>(text: &'a str, fields: &[&str], mut f: impl FnMut(usize, Value<'a>) -> bool) -> bool {
     let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let mut c = Cursor { text, b, i: 0 };
+    let mut guess = 0;
+    c.ws();
+    if !c.eat(b'{') {
         return false;
     }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
-        return skip_ws(b, i + 1) == b.len();
-    }
-    loop {
-        let Some((key, next)) = string(text, i) else {
-            return false;
-        };
-        i = skip_ws(b, next);
-        if b.get(i) != Some(&b':') {
-            return false;
-        }
-        i = skip_ws(b, i + 1);
-        let (value, next) = match b.get(i) {
-            Some(b'"') => match string(text, i) {
-                Some((s, n)) => (Value::Str(s), n),
-                None => return false,
-            },
-            Some(c) if *c == b'-' || c.is_ascii_digit() => match number(b, i) {
-                Some(n) => (Value::Num(&text[i..n]), n),
-                None => return false,
-            },
-            _ => return false,
-        };
-        if !f(key, value) {
-            return false;
-        }
-        i = skip_ws(b, next);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return skip_ws(b, i + 1) == b.len(),
-            _ => return false,
+    c.ws();
+    if !c.eat(b'}') {
+        loop {
+            let Some(field) = c.key(fields, guess) else {
+                return false;
+            };
+            guess = field + 1;
+            c.ws();
+            if !c.eat(b':') {
+                return false;
+            }
+            c.ws();
+            match c.value() {
+                Some(v) if f(field, v) => {}
+                _ => return false,
+            }
+            c.ws();
+            if c.eat(b'}') {
+                break;
+            }
+            if !c.eat(b',') {
+                return false;
+            }
+            c.ws();
         }
     }
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-        i += 1;
-    }
-    i
-}
-
-/// A string without escapes or control characters starting at `i` (the quote); the text
-/// between the quotes and the index after the closing quote.
-fn string(text: &str, i: usize) -> Option<(&str, usize)> {
-    let b = text.as_bytes();
-    if b.get(i) != Some(&b'"') {
-        return None;
-    }
-    let start = i + 1;
-    let mut j = start;
-    loop {
-        match *b.get(j)? {
-            b'"' => return Some((text.get(start..j)?, j + 1)),
-            b'\\' => return None,
-            c if c < 0x20 => return None,
-            _ => j += 1,
-        }
-    }
-}
-
-/// The end of a JSON number starting at `i`, checked against the JSON grammar.
-fn number(b: &[u8], mut i: usize) -> Option<usize> {
-    let digits = |b: &[u8], mut i: usize| {
-        let s = i;
-        while b.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        (i > s).then_some(i)
-    };
-    if b.get(i) == Some(&b'-') {
-        i += 1;
-    }
-    match b.get(i)? {
-        b'0' => i += 1,
-        b'1'..=b'9' => i = digits(b, i)?,
-        _ => return None,
-    }
-    if b.get(i) == Some(&b'.') {
-        i = digits(b, i + 1)?;
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        i = digits(b, i)?;
-    }
-    Some(i)
+    c.ws();
+    c.i == b.len()
 }
 
 fn float(v: Value<'_>) -> Option<f64> {
@@ -136,138 +253,137 @@ fn text(v: Value<'_>) -> Option<&str> {
     }
 }
 
-/// Sets a slot once; false on a repeat (serde rejects duplicate fields).
-fn set<T>(slot: &mut Option<T>, v: Option<T>) -> bool {
-    match (slot.is_none(), v) {
-        (true, Some(v)) => {
-            *slot = Some(v);
-            true
+/// Stores a parsed value; false when it did not parse.
+fn put<T>(slot: &mut T, v: Option<T>) -> bool {
+    v.map(|v| *slot = v).is_some()
+}
+
+/// Copies a string value into `slot`, reusing its buffer.
+fn put_str(slot: &mut String, v: Value<'_>) -> bool {
+    text(v)
+        .map(|s| {
+            slot.clear();
+            slot.push_str(s);
+        })
+        .is_some()
+}
+
+fn put_time(slot: &mut Timestamp, v: Value<'_>) -> bool {
+    put(slot, text(v).and_then(Timestamp::parse))
+}
+
+fn put_label<L: Label>(slot: &mut Option<L>, v: Value<'_>) -> bool {
+    put(slot, text(v).and_then(label_named).map(Some))
+}
+
+/// Runs `object` over `fields`, requiring every field but the last two, each at most once.
+/// `None` if the message is not ours to decode; else which optional fields were absent.
+fn decode_fields<'a>(
+    b: &'a str,
+    fields: &[&str],
+    mut f: impl FnMut(usize, Value<'a>) -> bool,
+) -> Option<Absent> {
+    let mut seen = 0u32;
+    let ok = object(b, fields, |i, v| {
+        let fresh = seen & (1 << i) == 0;
+        seen |= 1 << i;
+        fresh && f(i, v)
+    });
+    let n = fields.len();
+    let required = (1u32 << (n - 2)) - 1;
+    (ok && seen & required == required).then_some(Absent {
+        producer: seen & (1 << (n - 2)) == 0,
+        label: seen & (1 << (n - 1)) == 0,
+    })
+}
+
+/// Optional fields a message left out: serde's defaults apply (empty, none).
+struct Absent {
+    producer: bool,
+    label: bool,
+}
+
+impl Absent {
+    fn apply<L>(self, producer: &mut String, label: &mut Option<L>) {
+        if self.producer {
+            producer.clear();
         }
-        _ => false,
+        if self.label {
+            *label = None;
+        }
     }
 }
 
-pub fn sensor(t: &str) -> Option<SensorReading> {
-    let (
-        mut id,
-        mut loc,
-        mut temp,
-        mut hum,
-        mut pres,
-        mut status,
-        mut ts,
-        mut seq,
-        mut pid,
-        mut label,
-    ) = (None, None, None, None, None, None, None, None, None, None);
-    let ok = pairs(t, |k, v| match k {
-        "sensor_id" => set(&mut id, text(v)),
-        "location" => set(&mut loc, text(v)),
-        "temperature" => set(&mut temp, float(v)),
-        "humidity" => set(&mut hum, float(v)),
-        "pressure" => set(&mut pres, float(v)),
-        "status" => set(&mut status, text(v).and_then(sensor_status)),
-        "timestamp" => set(&mut ts, text(v).and_then(Timestamp::parse)),
-        "seq" => set(&mut seq, uint(v)),
-        "producer_id" => set(&mut pid, text(v)),
-        "label" => set(&mut label, text(v).and_then(label_named)),
-        _ => false,
-    });
-    ok.then_some(())?;
-    Some(SensorReading {
-        sensor_id: id?.to_string(),
-        location: loc?.to_string(),
-        temperature: temp?,
-        humidity: hum?,
-        pressure: pres?,
-        status: status?,
-        timestamp: ts?,
-        seq: seq?,
-        producer_id: pid.unwrap_or_default().to_string(),
-        label,
-    })
+/// Decodes `b` into `out`, reusing its string buffers. False if `b` is anything but our flat
+/// form; `out` then holds a mix of old and new fields and must be decoded again.
+pub fn decode(b: &[u8], out: &mut Event) -> bool {
+    let Ok(b) = std::str::from_utf8(b) else {
+        return false;
+    };
+    match out {
+        Event::Sensor(s) => sensor(b, s),
+        Event::Transaction(x) => transaction(b, x),
+        Event::Log(l) => log(b, l),
+    }
 }
 
-pub fn transaction(t: &str) -> Option<Transaction> {
-    let mut f: [Option<&str>; 8] = [None; 8];
-    let (mut amount, mut ts, mut seq, mut label) = (None, None, None, None);
-    const NAMES: [&str; 8] = [
-        "transaction_id",
-        "customer_id",
-        "currency",
-        "merchant",
-        "category",
-        "payment_method",
-        "location",
-        "producer_id",
-    ];
-    let ok = pairs(t, |k, v| match k {
-        "amount" => set(&mut amount, float(v)),
-        "timestamp" => set(&mut ts, text(v).and_then(Timestamp::parse)),
-        "seq" => set(&mut seq, uint(v)),
-        "label" => set(&mut label, text(v).and_then(label_named)),
-        _ => match NAMES.iter().position(|n| *n == k) {
-            Some(i) => set(&mut f[i], text(v)),
-            None => false,
-        },
+fn sensor(b: &str, out: &mut SensorReading) -> bool {
+    let absent = decode_fields(b, SENSOR, |i, v| match i {
+        0 => put_str(&mut out.sensor_id, v),
+        1 => put_str(&mut out.location, v),
+        2 => put(&mut out.temperature, float(v)),
+        3 => put(&mut out.humidity, float(v)),
+        4 => put(&mut out.pressure, float(v)),
+        5 => put(&mut out.status, text(v).and_then(sensor_status)),
+        6 => put_time(&mut out.timestamp, v),
+        7 => put(&mut out.seq, uint(v)),
+        8 => put_str(&mut out.producer_id, v),
+        _ => put_label(&mut out.label, v),
     });
-    ok.then_some(())?;
-    let s = |i: usize| f[i].map(str::to_string);
-    Some(Transaction {
-        transaction_id: s(0)?,
-        customer_id: s(1)?,
-        amount: amount?,
-        currency: s(2)?,
-        merchant: s(3)?,
-        category: s(4)?,
-        payment_method: s(5)?,
-        location: s(6)?,
-        timestamp: ts?,
-        seq: seq?,
-        producer_id: s(7).unwrap_or_default(),
-        label,
-    })
+    absent
+        .map(|a| a.apply(&mut out.producer_id, &mut out.label))
+        .is_some()
 }
 
-pub fn log(t: &str) -> Option<LogEntry> {
-    let (
-        mut ts,
-        mut service,
-        mut endpoint,
-        mut level,
-        mut status,
-        mut rt,
-        mut msg,
-        mut seq,
-        mut pid,
-        mut label,
-    ) = (None, None, None, None, None, None, None, None, None, None);
-    let ok = pairs(t, |k, v| match k {
-        "timestamp" => set(&mut ts, text(v).and_then(Timestamp::parse)),
-        "service" => set(&mut service, text(v)),
-        "endpoint" => set(&mut endpoint, text(v)),
-        "level" => set(&mut level, text(v).and_then(log_level)),
-        "status_code" => set(&mut status, uint(v).and_then(|c| u16::try_from(c).ok())),
-        "response_time_ms" => set(&mut rt, float(v)),
-        "message" => set(&mut msg, text(v)),
-        "seq" => set(&mut seq, uint(v)),
-        "producer_id" => set(&mut pid, text(v)),
-        "label" => set(&mut label, text(v).and_then(label_named)),
-        _ => false,
+fn transaction(b: &str, out: &mut Transaction) -> bool {
+    let absent = decode_fields(b, TRANSACTION, |i, v| match i {
+        0 => put_str(&mut out.transaction_id, v),
+        1 => put_str(&mut out.customer_id, v),
+        2 => put(&mut out.amount, float(v)),
+        3 => put_str(&mut out.currency, v),
+        4 => put_str(&mut out.merchant, v),
+        5 => put_str(&mut out.category, v),
+        6 => put_str(&mut out.payment_method, v),
+        7 => put_str(&mut out.location, v),
+        8 => put_time(&mut out.timestamp, v),
+        9 => put(&mut out.seq, uint(v)),
+        10 => put_str(&mut out.producer_id, v),
+        _ => put_label(&mut out.label, v),
     });
-    ok.then_some(())?;
-    Some(LogEntry {
-        timestamp: ts?,
-        service: service?.to_string(),
-        endpoint: endpoint?.to_string(),
-        level: level?,
-        status_code: status?,
-        response_time_ms: rt?,
-        message: msg?.to_string(),
-        seq: seq?,
-        producer_id: pid.unwrap_or_default().to_string(),
-        label,
-    })
+    absent
+        .map(|a| a.apply(&mut out.producer_id, &mut out.label))
+        .is_some()
+}
+
+fn log(b: &str, out: &mut LogEntry) -> bool {
+    let absent = decode_fields(b, LOG, |i, v| match i {
+        0 => put_time(&mut out.timestamp, v),
+        1 => put_str(&mut out.service, v),
+        2 => put_str(&mut out.endpoint, v),
+        3 => put(&mut out.level, text(v).and_then(log_level)),
+        4 => put(
+            &mut out.status_code,
+            uint(v).and_then(|c| u16::try_from(c).ok()),
+        ),
+        5 => put(&mut out.response_time_ms, float(v)),
+        6 => put_str(&mut out.message, v),
+        7 => put(&mut out.seq, uint(v)),
+        8 => put_str(&mut out.producer_id, v),
+        _ => put_label(&mut out.label, v),
+    });
+    absent
+        .map(|a| a.apply(&mut out.producer_id, &mut out.label))
+        .is_some()
 }
 
 fn sensor_status(s: &str) -> Option<SensorStatus> {

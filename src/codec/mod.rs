@@ -63,6 +63,18 @@ pub struct Reject {
 
 /// Decodes one message of `kind`'s topic.
 pub fn decode(kind: StreamKind, payload: Option<&[u8]>) -> Result<Event, Reject> {
+    let mut event = Event::empty(kind);
+    decode_into(kind, payload, &mut event).map(|()| event)
+}
+
+/// Decodes one message of `kind`'s topic into `out`, reusing its string buffers: a consumer
+/// that keeps one event per stream and decodes into it allocates nothing per message. On
+/// `Err` the contents of `out` are unspecified (still a valid event of `kind`).
+pub fn decode_into(
+    kind: StreamKind,
+    payload: Option<&[u8]>,
+    out: &mut Event,
+) -> Result<(), Reject> {
     let bytes = payload.unwrap_or_default();
     let reject = |reason, detail: String| Reject {
         reason,
@@ -79,26 +91,21 @@ pub fn decode(kind: StreamKind, payload: Option<&[u8]>) -> Result<Event, Reject>
             format!("{} bytes, limit {MAX_MESSAGE_BYTES}", bytes.len()),
         ));
     }
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return Err(reject(RejectReason::Binary, "not UTF-8 text".into()));
-    };
-    let fast = match kind {
-        StreamKind::Sensor => fast::sensor(text).map(Event::Sensor),
-        StreamKind::Transaction => fast::transaction(text).map(Event::Transaction),
-        StreamKind::Log => fast::log(text).map(Event::Log),
-    };
-    if let Some(event) = fast {
-        check_ranges(&event).map_err(|d| reject(RejectReason::OutOfRange, d))?;
-        return Ok(event);
+    if out.kind() != kind {
+        *out = Event::empty(kind);
     }
-    let parsed = match kind {
-        StreamKind::Sensor => serde_json::from_slice(bytes).map(Event::Sensor),
-        StreamKind::Transaction => serde_json::from_slice(bytes).map(Event::Transaction),
-        StreamKind::Log => serde_json::from_slice(bytes).map(Event::Log),
-    };
-    let event = parsed.map_err(|e| reject(classify(&e), e.to_string()))?;
-    check_ranges(&event).map_err(|d| reject(RejectReason::OutOfRange, d))?;
-    Ok(event)
+    if !fast::decode(bytes, out) {
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(reject(RejectReason::Binary, "not UTF-8 text".into()));
+        }
+        *out = match kind {
+            StreamKind::Sensor => serde_json::from_slice(bytes).map(Event::Sensor),
+            StreamKind::Transaction => serde_json::from_slice(bytes).map(Event::Transaction),
+            StreamKind::Log => serde_json::from_slice(bytes).map(Event::Log),
+        }
+        .map_err(|e| reject(classify(&e), e.to_string()))?;
+    }
+    check_ranges(out).map_err(|d| reject(RejectReason::OutOfRange, d))
 }
 
 fn classify(e: &serde_json::Error) -> RejectReason {
@@ -219,13 +226,32 @@ mod tests {
         );
     }
 
-    /// Whatever the fast path accepts, serde_json accepts and decodes to the same event.
+    /// The fast path's event, decoded into a fresh event.
+    fn fast(kind: StreamKind, text: &str) -> Option<Event> {
+        let mut e = Event::empty(kind);
+        fast::decode(text.as_bytes(), &mut e).then_some(e)
+    }
+
+    /// Whatever the fast path accepts, serde_json accepts and decodes to the same event, and
+    /// decoding into an event that held another message gives the same event again.
     fn agrees_with_serde(kind: StreamKind, text: &str) -> Result<(), String> {
-        let fast = match kind {
-            StreamKind::Sensor => fast::sensor(text).map(Event::Sensor),
-            StreamKind::Transaction => fast::transaction(text).map(Event::Transaction),
-            StreamKind::Log => fast::log(text).map(Event::Log),
-        };
+        let fast = fast(kind, text);
+        let mut reused = Generator::new(
+            kind,
+            &GeneratorConfig {
+                seed: 99,
+                incident_rate: 1.0,
+                ..Default::default()
+            },
+        )
+        .next_event(Timestamp(0), 7);
+        if fast.is_some()
+            && (!fast::decode(text.as_bytes(), &mut reused) || fast.as_ref() != Some(&reused))
+        {
+            return Err(format!(
+                "reused event decodes to {reused:?}, fresh one to {fast:?}"
+            ));
+        }
         let slow: Result<Event, _> = match kind {
             StreamKind::Sensor => serde_json::from_str(text).map(Event::Sensor),
             StreamKind::Transaction => serde_json::from_str(text).map(Event::Transaction),
@@ -247,12 +273,7 @@ mod tests {
                     &g.next_event(Timestamp(1_700_000_000_000 + i), i as u64),
                 ))
                 .unwrap();
-                let fast = match kind {
-                    StreamKind::Sensor => fast::sensor(&text).is_some(),
-                    StreamKind::Transaction => fast::transaction(&text).is_some(),
-                    StreamKind::Log => fast::log(&text).is_some(),
-                };
-                assert!(fast, "fast path declined {text}");
+                assert!(fast(kind, &text).is_some(), "fast path declined {text}");
                 agrees_with_serde(kind, &text).unwrap();
             }
         }
@@ -278,8 +299,9 @@ mod tests {
                 2 => { bytes.remove(at); }
                 _ => bytes.truncate(at),
             }
-            if let Ok(text) = std::str::from_utf8(&bytes) {
-                proptest::prop_assert!(agrees_with_serde(kind, text).is_ok(), "{}", agrees_with_serde(kind, text).unwrap_err());
+            match std::str::from_utf8(&bytes) {
+                Ok(text) => proptest::prop_assert!(agrees_with_serde(kind, text).is_ok(), "{}", agrees_with_serde(kind, text).unwrap_err()),
+                Err(_) => proptest::prop_assert!(!fast::decode(&bytes, &mut Event::empty(kind)), "fast path took bytes that are not UTF-8"),
             }
         }
     }
@@ -287,7 +309,7 @@ mod tests {
     #[test]
     fn fast_path_declines_what_it_does_not_understand() {
         let ok = r#"{"sensor_id":"s","location":"l","temperature":20,"humidity":1,"pressure":1,"status":"ok","timestamp":"2026-01-01T00:00:00.000Z","seq":1}"#;
-        assert!(fast::sensor(ok).is_some());
+        assert!(fast(StreamKind::Sensor, ok).is_some());
         for bad in [
             ok.replace("\"seq\":1", "\"seq\":1,\"seq\":2"),
             ok.replace("\"s\"", "\"s\\u0041\""),
@@ -298,9 +320,11 @@ mod tests {
             ok.replace("\"seq\":1", "\"seq\":-1"),
             ok.replace("}", "} x"),
         ] {
-            assert!(fast::sensor(&bad).is_none(), "accepted {bad}");
+            assert!(fast(StreamKind::Sensor, &bad).is_none(), "accepted {bad}");
             agrees_with_serde(StreamKind::Sensor, &bad).unwrap();
         }
+        // Leaving out the optional fields clears them in a reused event.
+        agrees_with_serde(StreamKind::Sensor, ok).unwrap();
     }
 
     #[test]

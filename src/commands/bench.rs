@@ -20,7 +20,7 @@ use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use streamwatch::analytics::StreamAnalyzer;
 use streamwatch::codec;
 use streamwatch::ml::StreamModel;
-use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
 
 pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
@@ -168,9 +168,10 @@ fn core_costs(streams: &[StreamKind], seed: u64) -> Vec<(String, f64)> {
         out.push((format!("{}/generate+encode", kind.name()), per_event(t, N)));
         let mut a = StreamAnalyzer::new(kind, &analyzer_config(&Settings::default()));
         let mut obs = Vec::with_capacity(N as usize);
+        let mut e = Event::empty(kind);
         let t = Instant::now();
         for bytes in &encoded {
-            if let Ok(e) = codec::decode(kind, Some(bytes)) {
+            if codec::decode_into(kind, Some(bytes), &mut e).is_ok() {
                 obs.push(a.observe(&e));
             }
         }

@@ -26,7 +26,7 @@ use streamwatch::analytics::ingest::{IngestBook, IngestSnapshot};
 use streamwatch::analytics::{Alert, AnalyzerConfig, StreamAnalyzer, StreamSnapshot};
 use streamwatch::codec;
 use streamwatch::ml::{ModelSnapshot, StreamModel};
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::{Event, StreamKind};
 
 /// At most this many alerts cross the channel per tick; the rest stay in the alert book.
 const ALERTS_PER_TICK: usize = 20;
@@ -246,6 +246,8 @@ struct Engine {
     topics: Vec<(String, StreamKind)>,
     analyzers: Vec<StreamAnalyzer>,
     models: Vec<StreamModel>,
+    /// One event per topic that every message is decoded into (no allocation per message).
+    scratch: Vec<Event>,
     ingest: IngestBook,
     pending_alerts: Vec<Alert>,
     first_message: Option<Instant>,
@@ -271,6 +273,7 @@ impl Engine {
                 .iter()
                 .map(|&k| StreamModel::new(k, &ml))
                 .collect(),
+            scratch: plan.streams.iter().map(|&k| Event::empty(k)).collect(),
             ingest: IngestBook::default(),
             pending_alerts: Vec::new(),
             first_message: None,
@@ -378,11 +381,12 @@ impl Engine {
             return;
         };
         let kind = self.topics[i].1;
-        match codec::decode(kind, payload) {
+        let event = &mut self.scratch[i];
+        match codec::decode_into(kind, payload, event) {
             Err(r) => self.ingest.reject(r),
-            Ok(event) => {
+            Ok(()) => {
                 self.ingest.accept(kind, event.producer_id(), event.seq());
-                let obs = self.analyzers[i].observe(&event);
+                let obs = self.analyzers[i].observe(event);
                 self.models[i].observe(&obs);
                 if self.pending_alerts.len() < ALERTS_PER_TICK * 4 {
                     self.pending_alerts.extend(obs.new_alerts);

@@ -10,7 +10,7 @@ use super::{
     GeneratorConfig, Label, StreamKind, Timestamp, normal, round_to, start_probability, stream_rng,
 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogEntry {
     pub timestamp: Timestamp,
@@ -27,10 +27,11 @@ pub struct LogEntry {
     pub label: Option<LogLabel>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum LogLevel {
     Debug,
+    #[default]
     Info,
     Warn,
     Error,

@@ -77,6 +77,15 @@ pub enum Event {
 }
 
 impl Event {
+    /// An event of `kind` with empty fields: a buffer for `codec::decode_into`.
+    pub fn empty(kind: StreamKind) -> Self {
+        match kind {
+            StreamKind::Sensor => Event::Sensor(SensorReading::default()),
+            StreamKind::Transaction => Event::Transaction(Transaction::default()),
+            StreamKind::Log => Event::Log(LogEntry::default()),
+        }
+    }
+
     pub fn kind(&self) -> StreamKind {
         match self {
             Event::Sensor(_) => StreamKind::Sensor,

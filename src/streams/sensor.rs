@@ -12,7 +12,7 @@ use super::{
 };
 
 /// One reading, as it travels on the `sensor-data` topic.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SensorReading {
     pub sensor_id: String,
@@ -32,9 +32,10 @@ pub struct SensorReading {
     pub label: Option<SensorLabel>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SensorStatus {
+    #[default]
     Ok,
     Warning,
     Offline,
