@@ -71,7 +71,7 @@ fn detectors(c: &mut Criterion) {
     group.bench_function("zscore", |b| {
         b.iter(|| {
             i += 1;
-            black_box(z.observe(xs[i & 4095], i as i64))
+            black_box(z.observe(xs[i & 4095]))
         })
     });
     let mut v = Velocity::default();
@@ -85,7 +85,7 @@ fn detectors(c: &mut Criterion) {
     group.bench_function("error_rate", |b| {
         b.iter(|| {
             i += 1;
-            black_box(s.observe(i.is_multiple_of(37), i as i64, 0.2, 3.0))
+            black_box(s.observe(i.is_multiple_of(37), 0.2, 3.0))
         })
     });
     let mut q = QuantileVsBaseline::new(100, 0.95);

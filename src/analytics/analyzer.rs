@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use super::alerts::{Alert, AlertBook, Filed, Firing};
-use super::rolling::{Bounds, QuantileWindow, Stats, Window};
-use super::rules::Rules;
+use super::alerts::{Alert, AlertBook};
+use super::rolling::{BucketWindow, RecentValues, Stats, Window};
+use super::rules::{Rules, Sink};
 use crate::streams::{Event, StreamKind, Timestamp};
 
 /// Length of every feature vector handed to the models (streams pad with zeros).
@@ -127,7 +127,7 @@ struct Metric {
     name: &'static str,
     unit: &'static str,
     count: Window,
-    time: Window,
+    time: BucketWindow,
     history: VecDeque<(f64, f64, f64)>,
 }
 
@@ -138,7 +138,8 @@ pub struct MetricSnapshot {
     pub unit: &'static str,
     /// Over the last `window` events.
     pub rolling: Stats,
-    /// Over the last `time_window` of event time.
+    /// Over the last `time_window` of event time, at 1/60 of its granularity (see
+    /// `BucketWindow`).
     pub timed: Stats,
     pub last: f64,
     /// Rolling means, oldest first, one per second of event time.
@@ -182,12 +183,13 @@ pub struct StreamAnalyzer {
     alerts: AlertBook,
     scores: Vec<RuleScore>,
     any: RuleScore,
-    latency: Option<QuantileWindow>,
+    latency: Option<RecentValues>,
     events: u64,
     incidents: u64,
     next_sample_ms: i64,
     last_event: Option<Timestamp>,
-    firings: Vec<(usize, Firing)>,
+    /// Ids of the alerts the current event opened.
+    opened: Vec<u64>,
 }
 
 impl StreamAnalyzer {
@@ -200,7 +202,7 @@ impl StreamAnalyzer {
                 name,
                 unit,
                 count: Window::with_count(cfg.window),
-                time: Window::new(Bounds::span_ms(cfg.time_window_ms)),
+                time: BucketWindow::new(cfg.time_window_ms),
                 history: VecDeque::with_capacity(HISTORY),
             })
             .collect();
@@ -221,13 +223,13 @@ impl StreamAnalyzer {
                 rule: "any",
                 ..Default::default()
             },
-            latency: (kind == StreamKind::Log).then(|| QuantileWindow::new(1000)),
+            latency: (kind == StreamKind::Log).then(|| RecentValues::new(1000)),
             rules,
             events: 0,
             incidents: 0,
             next_sample_ms: i64::MIN,
             last_event: None,
-            firings: Vec::new(),
+            opened: Vec::new(),
         }
     }
 
@@ -246,10 +248,13 @@ impl StreamAnalyzer {
         }
         let t = event.timestamp();
         let mut values = [f64::NAN; 3];
-        self.firings.clear();
+        let mut sink = Sink {
+            book: &mut self.alerts,
+            opened: &mut self.opened,
+        };
         obs.fired = self
             .rules
-            .apply(event, &mut self.firings, &mut obs.features, &mut values);
+            .apply(event, &mut sink, &mut obs.features, &mut values);
         obs.label_class = self.rules.label_class(event);
         self.events += 1;
         self.last_event = Some(t.max(self.last_event.unwrap_or(t)));
@@ -264,12 +269,8 @@ impl StreamAnalyzer {
         }
         self.sample_history(t.millis());
         self.score(&obs);
-        for (_, f) in self.firings.drain(..) {
-            if let Filed::New(id) = self.alerts.file(f)
-                && let Some(a) = self.alerts.get(id)
-            {
-                obs.new_alerts.push(a.clone());
-            }
+        for id in self.opened.drain(..) {
+            obs.new_alerts.extend(self.alerts.get(id).cloned());
         }
         obs
     }
@@ -346,13 +347,11 @@ impl StreamAnalyzer {
             entities: self.rules.entities(),
             event_rate: metrics.first().map_or(0.0, |m| m.timed.rate_per_s),
             metrics,
-            latency: self.latency.as_ref().and_then(|q| {
-                Some(Quantiles {
-                    p50: q.quantile(0.5)?,
-                    p95: q.quantile(0.95)?,
-                    p99: q.quantile(0.99)?,
-                })
-            }),
+            latency: self
+                .latency
+                .as_ref()
+                .and_then(|q| q.quantiles([0.5, 0.95, 0.99]))
+                .map(|[p50, p95, p99]| Quantiles { p50, p95, p99 }),
             alerts_total: self.alerts.total(),
             recent_alerts: self.alerts.history().take(alerts).cloned().collect(),
             scorecard: self.scorecard(),

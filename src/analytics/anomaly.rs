@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::rolling::{QuantileWindow, Window};
+use super::rolling::{QuantileWindow, SlidingMoments};
 
 /// z-score against a rolling baseline, with a warm-up before it may fire and the option to
 /// keep flagged values out of the baseline (so one incident does not hide the next). A long
@@ -11,7 +11,8 @@ use super::rolling::{QuantileWindow, Window};
 /// incident, and the detector must not stay blind to the new normal.
 #[derive(Debug, Clone)]
 pub struct ZScore {
-    window: Window,
+    window: SlidingMoments,
+    cap: usize,
     threshold: f64,
     warmup: usize,
     exclude: bool,
@@ -30,7 +31,8 @@ pub struct ZOutcome {
 impl ZScore {
     pub fn new(window: usize, threshold: f64, warmup: usize, exclude: bool) -> Self {
         Self {
-            window: Window::with_count(window),
+            window: SlidingMoments::with_capacity(window.max(1) + 1),
+            cap: window.max(1),
             threshold,
             warmup,
             exclude,
@@ -39,7 +41,7 @@ impl ZScore {
     }
 
     /// Scores `x` against the baseline, then learns from it (unless excluded).
-    pub fn observe(&mut self, x: f64, time_ms: i64) -> ZOutcome {
+    pub fn observe(&mut self, x: f64) -> ZOutcome {
         let out = self.score(x);
         if !out.anomalous {
             self.excluded_run = 0;
@@ -49,7 +51,10 @@ impl ZScore {
         }
         // Normal values, and anomalous ones once the run is long enough to be a level
         // shift, join the baseline.
-        self.window.push(x, time_ms);
+        self.window.push(x);
+        if self.window.len() > self.cap {
+            self.window.pop();
+        }
         out
     }
 
@@ -80,7 +85,7 @@ impl ZScore {
         self.window.len().max(self.warmup).max(2)
     }
 
-    pub fn baseline(&self) -> &Window {
+    pub fn baseline(&self) -> &SlidingMoments {
         &self.window
     }
 }
@@ -147,11 +152,13 @@ impl Velocity {
     }
 }
 
-/// A share of "bad" events over a window, compared with its own slow baseline (EWMA, learnt
-/// only while the share is not alarming).
+/// A share of "bad" events over the last `window` events, compared with its own slow
+/// baseline (EWMA, learnt only while the share is not alarming).
 #[derive(Debug, Clone)]
 pub struct ShareVsBaseline {
-    window: Window,
+    recent: VecDeque<bool>,
+    cap: usize,
+    bad: usize,
     baseline: Option<f64>,
     alpha: f64,
 }
@@ -159,18 +166,24 @@ pub struct ShareVsBaseline {
 impl ShareVsBaseline {
     pub fn new(window: usize) -> Self {
         Self {
-            window: Window::with_count(window),
+            recent: VecDeque::with_capacity(window.max(1) + 1),
+            cap: window.max(1),
+            bad: 0,
             baseline: None,
             alpha: 0.01,
         }
     }
 
-    /// Records one event; returns (current share, baseline).
-    pub fn observe(&mut self, bad: bool, t: i64, min_share: f64, factor: f64) -> (f64, f64, bool) {
-        self.window.push(if bad { 1.0 } else { 0.0 }, t);
-        let share = self.window.mean();
+    /// Records one event; returns (current share, baseline, alarm).
+    pub fn observe(&mut self, bad: bool, min_share: f64, factor: f64) -> (f64, f64, bool) {
+        self.recent.push_back(bad);
+        self.bad += usize::from(bad);
+        if self.recent.len() > self.cap && self.recent.pop_front() == Some(true) {
+            self.bad -= 1;
+        }
+        let share = self.share();
         let base = self.baseline.unwrap_or(share);
-        let full = self.window.len() >= 20;
+        let full = self.recent.len() >= 20;
         let alarm = full && share >= min_share && share >= base * factor;
         if full && !alarm {
             self.baseline = Some(base + self.alpha * (share - base));
@@ -179,7 +192,11 @@ impl ShareVsBaseline {
     }
 
     pub fn share(&self) -> f64 {
-        self.window.mean()
+        if self.recent.is_empty() {
+            0.0
+        } else {
+            self.bad as f64 / self.recent.len() as f64
+        }
     }
 }
 
@@ -228,10 +245,10 @@ mod tests {
     fn zscore_waits_for_warmup_then_flags_outliers() {
         let mut z = ZScore::new(100, 3.0, 30, true);
         for i in 0..29 {
-            assert!(!z.observe(if i % 2 == 0 { 10.0 } else { 11.0 }, i).anomalous);
+            assert!(!z.observe(if i % 2 == 0 { 10.0 } else { 11.0 }).anomalous);
         }
-        assert!(!z.observe(10.5, 29).anomalous);
-        let out = z.observe(20.0, 30);
+        assert!(!z.observe(10.5).anomalous);
+        let out = z.observe(20.0);
         assert!(out.anomalous && out.z > 3.0, "{out:?}");
     }
 
@@ -239,17 +256,17 @@ mod tests {
     fn excluded_outliers_do_not_hide_the_next_one() {
         let mut z = ZScore::new(8, 3.0, 5, true);
         for i in 0..50 {
-            z.observe(10.0 + (i % 5) as f64 * 0.1, i);
+            z.observe(10.0 + (i % 5) as f64 * 0.1);
         }
-        assert!(z.observe(30.0, 50).anomalous);
-        assert!(z.observe(30.0, 51).anomalous, "second spike still flagged");
+        assert!(z.observe(30.0).anomalous);
+        assert!(z.observe(30.0).anomalous, "second spike still flagged");
         let mut naive = ZScore::new(8, 3.0, 5, false);
         for i in 0..50 {
-            naive.observe(10.0 + (i % 5) as f64 * 0.1, i);
+            naive.observe(10.0 + (i % 5) as f64 * 0.1);
         }
-        naive.observe(30.0, 50);
+        naive.observe(30.0);
         assert!(
-            !naive.observe(30.0, 51).anomalous,
+            !naive.observe(30.0).anomalous,
             "without exclusion the first spike widens the baseline"
         );
     }
@@ -258,10 +275,10 @@ mod tests {
     fn a_level_shift_is_eventually_accepted() {
         let mut z = ZScore::new(40, 3.0, 10, true);
         for i in 0..40 {
-            z.observe(10.0 + (i % 3) as f64 * 0.1, i);
+            z.observe(10.0 + (i % 3) as f64 * 0.1);
         }
         let flagged = (0..200)
-            .filter(|i| z.observe(50.0 + (i % 3) as f64 * 0.1, 40 + i).anomalous)
+            .filter(|i| z.observe(50.0 + (i % 3) as f64 * 0.1).anomalous)
             .count();
         assert!(flagged < 60, "flagged {flagged} of 200 after the shift");
     }
@@ -299,10 +316,10 @@ mod tests {
     fn share_alarm_against_own_baseline() {
         let mut s = ShareVsBaseline::new(50);
         for i in 0..500 {
-            let (_, _, alarm) = s.observe(i % 50 == 0, i, 0.2, 3.0);
+            let (_, _, alarm) = s.observe(i % 50 == 0, 0.2, 3.0);
             assert!(!alarm);
         }
-        let fired = (0..50).any(|i| s.observe(i % 2 == 0, 500 + i, 0.2, 3.0).2);
+        let fired = (0..50).any(|i| s.observe(i % 2 == 0, 0.2, 3.0).2);
         assert!(fired);
     }
 }

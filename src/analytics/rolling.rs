@@ -1,16 +1,19 @@
-//! Rolling windows that update in O(1) per event, exact where it can be and numerically
-//! stable where it cannot.
+//! Rolling windows that update in O(1) per event, exact where they can be and numerically
+//! stable where they cannot.
 //!
-//! * Moments (count, sum, mean, std) use a two-stack sliding aggregate: new values fold into
-//!   a running Welford aggregate, old values leave by popping precomputed suffix aggregates,
-//!   and aggregates combine with Chan's formula. Nothing is ever subtracted, so there is no
-//!   cancellation when large values leave a window of small ones. Values are folded in
-//!   relative to a pivot (a recent value, renewed whenever the front stack is rebuilt), so a
-//!   small spread at an offset near 1e9 keeps all its digits.
-//! * Min and max use monotonic deques: exact.
-//! * Quantiles keep the window sorted (binary-search insert and remove), exact over the window.
-//!
-//! A window is bounded by count, by time span, or both.
+//! * `SlidingMoments` keeps count, sum, mean and std of a FIFO of values with a two-stack
+//!   sliding aggregate: new values fold into a running Welford aggregate, old values leave by
+//!   popping precomputed suffix aggregates, and aggregates combine with Chan's formula.
+//!   Nothing is ever subtracted, so there is no cancellation when large values leave a window
+//!   of small ones. Values are folded in relative to a pivot (a recent value, renewed whenever
+//!   the front stack is rebuilt), so a small spread at an offset near 1e9 keeps all its digits.
+//!   The z-score baselines need nothing more.
+//! * `Window` adds event times and exact min and max (monotonic deques), bounded by count, by
+//!   time span, or both: the reference app's `deque(maxlen=100)` with statistics in O(1).
+//! * `BucketWindow` is the time window for long spans at any rate: fixed-width buckets, each
+//!   with its own moments, min and max, so memory is bounded by span / width however many
+//!   events arrive (an exact 60 s window at 100k events/s would hold six million values).
+//! * `QuantileWindow` keeps the window sorted (binary search, one shift per update), exact.
 
 use std::collections::VecDeque;
 
@@ -73,10 +76,161 @@ impl Moments {
     pub fn std(&self) -> f64 {
         self.variance().sqrt()
     }
+
+    /// The same moments with every value shifted by `by`.
+    fn shifted(self, by: f64) -> Self {
+        if self.n == 0 {
+            return self;
+        }
+        Self {
+            n: self.n,
+            sum: self.sum + self.n as f64 * by,
+            mean: self.mean + by,
+            m2: self.m2,
+        }
+    }
 }
 
-/// Most values a time window holds (a minute at 3,000 events/s).
-pub const MAX_SPAN_VALUES: usize = 180_000;
+/// A FIFO of values with their moments in O(1) per push and pop (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct SlidingMoments {
+    values: VecDeque<f64>,
+    /// Suffix aggregates of the oldest `front.len()` values; last = all of them.
+    front: Vec<Moments>,
+    /// Aggregate of the values newer than the front.
+    back: Moments,
+    /// Moments are of `x - pivot`.
+    pivot: f64,
+}
+
+impl SlidingMoments {
+    pub fn with_capacity(cap: usize) -> Self {
+        Self {
+            values: VecDeque::with_capacity(cap),
+            front: Vec::with_capacity(cap),
+            ..Self::default()
+        }
+    }
+
+    pub fn push(&mut self, x: f64) {
+        if self.values.is_empty() {
+            self.pivot = x;
+            self.front.clear();
+            self.back = Moments::default();
+        }
+        self.values.push_back(x);
+        self.back.push(x - self.pivot);
+    }
+
+    /// Removes the oldest value.
+    pub fn pop(&mut self) -> Option<f64> {
+        let x = self.values.pop_front()?;
+        if self.front.is_empty() {
+            self.flip();
+        }
+        self.front.pop();
+        if self.values.is_empty() {
+            self.front.clear();
+            self.back = Moments::default();
+        }
+        Some(x)
+    }
+
+    /// Moves every value into the front stack as suffix aggregates, relative to a new pivot
+    /// (the newest value). `values` already lost the value being popped, so a placeholder
+    /// stands for it on top of the stack, for `pop` to remove.
+    fn flip(&mut self) {
+        self.front.clear();
+        if let Some(&newest) = self.values.back() {
+            self.pivot = newest;
+        }
+        let mut acc = Moments::default();
+        for &x in self.values.iter().rev() {
+            acc = Moments::merge(&Moments::of(x - self.pivot), &acc);
+            self.front.push(acc);
+        }
+        self.front.push(acc);
+        self.back = Moments::default();
+    }
+
+    /// Moments of the values in absolute terms.
+    pub fn moments(&self) -> Moments {
+        match self.front.last() {
+            Some(f) => Moments::merge(f, &self.back),
+            None => self.back,
+        }
+        .shifted(self.pivot)
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn mean(&self) -> f64 {
+        self.moments().mean
+    }
+
+    pub fn std(&self) -> f64 {
+        self.moments().std()
+    }
+
+    /// Mean and standard deviation in one pass over the aggregates.
+    pub fn mean_std(&self) -> (f64, f64) {
+        let m = self.moments();
+        (m.mean, m.std())
+    }
+
+    pub fn last(&self) -> Option<f64> {
+        self.values.back().copied()
+    }
+
+    /// Values in arrival order.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
+        self.values.iter().copied()
+    }
+}
+
+/// Exact running min and max of a FIFO: monotonic deques of (arrival index, value).
+#[derive(Debug, Clone, Default)]
+struct Extremes {
+    mins: VecDeque<(u64, f64)>,
+    maxs: VecDeque<(u64, f64)>,
+}
+
+impl Extremes {
+    fn push(&mut self, i: u64, x: f64) {
+        while self.mins.back().is_some_and(|&(_, v)| v >= x) {
+            self.mins.pop_back();
+        }
+        self.mins.push_back((i, x));
+        while self.maxs.back().is_some_and(|&(_, v)| v <= x) {
+            self.maxs.pop_back();
+        }
+        self.maxs.push_back((i, x));
+    }
+
+    /// Forgets values that arrived before index `oldest`.
+    fn expire(&mut self, oldest: u64) {
+        while self.mins.front().is_some_and(|&(i, _)| i < oldest) {
+            self.mins.pop_front();
+        }
+        while self.maxs.front().is_some_and(|&(i, _)| i < oldest) {
+            self.maxs.pop_front();
+        }
+    }
+
+    fn min(&self) -> Option<f64> {
+        self.mins.front().map(|&(_, v)| v)
+    }
+
+    fn max(&self) -> Option<f64> {
+        self.maxs.front().map(|&(_, v)| v)
+    }
+}
 
 /// What bounds a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,22 +270,24 @@ pub struct Stats {
     pub rate_per_s: f64,
 }
 
+/// Values per second for `n` values spread from `first` to `last` (ms).
+fn rate(n: u64, first: i64, last: i64) -> f64 {
+    if n >= 2 && last > first {
+        (n - 1) as f64 * 1000.0 / (last - first) as f64
+    } else {
+        0.0
+    }
+}
+
 /// A rolling window of f64 values with event times in milliseconds.
 #[derive(Debug, Clone)]
 pub struct Window {
     bounds: Bounds,
-    /// Values in arrival order with their time and arrival index.
-    values: VecDeque<(f64, i64)>,
-    /// Suffix aggregates of the oldest `front.len()` values; last = all of them.
-    front: Vec<Moments>,
-    /// Aggregate of the values newer than the front.
-    back: Moments,
-    mins: VecDeque<(u64, f64)>,
-    maxs: VecDeque<(u64, f64)>,
-    /// Arrival index of the next value; the oldest is `next - values.len()`.
+    moments: SlidingMoments,
+    times: VecDeque<i64>,
+    extremes: Extremes,
+    /// Arrival index of the next value; the oldest is `next - len()`.
     next: u64,
-    /// Moments are of `x - pivot`.
-    pivot: f64,
 }
 
 impl Window {
@@ -139,13 +295,10 @@ impl Window {
         let cap = bounds.count.unwrap_or(64).min(1024);
         Self {
             bounds,
-            values: VecDeque::with_capacity(cap),
-            front: Vec::with_capacity(cap),
-            back: Moments::default(),
-            mins: VecDeque::new(),
-            maxs: VecDeque::new(),
+            moments: SlidingMoments::with_capacity(cap),
+            times: VecDeque::with_capacity(cap),
+            extremes: Extremes::default(),
             next: 0,
-            pivot: f64::NAN,
         }
     }
 
@@ -155,147 +308,82 @@ impl Window {
 
     /// Adds a value observed at `time_ms` and evicts what falls out of the bounds.
     pub fn push(&mut self, x: f64, time_ms: i64) {
-        let i = self.next;
+        self.moments.push(x);
+        self.times.push_back(time_ms);
+        self.extremes.push(self.next, x);
         self.next += 1;
-        if self.values.is_empty() {
-            self.pivot = x;
-            self.front.clear();
-            self.back = Moments::default();
-        }
-        self.values.push_back((x, time_ms));
-        self.back.push(x - self.pivot);
-        while self.mins.back().is_some_and(|&(_, v)| v >= x) {
-            self.mins.pop_back();
-        }
-        self.mins.push_back((i, x));
-        while self.maxs.back().is_some_and(|&(_, v)| v <= x) {
-            self.maxs.pop_back();
-        }
-        self.maxs.push_back((i, x));
         self.evict(time_ms);
     }
 
     /// Evicts values older than the span relative to `now_ms` (also called by `push`).
     pub fn evict(&mut self, now_ms: i64) {
         if let Some(cap) = self.bounds.count {
-            while self.values.len() > cap {
+            while self.len() > cap {
                 self.pop_oldest();
             }
         }
         if let Some(span) = self.bounds.span_ms {
-            while self.values.front().is_some_and(|&(_, t)| t < now_ms - span) {
+            while self.times.front().is_some_and(|&t| t < now_ms - span) {
                 self.pop_oldest();
             }
         }
     }
 
     fn pop_oldest(&mut self) {
-        if self.values.pop_front().is_none() {
-            return;
-        }
-        if self.front.is_empty() {
-            self.flip();
-        }
-        self.front.pop();
-        if self.front.is_empty() && self.values.is_empty() {
-            self.back = Moments::default();
-        }
-        let oldest = self.next - self.values.len() as u64;
-        while self.mins.front().is_some_and(|&(i, _)| i < oldest) {
-            self.mins.pop_front();
-        }
-        while self.maxs.front().is_some_and(|&(i, _)| i < oldest) {
-            self.maxs.pop_front();
-        }
-    }
-
-    /// Moves every value (still including the one being popped, which is at the old front
-    /// position) into the front stack as suffix aggregates. `values` already lost the popped
-    /// one, so it is rebuilt from `back`'s members: the popped value plus `values`.
-    fn flip(&mut self) {
-        // The popped value's aggregate is irrelevant once popped: build suffixes of the
-        // remaining values plus a placeholder that `pop_oldest` removes right away.
-        self.front.clear();
-        if let Some(&(newest, _)) = self.values.back() {
-            self.pivot = newest;
-        }
-        let mut acc = Moments::default();
-        for &(x, _) in self.values.iter().rev() {
-            acc = Moments::merge(&Moments::of(x - self.pivot), &acc);
-            self.front.push(acc);
-        }
-        self.front.push(acc);
-        self.back = Moments::default();
-    }
-
-    /// Moments of the window in absolute terms.
-    fn moments(&self) -> Moments {
-        let m = match self.front.last() {
-            Some(f) => Moments::merge(f, &self.back),
-            None => self.back,
-        };
-        if m.n == 0 {
-            return m;
-        }
-        Moments {
-            n: m.n,
-            sum: m.sum + m.n as f64 * self.pivot,
-            mean: m.mean + self.pivot,
-            m2: m.m2,
+        if self.moments.pop().is_some() {
+            self.times.pop_front();
+            self.extremes.expire(self.next - self.len() as u64);
         }
     }
 
     pub fn len(&self) -> usize {
-        self.values.len()
+        self.moments.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.moments.is_empty()
     }
 
     pub fn mean(&self) -> f64 {
-        self.moments().mean
+        self.moments.mean()
     }
 
     /// Mean and standard deviation in one pass over the aggregates.
     pub fn mean_std(&self) -> (f64, f64) {
-        let m = self.moments();
-        (m.mean, m.std())
+        self.moments.mean_std()
     }
 
     pub fn std(&self) -> f64 {
-        self.moments().std()
+        self.moments.std()
     }
 
     pub fn min(&self) -> Option<f64> {
-        self.mins.front().map(|&(_, v)| v)
+        self.extremes.min()
     }
 
     pub fn max(&self) -> Option<f64> {
-        self.maxs.front().map(|&(_, v)| v)
+        self.extremes.max()
     }
 
     pub fn last(&self) -> Option<f64> {
-        self.values.back().map(|&(v, _)| v)
+        self.moments.last()
     }
 
     /// Values in arrival order (for reference computations and quantile rebuilds).
     pub fn values(&self) -> impl ExactSizeIterator<Item = f64> + '_ {
-        self.values.iter().map(|&(v, _)| v)
+        self.moments.values()
     }
 
     /// Values per second between the oldest and the newest value's time.
     pub fn rate_per_s(&self) -> f64 {
-        match (self.values.front(), self.values.back()) {
-            (Some(&(_, a)), Some(&(_, b))) if b > a => {
-                (self.values.len() - 1) as f64 * 1000.0 / (b - a) as f64
-            }
+        match (self.times.front(), self.times.back()) {
+            (Some(&a), Some(&b)) => rate(self.len() as u64, a, b),
             _ => 0.0,
         }
     }
 
     pub fn stats(&self) -> Stats {
-        let m = self.moments();
+        let m = self.moments.moments();
         Stats {
             count: m.n,
             mean: m.mean,
@@ -308,8 +396,142 @@ impl Window {
     }
 }
 
-/// Exact quantiles over a count window, kept sorted: O(log n) search and an O(n) memmove
-/// per update, which for the window sizes used here (≤ a few thousand) is tens of ns.
+/// Buckets a `BucketWindow` divides its span into.
+pub const BUCKETS_PER_SPAN: i64 = 60;
+
+/// One bucket of a `BucketWindow`: the values whose time falls in it, their moments taken
+/// relative to the bucket's first value (so a small spread at a large offset keeps its
+/// digits, as in `SlidingMoments`).
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    pivot: f64,
+    moments: Moments,
+    min: f64,
+    max: f64,
+    first_t: i64,
+    last_t: i64,
+}
+
+impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        pivot: 0.0,
+        moments: Moments {
+            n: 0,
+            sum: 0.0,
+            mean: 0.0,
+            m2: 0.0,
+        },
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        first_t: i64::MAX,
+        last_t: i64::MIN,
+    };
+
+    fn add(&mut self, x: f64, t: i64) {
+        if self.moments.n == 0 {
+            self.pivot = x;
+        }
+        self.moments.push(x - self.pivot);
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        self.first_t = self.first_t.min(t);
+        self.last_t = self.last_t.max(t);
+    }
+}
+
+/// A time window at bucket granularity: the values whose time falls in the newest bucket
+/// (the one holding the newest time seen) or the `BUCKETS_PER_SPAN` before it. It always
+/// covers the span and at most one bucket width more, and moves a bucket at a time. Count,
+/// sum, min and max are exact over those values; mean and std are Welford per bucket, merged
+/// with Chan's formula. A value older than the window is not counted.
+#[derive(Debug, Clone)]
+pub struct BucketWindow {
+    width_ms: i64,
+    /// Contiguous buckets, oldest first; `buckets[k]` covers index `first + k`.
+    buckets: VecDeque<Bucket>,
+    first: i64,
+}
+
+impl BucketWindow {
+    pub fn new(span_ms: i64) -> Self {
+        Self {
+            width_ms: (span_ms / BUCKETS_PER_SPAN).max(1),
+            buckets: VecDeque::with_capacity(BUCKETS_PER_SPAN as usize + 1),
+            first: 0,
+        }
+    }
+
+    /// Bucket width in milliseconds.
+    pub fn width_ms(&self) -> i64 {
+        self.width_ms
+    }
+
+    pub fn push(&mut self, x: f64, time_ms: i64) {
+        let b = time_ms.div_euclid(self.width_ms);
+        let newest = self.first + self.buckets.len() as i64 - 1;
+        if self.buckets.is_empty() || b > newest + BUCKETS_PER_SPAN {
+            self.buckets.clear();
+            self.first = b;
+        } else if b < newest - BUCKETS_PER_SPAN {
+            return; // older than the window
+        }
+        while b < self.first {
+            self.buckets.push_front(Bucket::EMPTY);
+            self.first -= 1;
+        }
+        while self.first + (self.buckets.len() as i64) <= b {
+            self.buckets.push_back(Bucket::EMPTY);
+        }
+        while self.buckets.len() as i64 > BUCKETS_PER_SPAN + 1 {
+            self.buckets.pop_front();
+            self.first += 1;
+        }
+        if let Some(bucket) = self.buckets.get_mut((b - self.first) as usize) {
+            bucket.add(x, time_ms);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buckets.iter().map(|b| b.moments.n as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Statistics over the window. Bucket moments are merged relative to the oldest bucket's
+    /// pivot: nearby values differ exactly (Sterbenz), so no digits are lost to the offset.
+    pub fn stats(&self) -> Stats {
+        let mut filled = self.buckets.iter().filter(|b| b.moments.n > 0);
+        let Some(oldest) = filled.next() else {
+            return Stats::default();
+        };
+        let pivot = oldest.pivot;
+        let mut m = oldest.moments;
+        let (mut min, mut max) = (oldest.min, oldest.max);
+        let (mut first, mut last) = (oldest.first_t, oldest.last_t);
+        for b in filled {
+            m = Moments::merge(&m, &b.moments.shifted(b.pivot - pivot));
+            min = min.min(b.min);
+            max = max.max(b.max);
+            first = first.min(b.first_t);
+            last = last.max(b.last_t);
+        }
+        let m = m.shifted(pivot);
+        Stats {
+            count: m.n,
+            mean: m.mean,
+            std: m.std(),
+            min,
+            max,
+            sum: m.sum,
+            rate_per_s: rate(m.n, first, last),
+        }
+    }
+}
+
+/// Exact quantiles over a count window, kept sorted: O(log n) search and one shift of the
+/// values between the leaving and the arriving one per update.
 #[derive(Debug, Clone)]
 pub struct QuantileWindow {
     cap: usize,
@@ -332,13 +554,24 @@ impl QuantileWindow {
             return;
         }
         self.order.push_back(x);
-        let at = self.sorted.partition_point(|v| *v < x);
-        self.sorted.insert(at, x);
-        if self.order.len() > self.cap
-            && let Some(old) = self.order.pop_front()
-        {
-            let at = self.sorted.partition_point(|v| *v < old);
-            self.sorted.remove(at);
+        let old = match self.order.len() > self.cap {
+            true => self.order.pop_front(),
+            false => None,
+        };
+        let Some(old) = old else {
+            let at = self.sorted.partition_point(|v| *v < x);
+            self.sorted.insert(at, x);
+            return;
+        };
+        // Replace `old` by `x`, shifting only the values between the two positions.
+        let from = self.sorted.partition_point(|v| *v < old);
+        let to = self.sorted.partition_point(|v| *v < x);
+        if to > from {
+            self.sorted.copy_within(from + 1..to, from);
+            self.sorted[to - 1] = x;
+        } else {
+            self.sorted.copy_within(to..from, to + 1);
+            self.sorted[to] = x;
         }
     }
 
@@ -352,11 +585,55 @@ impl QuantileWindow {
 
     /// The q-quantile (0..=1), nearest-rank; `None` when empty.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        if self.sorted.is_empty() {
-            return None;
+        nearest_rank(&self.sorted, q)
+    }
+}
+
+/// The q-quantile of sorted values by nearest rank; `None` when empty.
+fn nearest_rank(sorted: &[f64], q: f64) -> Option<f64> {
+    let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len().checked_sub(1)?))
+        .copied()
+}
+
+/// The last `cap` values with quantiles computed when asked: O(1) per value, a sort per
+/// query. For latency percentiles that every event updates and only a screen or report reads,
+/// a few times a second; `QuantileWindow` is for quantiles read on every event.
+#[derive(Debug, Clone)]
+pub struct RecentValues {
+    cap: usize,
+    values: VecDeque<f64>,
+}
+
+impl RecentValues {
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Self {
+            cap,
+            values: VecDeque::with_capacity(cap + 1),
         }
-        let rank = (q.clamp(0.0, 1.0) * self.sorted.len() as f64).ceil() as usize;
-        Some(self.sorted[rank.saturating_sub(1).min(self.sorted.len() - 1)])
+    }
+
+    pub fn push(&mut self, x: f64) {
+        if x.is_nan() {
+            return;
+        }
+        self.values.push_back(x);
+        if self.values.len() > self.cap {
+            self.values.pop_front();
+        }
+    }
+
+    /// The nearest-rank quantile for each of `qs`; `None` when empty.
+    pub fn quantiles<const N: usize>(&self, qs: [f64; N]) -> Option<[f64; N]> {
+        let mut sorted: Vec<f64> = self.values.iter().copied().collect();
+        sorted.sort_unstable_by(f64::total_cmp);
+        let mut out = [0.0; N];
+        for (o, q) in out.iter_mut().zip(qs) {
+            *o = nearest_rank(&sorted, q)?;
+        }
+        Some(out)
     }
 }
 
@@ -389,9 +666,12 @@ mod tests {
     }
 
     fn check_against_naive(w: &Window, window: &[f64]) -> Result<(), TestCaseError> {
+        check_stats(w.stats(), window)
+    }
+
+    fn check_stats(s: Stats, window: &[f64]) -> Result<(), TestCaseError> {
         let (sum, mean, std, min, max) = naive(window);
         let abs_sum: f64 = window.iter().map(|x| x.abs()).sum();
-        let s = w.stats();
         prop_assert_eq!(s.count as usize, window.len());
         prop_assert_eq!(s.min, min);
         prop_assert_eq!(s.max, max);
@@ -468,8 +748,46 @@ mod tests {
         }
 
         #[test]
-        fn quantiles_match_sorting(xs in proptest::collection::vec(-1e6..1e6f64, 1..300), cap in 1..120usize, q in 0.0..=1.0f64) {
+        fn bucket_window_matches_naive(
+            xs in stream(),
+            steps in proptest::collection::vec(-200i64..400, 400),
+            span in 60i64..6000,
+        ) {
+            // Time mostly moves forward, sometimes back (late events), sometimes far ahead.
+            let mut w = BucketWindow::new(span);
+            let width = w.width_ms();
+            let mut times = Vec::new();
+            let mut t = 1_000_000i64;
+            let mut newest = i64::MIN;
+            for (i, &x) in xs.iter().enumerate() {
+                t += if steps[i] == 399 { span * 3 } else { steps[i] };
+                times.push(t);
+                w.push(x, t);
+                newest = newest.max(t.div_euclid(width));
+                let kept: Vec<usize> = (0..=i)
+                    .filter(|&j| times[j].div_euclid(width) >= newest - BUCKETS_PER_SPAN)
+                    .collect();
+                let values: Vec<f64> = kept.iter().map(|&j| xs[j]).collect();
+                let s = w.stats();
+                if values.is_empty() {
+                    prop_assert_eq!(s, Stats::default());
+                    continue;
+                }
+                check_stats(s, &values)?;
+                let first = kept.iter().map(|&j| times[j]).min().unwrap();
+                let last = kept.iter().map(|&j| times[j]).max().unwrap();
+                prop_assert_eq!(s.rate_per_s, rate(values.len() as u64, first, last));
+            }
+        }
+
+        #[test]
+        fn quantiles_match_sorting(
+            xs in proptest::collection::vec(prop_oneof![-1e6..1e6f64, (0..5i32).prop_map(f64::from)], 1..300),
+            cap in 1..120usize,
+            q in 0.0..=1.0f64,
+        ) {
             let mut w = QuantileWindow::new(cap);
+            let mut r = RecentValues::new(cap);
             for (i, &x) in xs.iter().enumerate() {
                 w.push(x);
                 let lo = (i + 1).saturating_sub(cap);
@@ -477,6 +795,8 @@ mod tests {
                 sorted.sort_by(f64::total_cmp);
                 let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
                 prop_assert_eq!(w.quantile(q), Some(sorted[rank - 1]));
+                r.push(x);
+                prop_assert_eq!(r.quantiles([q]), Some([sorted[rank - 1]]));
             }
         }
     }
@@ -489,6 +809,17 @@ mod tests {
         }
         assert_eq!(w.std(), 0.0);
         assert_eq!(w.mean(), 1e9 + 0.5);
+    }
+
+    #[test]
+    fn bucket_window_covers_the_span_and_at_most_a_bucket_more() {
+        let mut w = BucketWindow::new(60_000);
+        for t in (0..120_000).step_by(10) {
+            w.push(1.0, t);
+        }
+        let n = w.stats().count;
+        assert!((6_000..=6_100).contains(&n), "{n} values of 10 ms each");
+        assert_eq!(w.len() as u64, n);
     }
 
     #[test]

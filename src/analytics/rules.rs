@@ -4,18 +4,23 @@
 
 use hashbrown::HashMap as EntityMap;
 
-use super::alerts::{Firing, Severity};
+use super::alerts::{AlertBook, Filed, Firing, Severity};
 use super::analyzer::{AnalyzerConfig, FEATURES};
 use super::anomaly::{
     QuantileVsBaseline, Run, ShareVsBaseline, Threshold, Velocity, ZOutcome, ZScore,
 };
 use crate::streams::log::{LogLevel, SERVICES};
 use crate::streams::sensor::SensorStatus;
-use crate::streams::transaction::{CATEGORIES, city_offset, city_region};
+use crate::streams::transaction::{CATEGORIES, city};
 use crate::streams::{Event, Label, LogEntry, SensorReading, StreamKind, Transaction};
 
 type Features = [f64; FEATURES];
-type Firings = Vec<(usize, Firing)>;
+
+/// Where firings go: the alert book, and the ids of the alerts they opened.
+pub(crate) struct Sink<'a> {
+    pub book: &'a mut AlertBook,
+    pub opened: &'a mut Vec<u64>,
+}
 
 pub(crate) enum Rules {
     Sensor(SensorRules),
@@ -143,34 +148,35 @@ impl Rules {
         }
     }
 
-    /// Applies the rules to one event; returns the bit mask of rules that fired and fills
-    /// `firings`, `features` and the stream-wide metric `values`.
+    /// Applies the rules to one event: files what fired into `sink`, fills `features` and the
+    /// stream-wide metric `values`, and returns the bit mask of the rules that fired.
     pub fn apply(
         &mut self,
         e: &Event,
-        firings: &mut Firings,
+        sink: &mut Sink<'_>,
         features: &mut Features,
         values: &mut [f64; 3],
     ) -> u32 {
         match (self, e) {
-            (Rules::Sensor(r), Event::Sensor(s)) => r.apply(s, firings, features, values),
-            (Rules::Transaction(r), Event::Transaction(t)) => r.apply(t, firings, features, values),
-            (Rules::Log(r), Event::Log(l)) => r.apply(l, firings, features, values),
+            (Rules::Sensor(r), Event::Sensor(s)) => r.apply(s, sink, features, values),
+            (Rules::Transaction(r), Event::Transaction(t)) => r.apply(t, sink, features, values),
+            (Rules::Log(r), Event::Log(l)) => r.apply(l, sink, features, values),
             _ => 0,
         }
     }
 }
 
-/// Collects firings and the rule mask of one event.
-struct Fire<'a> {
+/// Files the firings of one event and collects its rule mask.
+struct Fire<'a, 'b> {
     stream: StreamKind,
     entity: &'a str,
     time: crate::streams::Timestamp,
     mask: u32,
-    out: &'a mut Firings,
+    sink: &'a mut Sink<'b>,
 }
 
-impl Fire<'_> {
+impl Fire<'_, '_> {
+    /// Rule `rule` fired; `message` words the alert if the book needs one.
     fn fire(
         &mut self,
         rule: usize,
@@ -178,22 +184,21 @@ impl Fire<'_> {
         severity: Severity,
         value: f64,
         expected: (f64, f64),
-        message: String,
+        message: impl FnOnce() -> String,
     ) {
         self.mask |= 1 << rule;
-        self.out.push((
-            rule,
-            Firing {
-                stream: self.stream,
-                entity: self.entity.to_string(),
-                rule: name,
-                severity,
-                value,
-                expected,
-                message,
-                time: self.time,
-            },
-        ));
+        let firing = Firing {
+            stream: self.stream,
+            entity: self.entity,
+            rule: name,
+            severity,
+            value,
+            expected,
+            time: self.time,
+        };
+        if let Filed::New(id) = self.sink.book.file(firing, message) {
+            self.sink.opened.push(id);
+        }
     }
 }
 
@@ -233,7 +238,7 @@ impl SensorRules {
     fn apply(
         &mut self,
         s: &SensorReading,
-        out: &mut Firings,
+        sink: &mut Sink<'_>,
         f: &mut Features,
         values: &mut [f64; 3],
     ) -> u32 {
@@ -261,7 +266,7 @@ impl SensorRules {
             entity: &s.sensor_id,
             time: s.timestamp,
             mask: 0,
-            out,
+            sink,
         };
         let dt = (t - st.last_t).max(0) as f64 / 1000.0;
         st.last_t = t;
@@ -272,10 +277,12 @@ impl SensorRules {
                 Severity::Critical,
                 s.temperature,
                 (cfg.temperature_min, cfg.temperature_max),
-                format!(
-                    "{} at {} is offline (reads {} °C)",
-                    s.sensor_id, s.location, s.temperature
-                ),
+                || {
+                    format!(
+                        "{} at {} is offline (reads {} °C)",
+                        s.sensor_id, s.location, s.temperature
+                    )
+                },
             );
             st.anomalous.step(true);
             let means = (st.z[0].baseline().mean(), st.z[1].baseline().mean());
@@ -300,9 +307,9 @@ impl SensorRules {
         *values = [s.temperature, s.humidity, s.pressure];
         let reading = (s.temperature, s.humidity, s.pressure);
         let zs = [
-            st.z[0].observe(s.temperature, t),
-            st.z[1].observe(s.humidity, t),
-            st.z[2].observe(s.pressure, t),
+            st.z[0].observe(s.temperature),
+            st.z[1].observe(s.humidity),
+            st.z[2].observe(s.pressure),
         ];
         let names = ["temperature", "humidity", "pressure"];
         let units = ["°C", "%", "hPa"];
@@ -317,10 +324,12 @@ impl SensorRules {
                 z_severity(o.z),
                 values[i],
                 band(o, cfg.z_threshold),
-                format!(
-                    "{} {} {:.2} {} is {:+.1}σ from its mean {:.2} (σ {:.2})",
-                    s.sensor_id, names[i], values[i], units[i], o.z, o.mean, o.std
-                ),
+                || {
+                    format!(
+                        "{} {} {:.2} {} is {:+.1}σ from its mean {:.2} (σ {:.2})",
+                        s.sensor_id, names[i], values[i], units[i], o.z, o.mean, o.std
+                    )
+                },
             );
         }
         let limits = Threshold {
@@ -334,10 +343,12 @@ impl SensorRules {
                 Severity::Critical,
                 s.temperature,
                 (cfg.temperature_min, cfg.temperature_max),
-                format!(
-                    "{} at {} reads {:.2} °C, beyond {bound} °C",
-                    s.sensor_id, s.location, s.temperature
-                ),
+                || {
+                    format!(
+                        "{} at {} reads {:.2} °C, beyond {bound} °C",
+                        s.sensor_id, s.location, s.temperature
+                    )
+                },
             );
         }
         let flat = st.flat.step(st.last == Some(reading));
@@ -349,14 +360,16 @@ impl SensorRules {
                 Severity::Warning,
                 s.temperature,
                 (s.temperature, s.temperature),
-                format!(
-                    "{} has reported exactly {:.2} °C / {:.2} % / {:.2} hPa {} times in a row",
-                    s.sensor_id,
-                    s.temperature,
-                    s.humidity,
-                    s.pressure,
-                    flat + 1
-                ),
+                || {
+                    format!(
+                        "{} has reported exactly {:.2} °C / {:.2} % / {:.2} hPa {} times in a row",
+                        s.sensor_id,
+                        s.temperature,
+                        s.humidity,
+                        s.pressure,
+                        flat + 1
+                    )
+                },
             );
         }
         let run = st.anomalous.step(fire.mask & 0b11 != 0);
@@ -367,7 +380,7 @@ impl SensorRules {
                 Severity::Critical,
                 f64::from(run),
                 (0.0, f64::from(CONSECUTIVE - 1)),
-                format!("{} has {run} anomalous readings in a row", s.sensor_id),
+                || format!("{} has {run} anomalous readings in a row", s.sensor_id),
             );
         }
         let base = st.z[0].baseline();
@@ -423,7 +436,7 @@ impl TransactionRules {
     fn apply(
         &mut self,
         tx: &Transaction,
-        out: &mut Firings,
+        sink: &mut Sink<'_>,
         f: &mut Features,
         values: &mut [f64; 3],
     ) -> u32 {
@@ -431,8 +444,8 @@ impl TransactionRules {
         let t = tx.timestamp.millis();
         let la = tx.amount.max(0.01).ln();
         values[0] = tx.amount;
-        let z = self.amount.observe(la, t);
-        let region = city_region(&tx.location);
+        let z = self.amount.observe(la);
+        let (offset, region) = city(&tx.location).map_or((0.0, "unknown"), |c| (c.1, c.3));
         let st = self
             .customers
             .entry_ref(tx.customer_id.as_str())
@@ -445,7 +458,7 @@ impl TransactionRules {
             entity: &tx.customer_id,
             time: tx.timestamp,
             mask: 0,
-            out,
+            sink,
         };
         if z.anomalous && z.z > 0.0 {
             fire.fire(
@@ -457,10 +470,12 @@ impl TransactionRules {
                     band(&z, cfg.z_threshold).0.exp(),
                     band(&z, cfg.z_threshold).1.exp(),
                 ),
-                format!(
-                    "{} spent {:.2} {} at {}: {:+.1}σ on the log scale",
-                    tx.customer_id, tx.amount, tx.currency, tx.merchant, z.z
-                ),
+                || {
+                    format!(
+                        "{} spent {:.2} {} at {}: {:+.1}σ on the log scale",
+                        tx.customer_id, tx.amount, tx.currency, tx.merchant, z.z
+                    )
+                },
             );
         }
         if tx.amount > cfg.amount_max {
@@ -470,10 +485,12 @@ impl TransactionRules {
                 Severity::Critical,
                 tx.amount,
                 (0.0, cfg.amount_max),
-                format!(
-                    "{} spent {:.2} {}, above {:.0}",
-                    tx.customer_id, tx.amount, tx.currency, cfg.amount_max
-                ),
+                || {
+                    format!(
+                        "{} spent {:.2} {}, above {:.0}",
+                        tx.customer_id, tx.amount, tx.currency, cfg.amount_max
+                    )
+                },
             );
         }
         let n10 = st.velocity.record(t, VELOCITY_SPAN_MS);
@@ -489,11 +506,13 @@ impl TransactionRules {
                 sev,
                 n10 as f64,
                 (0.0, (VELOCITY_K - 1) as f64),
-                format!(
-                    "{} made {n10} transactions within {} s",
-                    tx.customer_id,
-                    VELOCITY_SPAN_MS / 1000
-                ),
+                || {
+                    format!(
+                        "{} made {n10} transactions within {} s",
+                        tx.customer_id,
+                        VELOCITY_SPAN_MS / 1000
+                    )
+                },
             );
         }
         let tiny = if tx.amount < TINY_AMOUNT {
@@ -503,23 +522,18 @@ impl TransactionRules {
         };
         if tx.amount < TINY_AMOUNT && tiny >= TINY_K {
             fire.fire(3, "card_testing", Severity::Critical, tiny as f64, (0.0, (TINY_K - 1) as f64),
-                format!("{} made {tiny} payments under {TINY_AMOUNT:.2} within a minute (card testing?)", tx.customer_id));
+                || format!("{} made {tiny} payments under {TINY_AMOUNT:.2} within a minute (card testing?)", tx.customer_id));
         }
         let far = region != st.home_region;
         if far {
-            fire.fire(
-                4,
-                "location",
-                Severity::Warning,
-                1.0,
-                (0.0, 0.0),
+            fire.fire(4, "location", Severity::Warning, 1.0, (0.0, 0.0), || {
                 format!(
                     "{} paid in {} ({region}), far from home ({})",
                     tx.customer_id, tx.location, st.home_region
-                ),
-            );
+                )
+            });
         }
-        let local_hour = tx.timestamp.hour_of_day(city_offset(&tx.location));
+        let local_hour = tx.timestamp.hour_of_day(offset);
         let typical = if st.log_amounts.n >= 3 {
             st.log_amounts.mean
         } else {
@@ -532,14 +546,16 @@ impl TransactionRules {
                 Severity::Info,
                 tx.amount,
                 (0.0, typical.exp() * std::f64::consts::E),
-                format!(
-                    "{} spent {:.2} {} at {:02.0}:{:02.0} local time",
-                    tx.customer_id,
-                    tx.amount,
-                    tx.currency,
-                    local_hour.floor(),
-                    local_hour.fract() * 60.0
-                ),
+                || {
+                    format!(
+                        "{} spent {:.2} {} at {:02.0}:{:02.0} local time",
+                        tx.customer_id,
+                        tx.amount,
+                        tx.currency,
+                        local_hour.floor(),
+                        local_hour.fract() * 60.0
+                    )
+                },
             );
         }
         let cust = &st.log_amounts;
@@ -610,7 +626,7 @@ impl LogRules {
     fn apply(
         &mut self,
         l: &LogEntry,
-        out: &mut Firings,
+        sink: &mut Sink<'_>,
         f: &mut Features,
         values: &mut [f64; 3],
     ) -> u32 {
@@ -637,7 +653,7 @@ impl LogRules {
                     cfg.exclude_anomalies,
                 )
             });
-        let z = zs.observe(ll, t);
+        let z = zs.observe(ll);
         let is5xx = l.status_code >= 500;
         values[0] = l.response_time_ms;
         values[1] = if is5xx { 100.0 } else { 0.0 };
@@ -646,7 +662,7 @@ impl LogRules {
             entity: &l.service,
             time: l.timestamp,
             mask: 0,
-            out,
+            sink,
         };
         if z.anomalous && z.z > 0.0 {
             let (lo, hi) = band(&z, cfg.z_threshold);
@@ -656,10 +672,12 @@ impl LogRules {
                 z_severity(z.z),
                 l.response_time_ms,
                 (lo.exp(), hi.exp()),
-                format!(
-                    "{} {} took {:.0} ms: {:+.1}σ on the log scale",
-                    l.service, l.endpoint, l.response_time_ms, z.z
-                ),
+                || {
+                    format!(
+                        "{} {} took {:.0} ms: {:+.1}σ on the log scale",
+                        l.service, l.endpoint, l.response_time_ms, z.z
+                    )
+                },
             );
         }
         if l.response_time_ms > cfg.response_time_ms_max {
@@ -669,13 +687,15 @@ impl LogRules {
                 Severity::Warning,
                 l.response_time_ms,
                 (0.0, cfg.response_time_ms_max),
-                format!(
-                    "{} {} took {:.0} ms, above {:.0} ms",
-                    l.service, l.endpoint, l.response_time_ms, cfg.response_time_ms_max
-                ),
+                || {
+                    format!(
+                        "{} {} took {:.0} ms, above {:.0} ms",
+                        l.service, l.endpoint, l.response_time_ms, cfg.response_time_ms_max
+                    )
+                },
             );
         }
-        let (share, base, alarm) = st.errors.observe(is5xx, t, ERROR_MIN_SHARE, ERROR_FACTOR);
+        let (share, base, alarm) = st.errors.observe(is5xx, ERROR_MIN_SHARE, ERROR_FACTOR);
         if alarm {
             fire.fire(
                 2,
@@ -683,7 +703,7 @@ impl LogRules {
                 Severity::Critical,
                 share * 100.0,
                 (0.0, base * 100.0 * ERROR_FACTOR),
-                format!(
+                || format!(
                     "{} 5xx rate {:.0}% over its last {ERROR_WINDOW} requests (baseline {:.1}%)",
                     l.service,
                     share * 100.0,
@@ -699,13 +719,15 @@ impl LogRules {
                 Severity::Warning,
                 p95,
                 (0.0, p95_base * P95_FACTOR),
-                format!(
-                    "{} p95 latency {:.0} ms, {:.1}× its baseline {:.0} ms",
-                    l.service,
-                    p95,
-                    p95 / p95_base.max(1e-9),
-                    p95_base
-                ),
+                || {
+                    format!(
+                        "{} p95 latency {:.0} ms, {:.1}× its baseline {:.0} ms",
+                        l.service,
+                        p95,
+                        p95 / p95_base.max(1e-9),
+                        p95_base
+                    )
+                },
             );
         }
         let since = (t - st.last_t).max(0) as f64;

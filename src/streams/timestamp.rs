@@ -29,8 +29,10 @@ impl Timestamp {
 
     /// Hour of day (0..24, fractional) in UTC shifted by `offset_hours`.
     pub fn hour_of_day(self, offset_hours: f64) -> f64 {
-        let h = (self.0 as f64 / 3_600_000.0 + offset_hours).rem_euclid(24.0);
-        if h >= 24.0 { 0.0 } else { h }
+        // Integer milliseconds: exact, and no floating-point remainder per event.
+        let offset_ms = (offset_hours * 3_600_000.0) as i64;
+        let ms = self.0.saturating_add(offset_ms).rem_euclid(86_400_000);
+        ms as f64 / 3_600_000.0
     }
 
     /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` into a fixed buffer.

@@ -94,22 +94,9 @@ pub const FAR_CITIES: &[City] = &[
     ("Dubai", 4.0, "AED", "middle-east"),
 ];
 
-/// UTC offset of a city by name (home or far); 0 when unknown.
-pub fn city_offset(name: &str) -> f64 {
-    HOME_CITIES
-        .iter()
-        .chain(FAR_CITIES)
-        .find(|c| c.0 == name)
-        .map_or(0.0, |c| c.1)
-}
-
-/// Region of a city by name; "unknown" when unknown.
-pub fn city_region(name: &str) -> &'static str {
-    HOME_CITIES
-        .iter()
-        .chain(FAR_CITIES)
-        .find(|c| c.0 == name)
-        .map_or("unknown", |c| c.3)
+/// A city (home or far) by name.
+pub fn city(name: &str) -> Option<&'static City> {
+    HOME_CITIES.iter().chain(FAR_CITIES).find(|c| c.0 == name)
 }
 
 pub const CATEGORIES: &[(&str, &[&str])] = &[
