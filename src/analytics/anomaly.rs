@@ -121,34 +121,40 @@ impl Run {
     }
 }
 
-/// Times a `Velocity` keeps at most.
-pub const VELOCITY_CAP: usize = 64;
+/// Times a `Velocity` keeps: counts saturate here, well above the thresholds it is used with
+/// (5 transactions in 10 s, critical at 10), and the times stay inline in the entity's state.
+pub const VELOCITY_CAP: usize = 16;
 
-/// How many events fell within the last `span_ms` (e.g. a customer's transaction velocity).
-#[derive(Debug, Clone, Default)]
+/// How many events fell within the last `span_ms` (e.g. a customer's transaction velocity),
+/// from a ring of the latest `VELOCITY_CAP` event times.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Velocity {
-    times: VecDeque<i64>,
+    times: [i64; VELOCITY_CAP],
+    len: usize,
+    next: usize,
 }
 
 impl Velocity {
-    /// Records an event at `t` and returns the count within `span_ms` up to it. At most
-    /// `VELOCITY_CAP` times are kept, so out-of-order or replayed events cannot grow it.
+    /// Records an event at `t` and returns the count within `span_ms` up to it (out-of-order
+    /// times are fine: later ones do not count).
     pub fn record(&mut self, t: i64, span_ms: i64) -> usize {
-        self.times.push_back(t);
-        while self.times.front().is_some_and(|&f| f < t - span_ms)
-            || self.times.len() > VELOCITY_CAP
-        {
-            self.times.pop_front();
-        }
-        self.times
-            .iter()
-            .filter(|&&f| f >= t - span_ms && f <= t)
+        self.times[self.next] = t;
+        self.next = (self.next + 1) % VELOCITY_CAP;
+        self.len = (self.len + 1).min(VELOCITY_CAP);
+        self.kept()
+            .filter(|&f| f >= t.saturating_sub(span_ms) && f <= t)
             .count()
     }
 
     /// The count within `span_ms` of `t` without recording.
     pub fn count(&self, t: i64, span_ms: i64) -> usize {
-        self.times.iter().filter(|&&f| f >= t - span_ms).count()
+        self.kept()
+            .filter(|&f| f >= t.saturating_sub(span_ms))
+            .count()
+    }
+
+    fn kept(&self) -> impl Iterator<Item = i64> + '_ {
+        self.times[..self.len].iter().copied()
     }
 }
 
@@ -300,7 +306,18 @@ mod tests {
         for i in 0..10_000 {
             v.record(1_000_000 - i, 5000);
         }
-        assert!(v.times.len() <= VELOCITY_CAP);
+        assert_eq!(v.count(0, i64::MAX), VELOCITY_CAP);
+    }
+
+    #[test]
+    fn velocity_saturates_at_its_cap() {
+        let mut v = Velocity::default();
+        let counts: Vec<usize> = (0..40).map(|i| v.record(i * 10, 10_000)).collect();
+        assert_eq!(
+            counts[..VELOCITY_CAP],
+            (1..=VELOCITY_CAP).collect::<Vec<_>>()
+        );
+        assert!(counts[VELOCITY_CAP..].iter().all(|&c| c == VELOCITY_CAP));
     }
 
     #[test]

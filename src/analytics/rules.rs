@@ -2,7 +2,12 @@
 //! the detectors wired to it, the alert each rule raises, and the context features the
 //! models learn from. The label is never read here except to report its class.
 
-use hashbrown::HashMap as EntityMap;
+use compact_str::CompactString;
+
+/// Per-entity state by entity name. Names up to 24 bytes (every generated id) sit inline in
+/// the table, so a lookup among 10,000 customers touches the table and not a string elsewhere,
+/// and making the lookup key allocates nothing.
+type EntityMap<V> = hashbrown::HashMap<CompactString, V>;
 
 use super::alerts::{AlertBook, Filed, Firing, Severity};
 use super::analyzer::{AnalyzerConfig, FEATURES};
@@ -218,7 +223,7 @@ fn band(o: &ZOutcome, k: f64) -> (f64, f64) {
 
 pub(crate) struct SensorRules {
     cfg: AnalyzerConfig,
-    sensors: EntityMap<String, SensorState>,
+    sensors: EntityMap<SensorState>,
 }
 
 struct SensorState {
@@ -245,7 +250,7 @@ impl SensorRules {
         let cfg = &self.cfg;
         let st = self
             .sensors
-            .entry_ref(s.sensor_id.as_str())
+            .entry(CompactString::new(&s.sensor_id))
             .or_insert_with(|| SensorState {
                 z: std::array::from_fn(|_| {
                     ZScore::new(
@@ -412,7 +417,7 @@ impl SensorRules {
 
 pub(crate) struct TransactionRules {
     cfg: AnalyzerConfig,
-    customers: EntityMap<String, CustomerState>,
+    customers: EntityMap<CustomerState>,
     /// Stream-wide z-score of ln(amount): the reference app's detector.
     amount: ZScore,
 }
@@ -448,7 +453,7 @@ impl TransactionRules {
         let (offset, region) = city(&tx.location).map_or((0.0, "unknown"), |c| (c.1, c.3));
         let st = self
             .customers
-            .entry_ref(tx.customer_id.as_str())
+            .entry(CompactString::new(&tx.customer_id))
             .or_insert_with(|| CustomerState {
                 home_region: region,
                 ..Default::default()
@@ -606,11 +611,11 @@ fn payment_index(m: &str) -> f64 {
 
 pub(crate) struct LogRules {
     cfg: AnalyzerConfig,
-    services: EntityMap<String, ServiceState>,
+    services: EntityMap<ServiceState>,
 }
 
 struct ServiceState {
-    latency: EntityMap<String, ZScore>,
+    latency: EntityMap<ZScore>,
     errors: ShareVsBaseline,
     p95: QuantileVsBaseline,
     last_t: i64,
@@ -634,7 +639,7 @@ impl LogRules {
         let t = l.timestamp.millis();
         let st = self
             .services
-            .entry_ref(l.service.as_str())
+            .entry(CompactString::new(&l.service))
             .or_insert_with(|| ServiceState {
                 latency: EntityMap::new(),
                 errors: ShareVsBaseline::new(ERROR_WINDOW),
@@ -644,7 +649,7 @@ impl LogRules {
         let ll = l.response_time_ms.max(0.01).ln();
         let zs = st
             .latency
-            .entry_ref(l.endpoint.as_str())
+            .entry(CompactString::new(&l.endpoint))
             .or_insert_with(|| {
                 ZScore::new(
                     cfg.window,
