@@ -2,7 +2,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use streamwatch::analytics::anomaly::{QuantileVsBaseline, ShareVsBaseline, Velocity, ZScore};
-use streamwatch::analytics::rolling::{Bounds, Window};
+use streamwatch::analytics::rolling::{Bounds, BucketWindow, SlidingMoments, Window};
 use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
 use streamwatch::codec;
 use streamwatch::ml::forest::{self, FlatForest, ForestParams};
@@ -57,6 +57,27 @@ fn rolling(c: &mut Criterion) {
             })
         });
     }
+    // What the analyzer does per event: push only (stats are read by snapshots).
+    let mut w = BucketWindow::new(60_000);
+    let mut i = 0usize;
+    group.bench_function("push/buckets_60s", |b| {
+        b.iter(|| {
+            i += 1;
+            w.push(black_box(xs[i & 4095]), i as i64 * 5);
+        })
+    });
+    group.bench_function("stats/buckets_60s", |b| b.iter(|| black_box(w.stats())));
+    let mut m = SlidingMoments::default();
+    group.bench_function("push+mean_std/moments_100", |b| {
+        b.iter(|| {
+            i += 1;
+            m.push(xs[i & 4095]);
+            if m.len() > 100 {
+                m.pop();
+            }
+            black_box(m.mean_std())
+        })
+    });
     group.finish();
 }
 

@@ -45,13 +45,14 @@ impl Moments {
             return *a;
         }
         let n = a.n + b.n;
-        let (na, nb, nf) = (a.n as f64, b.n as f64, n as f64);
+        // b's share of the union: one division per merge.
+        let w = b.n as f64 / n as f64;
         let delta = b.mean - a.mean;
         Self {
             n,
             sum: a.sum + b.sum,
-            mean: a.mean + delta * nb / nf,
-            m2: a.m2 + b.m2 + delta * delta * na * nb / nf,
+            mean: a.mean + delta * w,
+            m2: a.m2 + b.m2 + delta * delta * a.n as f64 * w,
         }
     }
 
