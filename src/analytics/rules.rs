@@ -426,7 +426,9 @@ pub(crate) struct TransactionRules {
 struct CustomerState {
     log_amounts: super::rolling::Moments,
     velocity: Velocity,
-    tiny: Velocity,
+    /// Times of payments under `TINY_AMOUNT`; boxed, and only for customers who made one, so
+    /// that the state every transaction touches stays a few cache lines.
+    tiny: Option<Box<Velocity>>,
     home_region: &'static str,
     last_t: Option<i64>,
 }
@@ -521,9 +523,9 @@ impl TransactionRules {
             );
         }
         let tiny = if tx.amount < TINY_AMOUNT {
-            st.tiny.record(t, TINY_SPAN_MS)
+            st.tiny.get_or_insert_default().record(t, TINY_SPAN_MS)
         } else {
-            st.tiny.count(t, TINY_SPAN_MS)
+            st.tiny.as_ref().map_or(0, |v| v.count(t, TINY_SPAN_MS))
         };
         if tx.amount < TINY_AMOUNT && tiny >= TINY_K {
             fire.fire(3, "card_testing", Severity::Critical, tiny as f64, (0.0, (TINY_K - 1) as f64),
