@@ -12,7 +12,7 @@ type EntityMap<V> = hashbrown::HashMap<CompactString, V>;
 use super::alerts::{AlertBook, Filed, Firing, Severity};
 use super::analyzer::{AnalyzerConfig, FEATURES};
 use super::anomaly::{
-    QuantileVsBaseline, Run, ShareVsBaseline, Threshold, Velocity, ZOutcome, ZScore,
+    QuantileVsBaseline, Run, ShareVsBaseline, Threshold, VELOCITY_CAP, Velocity, ZOutcome, ZScore,
 };
 use crate::streams::log::{LogLevel, SERVICES};
 use crate::streams::sensor::SensorStatus;
@@ -502,7 +502,7 @@ impl TransactionRules {
         }
         let n10 = st.velocity.record(t, VELOCITY_SPAN_MS);
         if n10 >= VELOCITY_K {
-            let sev = if n10 >= 2 * VELOCITY_K {
+            let sev = if n10 >= VELOCITY_CAP {
                 Severity::Critical
             } else {
                 Severity::Warning

@@ -72,7 +72,11 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn ws(&mut self) {
-        while matches!(self.b.get(self.i), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+        // Our producers write no whitespace: one comparison settles the usual case.
+        while let Some(&c) = self.b.get(self.i)
+            && c <= b' '
+            && matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+        {
             self.i += 1;
         }
     }
