@@ -502,7 +502,7 @@ impl TransactionRules {
         }
         let n10 = st.velocity.record(t, VELOCITY_SPAN_MS);
         if n10 >= VELOCITY_K {
-            let sev = if n10 >= VELOCITY_CAP {
+            let sev = if n10 >= 2 * VELOCITY_K {
                 Severity::Critical
             } else {
                 Severity::Warning
@@ -515,8 +515,9 @@ impl TransactionRules {
                 (0.0, (VELOCITY_K - 1) as f64),
                 || {
                     format!(
-                        "{} made {n10} transactions within {} s",
+                        "{} made {} transactions within {} s",
                         tx.customer_id,
+                        at_least(n10),
                         VELOCITY_SPAN_MS / 1000
                     )
                 },
@@ -529,7 +530,7 @@ impl TransactionRules {
         };
         if tx.amount < TINY_AMOUNT && tiny >= TINY_K {
             fire.fire(3, "card_testing", Severity::Critical, tiny as f64, (0.0, (TINY_K - 1) as f64),
-                || format!("{} made {tiny} payments under {TINY_AMOUNT:.2} within a minute (card testing?)", tx.customer_id));
+                || format!("{} made {} payments under {TINY_AMOUNT:.2} within a minute (card testing?)", tx.customer_id, at_least(tiny)));
         }
         let far = region != st.home_region;
         if far {
@@ -596,6 +597,15 @@ impl TransactionRules {
         st.log_amounts.push(la);
         st.last_t = Some(t);
         fire.mask
+    }
+}
+
+/// A velocity count as words: a count at the cap may stand for more.
+fn at_least(n: usize) -> String {
+    if n >= VELOCITY_CAP {
+        format!("{n} or more")
+    } else {
+        n.to_string()
     }
 }
 
@@ -785,4 +795,15 @@ fn endpoint_index(service: &str, endpoint: &str) -> f64 {
         .find(|s| s.0 == service)
         .and_then(|s| s.2.iter().position(|e| e.0 == endpoint))
         .map_or(-1.0, |i| i as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saturated_count_is_worded_as_a_lower_bound() {
+        assert_eq!(at_least(5), "5");
+        assert_eq!(at_least(VELOCITY_CAP), format!("{VELOCITY_CAP} or more"));
+    }
 }
