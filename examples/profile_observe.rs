@@ -1,8 +1,9 @@
 //! Runs the per-event path in a loop for profiling and prints where the time goes:
 //! `target/release/examples/profile_observe sensor [decode|observe|both]` (or `perf record`
 //! it). Like the criterion bench it cycles a pool of 20,000 messages, shifting event time
-//! forward each pass so that time stays monotonic as in a live stream. Each figure is the best
-//! of five rounds: on a shared VM the slowest rounds measure the neighbours.
+//! forward each pass so that time stays monotonic as in a live stream. Each figure is given as
+//! the best and the median of eleven rounds of 200,000 events: this VM's speed drifts by up to
+//! 2× over seconds (neighbours), so the best round is the code and the median the weather.
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timest
 
 const POOL: usize = 20_000;
 const N: usize = 200_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 11;
 
 fn retime(e: &mut Event, i: usize) {
     let t = Timestamp(1_796_000_000_000 + i as i64 * 5);
@@ -53,7 +54,7 @@ fn main() {
             }
             per_event(t)
         });
-        report.push(format!("decode {ns:.0} ns"));
+        report.push(format!("decode {ns}"));
     }
     if matches!(mode.as_str(), "observe" | "all") {
         let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
@@ -67,7 +68,7 @@ fn main() {
             }
             per_event(t)
         });
-        report.push(format!("clone+observe {ns:.0} ns"));
+        report.push(format!("clone+observe {ns}"));
     }
     if matches!(mode.as_str(), "both" | "all") {
         let mut e = Event::empty(kind);
@@ -82,7 +83,7 @@ fn main() {
             }
             per_event(t)
         });
-        report.push(format!("decode+observe {ns:.0} ns"));
+        report.push(format!("decode+observe {ns}"));
     }
     println!("{}: {}", kind.name(), report.join(", "));
 }
@@ -91,9 +92,9 @@ fn per_event(t: Instant) -> f64 {
     t.elapsed().as_nanos() as f64 / N as f64
 }
 
-/// The fastest of `ROUNDS` rounds; `round(from)` runs events `from..from + N`.
-fn best(mut round: impl FnMut(usize) -> f64) -> f64 {
-    (0..ROUNDS)
-        .map(|r| round(r * N))
-        .fold(f64::INFINITY, f64::min)
+/// "best / median ns" of `ROUNDS` rounds; `round(from)` runs events `from..from + N`.
+fn best(mut round: impl FnMut(usize) -> f64) -> String {
+    let mut ns: Vec<f64> = (0..ROUNDS).map(|r| round(r * N)).collect();
+    ns.sort_by(f64::total_cmp);
+    format!("{:.0} / {:.0} ns", ns[0], ns[ROUNDS / 2])
 }
