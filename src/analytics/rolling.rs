@@ -397,7 +397,7 @@ impl Window {
     }
 }
 
-/// Buckets a `BucketWindow` divides its span into.
+/// Buckets a `BucketWindow` divides its span into (fewer for spans under 60 ms).
 pub const BUCKETS_PER_SPAN: i64 = 60;
 
 /// One bucket of a `BucketWindow`: the values whose time falls in it, their moments taken
@@ -441,13 +441,16 @@ impl Bucket {
 }
 
 /// A time window at bucket granularity: the values whose time falls in the newest bucket
-/// (the one holding the newest time seen) or the `BUCKETS_PER_SPAN` before it. It always
-/// covers the span and at most one bucket width more, and moves a bucket at a time. Count,
-/// sum, min and max are exact over those values; mean and std are Welford per bucket, merged
-/// with Chan's formula. A value older than the window is not counted.
+/// (the one holding the newest time seen) or the `span_buckets` before it, which together
+/// cover the span. It always covers at least the span and less than two buckets more (one
+/// when the span is a multiple of the width, as 60 s is of 1 s), and moves a bucket at a time.
+/// Count, sum, min and max are exact over those values; mean and std are Welford per bucket,
+/// merged with Chan's formula. A value older than the window is not counted.
 #[derive(Debug, Clone)]
 pub struct BucketWindow {
     width_ms: i64,
+    /// Buckets before the newest one that the window keeps.
+    span_buckets: i64,
     /// Contiguous buckets, oldest first; `buckets[k]` covers index `first + k`.
     buckets: VecDeque<Bucket>,
     first: i64,
@@ -455,9 +458,13 @@ pub struct BucketWindow {
 
 impl BucketWindow {
     pub fn new(span_ms: i64) -> Self {
+        let span_ms = span_ms.max(1);
+        let width_ms = (span_ms + BUCKETS_PER_SPAN - 1) / BUCKETS_PER_SPAN;
+        let span_buckets = (span_ms + width_ms - 1) / width_ms;
         Self {
-            width_ms: (span_ms / BUCKETS_PER_SPAN).max(1),
-            buckets: VecDeque::with_capacity(BUCKETS_PER_SPAN as usize + 1),
+            width_ms,
+            span_buckets,
+            buckets: VecDeque::with_capacity(span_buckets as usize + 1),
             first: 0,
         }
     }
@@ -467,13 +474,18 @@ impl BucketWindow {
         self.width_ms
     }
 
+    /// Buckets kept before the newest one.
+    pub fn span_buckets(&self) -> i64 {
+        self.span_buckets
+    }
+
     pub fn push(&mut self, x: f64, time_ms: i64) {
         let b = time_ms.div_euclid(self.width_ms);
         let newest = self.first + self.buckets.len() as i64 - 1;
-        if self.buckets.is_empty() || b > newest + BUCKETS_PER_SPAN {
+        if self.buckets.is_empty() || b > newest + self.span_buckets {
             self.buckets.clear();
             self.first = b;
-        } else if b < newest - BUCKETS_PER_SPAN {
+        } else if b < newest - self.span_buckets {
             return; // older than the window
         }
         while b < self.first {
@@ -483,7 +495,7 @@ impl BucketWindow {
         while self.first + (self.buckets.len() as i64) <= b {
             self.buckets.push_back(Bucket::EMPTY);
         }
-        while self.buckets.len() as i64 > BUCKETS_PER_SPAN + 1 {
+        while self.buckets.len() as i64 > self.span_buckets + 1 {
             self.buckets.pop_front();
             self.first += 1;
         }
@@ -752,11 +764,12 @@ mod tests {
         fn bucket_window_matches_naive(
             xs in stream(),
             steps in proptest::collection::vec(-200i64..400, 400),
-            span in 60i64..6000,
+            span in prop_oneof![1i64..100, 100i64..6000],
         ) {
             // Time mostly moves forward, sometimes back (late events), sometimes far ahead.
             let mut w = BucketWindow::new(span);
-            let width = w.width_ms();
+            let (width, kept_buckets) = (w.width_ms(), w.span_buckets());
+            prop_assert!(width * kept_buckets >= span && width * (kept_buckets - 1) < span);
             let mut times = Vec::new();
             let mut t = 1_000_000i64;
             let mut newest = i64::MIN;
@@ -766,7 +779,7 @@ mod tests {
                 w.push(x, t);
                 newest = newest.max(t.div_euclid(width));
                 let kept: Vec<usize> = (0..=i)
-                    .filter(|&j| times[j].div_euclid(width) >= newest - BUCKETS_PER_SPAN)
+                    .filter(|&j| times[j].div_euclid(width) >= newest - kept_buckets)
                     .collect();
                 let values: Vec<f64> = kept.iter().map(|&j| xs[j]).collect();
                 let s = w.stats();
