@@ -14,7 +14,8 @@ use crate::cli::BenchArgs;
 use crate::config::Settings;
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{
-    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, analyzer_config,
+    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, SCREEN_ALERTS_PER_TICK,
+    analyzer_config,
 };
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use streamwatch::analytics::StreamAnalyzer;
@@ -132,6 +133,8 @@ async fn consume(
         duration: Some(Duration::from_secs(600)),
         tick: Duration::from_secs(1),
         seed,
+        // As the TUI runs it.
+        alerts_per_tick: Some(SCREEN_ALERTS_PER_TICK),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, brokers, plan, tx)?;

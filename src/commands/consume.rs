@@ -1,6 +1,6 @@
 //! `streamwatch consume`: the consumer task headless. JSON lines on stdout: an `alert` line
-//! per alert, a `stats` line per stream per second, a `summary` line at the end (also after
-//! SIGINT/SIGTERM, once offsets are committed).
+//! per alert, a `stats` line per stream per second and once more at the end, then a `summary`
+//! line (also after SIGINT/SIGTERM, once offsets are committed).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,6 +37,8 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         tick: Duration::from_secs(1),
         seed: args.seed.unwrap_or(settings.producer.seed),
+        // One line per alert: nothing is held back.
+        alerts_per_tick: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
@@ -77,6 +79,10 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
                 eprintln!("streamwatch: {p}");
             }
             Some(ConsumerEvent::Finished(s)) => {
+                // The state at the end, which a run shorter than a second would not show.
+                for line in stats_lines(&s) {
+                    writeln!(out, "{line}")?;
+                }
                 writeln!(out, "{}", summary_line(&s, alerts))?;
                 out.flush()?;
                 break;

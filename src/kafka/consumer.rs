@@ -28,8 +28,9 @@ use streamwatch::codec;
 use streamwatch::ml::{ModelSnapshot, StreamModel};
 use streamwatch::streams::{Event, StreamKind};
 
-/// At most this many alerts cross the channel per tick; the rest stay in the alert book.
-const ALERTS_PER_TICK: usize = 20;
+/// What a screen takes: at most this many new alerts cross the channel per tick, the rest
+/// stay in the alert book (where snapshots still show them).
+pub const SCREEN_ALERTS_PER_TICK: usize = 20;
 
 /// Lag of one partition as librdkafka last reported it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,6 +151,8 @@ pub struct ConsumerPlan {
     pub duration: Option<Duration>,
     pub tick: Duration,
     pub seed: u64,
+    /// At most this many new alerts sent per tick (`None`: every one, as `consume` prints).
+    pub alerts_per_tick: Option<usize>,
 }
 
 pub struct ConsumerHandle {
@@ -250,6 +253,7 @@ struct Engine {
     scratch: Vec<Event>,
     ingest: IngestBook,
     pending_alerts: Vec<Alert>,
+    alert_limit: Option<usize>,
     first_message: Option<Instant>,
 }
 
@@ -276,6 +280,7 @@ impl Engine {
             scratch: plan.streams.iter().map(|&k| Event::empty(k)).collect(),
             ingest: IngestBook::default(),
             pending_alerts: Vec::new(),
+            alert_limit: plan.alerts_per_tick,
             first_message: None,
         }
     }
@@ -388,7 +393,10 @@ impl Engine {
                 self.ingest.accept(kind, event.producer_id(), event.seq());
                 let obs = self.analyzers[i].observe(event);
                 self.models[i].observe(&obs);
-                if self.pending_alerts.len() < ALERTS_PER_TICK * 4 {
+                if self
+                    .alert_limit
+                    .is_none_or(|n| self.pending_alerts.len() < n * 4)
+                {
                     self.pending_alerts.extend(obs.new_alerts);
                 }
             }
@@ -397,12 +405,13 @@ impl Engine {
 
     fn flush_alerts(&mut self, out: &UnboundedSender<ConsumerEvent>) {
         let n = self.pending_alerts.len();
-        for a in self.pending_alerts.drain(..).take(ALERTS_PER_TICK) {
+        let limit = self.alert_limit.unwrap_or(usize::MAX);
+        for a in self.pending_alerts.drain(..).take(limit) {
             let _ = out.send(ConsumerEvent::Alert(Box::new(a)));
         }
-        if n > ALERTS_PER_TICK {
+        if n > limit {
             tracing::debug!(
-                suppressed = n - ALERTS_PER_TICK,
+                suppressed = n - limit,
                 "alerts over the per-tick limit stay in the book"
             );
         }

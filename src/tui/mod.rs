@@ -25,7 +25,7 @@ use crate::cli::TuiArgs;
 use crate::commands::stream_list_of;
 use crate::config::Settings;
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
+use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, SCREEN_ALERTS_PER_TICK};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use app::{App, Effect, Msg};
 use event::{Event, Events};
@@ -139,6 +139,7 @@ fn start(
             duration: None,
             tick: Duration::from_secs_f64(1.0 / settings.tui.fps),
             seed,
+            alerts_per_tick: Some(SCREEN_ALERTS_PER_TICK),
         },
         tx,
     )?;

@@ -84,6 +84,13 @@ fn produce_30000_is_acked_and_lands_then_consume_accounts_for_every_event() {
             "no alert line for {s}"
         );
     }
+    let alert_lines = lines.iter().filter(|l| l["type"] == "alert").count() as u64;
+    assert_eq!(
+        Some(alert_lines),
+        summary["alerts"].as_u64(),
+        "one line per alert: {summary}"
+    );
+    assert_eq!(summary["alerts_printed"], summary["alerts"]);
     let stats = lines
         .iter()
         .find(|l| l["type"] == "stats")
@@ -97,6 +104,20 @@ fn produce_30000_is_acked_and_lands_then_consume_accounts_for_every_event() {
         "model",
     ] {
         assert!(stats.get(key).is_some(), "stats lacks {key}: {stats}");
+    }
+    // The last stats line of each stream, printed with the summary, is the end state.
+    for s in ["sensor", "transaction", "log"] {
+        let last = lines
+            .iter()
+            .rfind(|l| l["type"] == "stats" && l["stream"] == s)
+            .expect("a stats line per stream");
+        assert_eq!(last["events"], summary["streams"][s]["events"], "{last}");
+        let metric = last["metrics"].as_object().and_then(|m| m.values().next());
+        let timed = metric.map(|m| &m["window_60s"]);
+        assert!(
+            timed.is_some_and(|t| t["count"].as_u64() > Some(0)),
+            "empty 60 s window in {last}"
+        );
     }
 }
 
