@@ -138,7 +138,7 @@ pub struct MetricSnapshot {
     pub unit: &'static str,
     /// Over the last `window` events.
     pub rolling: Stats,
-    /// Over the last `time_window` of event time, at 1/60 of its granularity (see
+    /// Over the last `time_window` of event time, in buckets of a sixtieth of it (see
     /// `BucketWindow`).
     pub timed: Stats,
     pub last: f64,
