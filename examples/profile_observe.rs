@@ -16,12 +16,7 @@ const N: usize = 200_000;
 const ROUNDS: usize = 11;
 
 fn retime(e: &mut Event, i: usize) {
-    let t = Timestamp(1_796_000_000_000 + i as i64 * 5);
-    match e {
-        Event::Sensor(x) => x.timestamp = t,
-        Event::Transaction(x) => x.timestamp = t,
-        Event::Log(x) => x.timestamp = t,
-    }
+    e.set_timestamp(Timestamp(1_796_000_000_000 + i as i64 * 5));
 }
 
 fn main() {

@@ -127,6 +127,15 @@ impl Event {
         }
     }
 
+    /// Moves the event in time (benchmarks replaying a pool keep event time monotonic).
+    pub fn set_timestamp(&mut self, t: Timestamp) {
+        match self {
+            Event::Sensor(e) => e.timestamp = t,
+            Event::Transaction(e) => e.timestamp = t,
+            Event::Log(e) => e.timestamp = t,
+        }
+    }
+
     /// Whether the event is a labelled incident; `None` when it carries no label.
     pub fn is_incident(&self) -> Option<bool> {
         match self {
