@@ -6,4 +6,5 @@
 pub mod analytics;
 pub mod codec;
 pub mod ml;
+pub mod named;
 pub mod streams;

@@ -8,58 +8,26 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use super::alerts::{Alert, AlertBook};
+use super::config::AnalyzerConfig;
+use super::features::FeatureVector;
 use super::rolling::{BucketWindow, RecentValues, Stats, Window};
 use super::rules::{Rules, Sink};
 use crate::streams::{Event, StreamKind, Timestamp};
 
-/// Length of every feature vector handed to the models (streams pad with zeros).
-pub const FEATURES: usize = 14;
 /// Samples of each metric's rolling mean kept for sparklines (one per second of event time).
 pub const HISTORY: usize = 240;
-
-/// Analyzer settings (the binary maps its config file onto this).
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnalyzerConfig {
-    pub window: usize,
-    pub time_window_ms: i64,
-    pub z_threshold: f64,
-    pub z_warmup: usize,
-    pub exclude_anomalies: bool,
-    pub cooldown_ms: i64,
-    pub alert_history: usize,
-    pub temperature_max: f64,
-    pub temperature_min: f64,
-    pub response_time_ms_max: f64,
-    pub amount_max: f64,
-}
-
-impl Default for AnalyzerConfig {
-    fn default() -> Self {
-        Self {
-            window: 100,
-            time_window_ms: 60_000,
-            z_threshold: 3.0,
-            z_warmup: 30,
-            exclude_anomalies: true,
-            cooldown_ms: 30_000,
-            alert_history: 500,
-            temperature_max: 35.0,
-            temperature_min: 5.0,
-            response_time_ms_max: 2000.0,
-            amount_max: 5000.0,
-        }
-    }
-}
 
 /// What one event caused.
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
     /// Alerts opened by this event (repeats merged into open alerts are not listed).
     pub new_alerts: Vec<Alert>,
-    /// Bit i set: rule i fired on this event.
+    /// The rules that fired on this event: each rule's bit (see the stream's rule enum).
     pub fired: u32,
-    /// Context features for the models.
-    pub features: [f64; FEATURES],
+    /// Whether the stream's z-score rule, the reference app's detector, fired.
+    pub zscore_fired: bool,
+    /// Context features for the models, in the stream's column order (see `features`).
+    pub features: FeatureVector,
     /// Ground truth: `Some(true)` for a labelled incident.
     pub incident: Option<bool>,
     /// Index of the label among the stream's labels (0 = normal).
@@ -71,9 +39,9 @@ impl Observation {
         self.fired != 0
     }
 
-    /// Whether the z-score rule (always rule 0) fired.
+    /// Whether the stream's z-score rule fired.
     pub fn zscore_flagged(&self) -> bool {
-        self.fired & 1 != 0
+        self.zscore_fired
     }
 }
 
@@ -255,6 +223,7 @@ impl StreamAnalyzer {
         obs.fired = self
             .rules
             .apply(event, &mut sink, &mut obs.features, &mut values);
+        obs.zscore_fired = obs.fired & self.rules.zscore_bit() != 0;
         obs.label_class = self.rules.label_class(event);
         self.events += 1;
         self.last_event = Some(t.max(self.last_event.unwrap_or(t)));
@@ -318,7 +287,7 @@ impl StreamAnalyzer {
         self.events
     }
 
-    /// Rule names in bit order (rule 0 is always the z-score).
+    /// Rule names in bit order.
     pub fn rule_names(&self) -> &'static [&'static str] {
         self.rules.names()
     }

@@ -4,16 +4,18 @@
 pub mod alerts;
 pub mod analyzer;
 pub mod anomaly;
+pub mod config;
+pub mod features;
 pub mod ingest;
 pub mod rolling;
 mod rules;
 
 pub use alerts::{Alert, AlertBook, Severity};
-pub use analyzer::{
-    AnalyzerConfig, FEATURES, MetricSnapshot, Observation, RuleScore, StreamAnalyzer,
-    StreamSnapshot,
-};
+pub use analyzer::{MetricSnapshot, Observation, RuleScore, StreamAnalyzer, StreamSnapshot};
+pub use config::AnalyzerConfig;
+pub use features::{FEATURES, FeatureVector, LogFeature, SensorFeature, TransactionFeature};
 pub use rolling::{Stats, Window};
+pub use rules::{LogRule, SensorRule, TransactionRule};
 
 #[cfg(test)]
 mod tests;

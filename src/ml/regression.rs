@@ -20,7 +20,37 @@ use super::MlError;
 use crate::analytics::FEATURES;
 use crate::streams::StreamKind;
 
-/// Which feature columns feed the regressor and which one it predicts.
+/// The regressors' input columns per stream, by name.
+mod inputs {
+    use crate::analytics::{LogFeature as L, SensorFeature as S, TransactionFeature as T};
+
+    pub const SENSOR_INPUTS: &[usize] = &[
+        S::Humidity.index(),
+        S::Pressure.index(),
+        S::Hour.index(),
+        S::TempMean.index(),
+        S::HumidityMean.index(),
+    ];
+    pub const TRANSACTION_INPUTS: &[usize] = &[
+        T::CustomerTxns.index(),
+        T::LocalHour.index(),
+        T::Category.index(),
+        T::Payment.index(),
+        T::CustomerLogMean.index(),
+        T::CustomerLogStd.index(),
+    ];
+    pub const LOG_INPUTS: &[usize] = &[
+        L::Service.index(),
+        L::Endpoint.index(),
+        L::StatusCode.index(),
+        L::ErrorShare.index(),
+        L::MsSinceLast.index(),
+        L::Hour.index(),
+    ];
+}
+
+/// Which feature columns feed the regressor and which one it predicts (column positions,
+/// written through the stream's feature enum).
 #[derive(Debug, Clone, Copy)]
 pub struct RegressionSpec {
     pub target: usize,
@@ -32,23 +62,25 @@ pub struct RegressionSpec {
 
 impl RegressionSpec {
     pub fn for_stream(kind: StreamKind) -> Self {
+        use crate::analytics::{LogFeature as L, SensorFeature as S, TransactionFeature as T};
+        use inputs::*;
         match kind {
             StreamKind::Sensor => Self {
-                target: 0,
+                target: S::Temperature.index(),
                 log_target: false,
-                inputs: &[1, 2, 10, 12, 13],
+                inputs: SENSOR_INPUTS,
                 target_name: "temperature",
             },
             StreamKind::Transaction => Self {
-                target: 1,
+                target: T::LogAmount.index(),
                 log_target: true,
-                inputs: &[4, 8, 10, 11, 12, 13],
+                inputs: TRANSACTION_INPUTS,
                 target_name: "amount",
             },
             StreamKind::Log => Self {
-                target: 1,
+                target: L::LogLatency.index(),
                 log_target: true,
-                inputs: &[11, 12, 3, 6, 9, 10],
+                inputs: LOG_INPUTS,
                 target_name: "response_time_ms",
             },
         }

@@ -64,49 +64,102 @@ impl Label for LogLabel {
     }
 }
 
-/// An endpoint and its median latency in ms.
-pub type Endpoint = (&'static str, f64);
+/// An endpoint of a service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Endpoint {
+    pub route: &'static str,
+    /// Median latency in milliseconds.
+    pub median_ms: f64,
+}
 
-/// Services: name, traffic weight, endpoints.
-pub const SERVICES: &[(&str, f64, &[Endpoint])] = &[
-    (
+/// A service that writes logs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Service {
+    pub name: &'static str,
+    /// Share of the traffic, relative to the other services.
+    pub weight: f64,
+    pub endpoints: &'static [Endpoint],
+}
+
+const fn endpoint(route: &'static str, median_ms: f64) -> Endpoint {
+    Endpoint { route, median_ms }
+}
+
+const fn service(name: &'static str, weight: f64, endpoints: &'static [Endpoint]) -> Service {
+    Service {
+        name,
+        weight,
+        endpoints,
+    }
+}
+
+/// The services the generator simulates.
+pub const SERVICES: &[Service] = &[
+    service(
         "api-gateway",
         5.0,
-        &[("GET /health", 3.0), ("POST /api/v1/route", 18.0)],
+        &[
+            endpoint("GET /health", 3.0),
+            endpoint("POST /api/v1/route", 18.0),
+        ],
     ),
-    (
+    service(
         "auth",
         3.0,
-        &[("POST /login", 85.0), ("POST /token/refresh", 25.0)],
+        &[
+            endpoint("POST /login", 85.0),
+            endpoint("POST /token/refresh", 25.0),
+        ],
     ),
-    (
+    service(
         "orders",
         3.0,
         &[
-            ("GET /orders", 40.0),
-            ("POST /orders", 120.0),
-            ("GET /orders/{id}", 22.0),
+            endpoint("GET /orders", 40.0),
+            endpoint("POST /orders", 120.0),
+            endpoint("GET /orders/{id}", 22.0),
         ],
     ),
-    (
+    service(
         "payments",
         2.0,
-        &[("POST /payments", 240.0), ("GET /payments/{id}", 35.0)],
+        &[
+            endpoint("POST /payments", 240.0),
+            endpoint("GET /payments/{id}", 35.0),
+        ],
     ),
-    (
+    service(
         "inventory",
         2.0,
-        &[("GET /stock", 30.0), ("PUT /stock/{sku}", 60.0)],
+        &[
+            endpoint("GET /stock", 30.0),
+            endpoint("PUT /stock/{sku}", 60.0),
+        ],
     ),
-    (
+    service(
         "search",
         4.0,
-        &[("GET /search", 95.0), ("GET /suggest", 15.0)],
+        &[
+            endpoint("GET /search", 95.0),
+            endpoint("GET /suggest", 15.0),
+        ],
     ),
-    ("notifications", 1.0, &[("POST /notify", 55.0)]),
+    service("notifications", 1.0, &[endpoint("POST /notify", 55.0)]),
 ];
 
-const INCIDENT_LEN: [(u32, u32); 3] = [(30, 60), (40, 80), (20, 40)];
+impl Service {
+    /// A service by name.
+    pub fn named(name: &str) -> Option<(usize, &'static Service)> {
+        SERVICES.iter().enumerate().find(|(_, s)| s.name == name)
+    }
+}
+
+/// The incidents a service can have, with how many log lines each lasts (shortest, longest).
+const INCIDENTS: [(LogLabel, u32, u32); 3] = [
+    (LogLabel::ErrorBurst, 30, 60),
+    (LogLabel::LatencyDegradation, 40, 80),
+    (LogLabel::Storm5xx, 20, 40),
+];
 
 #[derive(Debug, Clone)]
 struct Incident {
@@ -125,20 +178,20 @@ pub struct LogGenerator {
 
 impl LogGenerator {
     pub fn new(cfg: &GeneratorConfig) -> Self {
-        let total: f64 = SERVICES.iter().map(|s| s.1).sum();
+        let total: f64 = SERVICES.iter().map(|s| s.weight).sum();
         let mut acc = 0.0;
         let cumulative = SERVICES
             .iter()
             .map(|s| {
-                acc += s.1 / total;
+                acc += s.weight / total;
                 acc
             })
             .collect();
-        let mean_len = INCIDENT_LEN
+        let mean_len = INCIDENTS
             .iter()
-            .map(|(a, b)| f64::from(a + b) / 2.0)
+            .map(|(_, a, b)| f64::from(a + b) / 2.0)
             .sum::<f64>()
-            / 3.0;
+            / INCIDENTS.len() as f64;
         Self {
             rng: stream_rng(cfg.seed, StreamKind::Log),
             cumulative,
@@ -172,15 +225,14 @@ impl LogGenerator {
     }
 
     fn start_incident(&mut self) -> Incident {
-        let k = self.rng.gen_range(0..3);
-        let (lo, hi) = INCIDENT_LEN[k];
-        let factor = if k == 1 {
+        let (label, lo, hi) = INCIDENTS[self.rng.gen_range(0..INCIDENTS.len())];
+        let factor = if label == LogLabel::LatencyDegradation {
             self.rng.gen_range(4.0..10.0)
         } else {
             1.0
         };
         Incident {
-            label: LogLabel::ALL[k + 1],
+            label,
             left: self.rng.gen_range(lo..=hi),
             factor,
         }
@@ -195,11 +247,11 @@ impl LogGenerator {
         seq: u64,
     ) -> LogEntry {
         let rng = &mut self.rng;
-        let (service, _, endpoints) = SERVICES[s];
-        let (endpoint, median) = endpoints[rng.gen_range(0..endpoints.len())];
+        let service = &SERVICES[s];
+        let endpoint = &service.endpoints[rng.gen_range(0..service.endpoints.len())];
         let hour = at.hour_of_day(0.0);
         let load = 1.0 + 0.3 * (std::f64::consts::TAU * (hour - 8.0) / 24.0).sin().max(0.0);
-        let mut latency = median * load * (0.45 * normal(rng)).exp();
+        let mut latency = endpoint.median_ms * load * (0.45 * normal(rng)).exp();
         if rng.gen_bool(0.01) {
             latency *= rng.gen_range(4.0..15.0);
         }
@@ -216,12 +268,12 @@ impl LogGenerator {
         let latency = round_to(latency, 1);
         LogEntry {
             timestamp: at,
-            service: service.to_string(),
-            endpoint: endpoint.to_string(),
+            service: service.name.to_string(),
+            endpoint: endpoint.route.to_string(),
             level,
             status_code: status,
             response_time_ms: latency,
-            message: message(endpoint, status, latency),
+            message: message(endpoint.route, status, latency),
             seq,
             producer_id: self.producer_id.clone(),
             label: Some(label),

@@ -85,8 +85,13 @@ const LOCATIONS: &[&str] = &[
 
 /// Number of sensors the generator simulates.
 pub const SENSORS: usize = 24;
-/// Typical readings last this many events per incident kind (spike, drift, stuck, dropout).
-const INCIDENT_LEN: [(u32, u32); 4] = [(1, 1), (20, 40), (15, 30), (3, 8)];
+/// The incidents a sensor can have, with how many readings each lasts (shortest, longest).
+const INCIDENTS: [(SensorLabel, u32, u32); 4] = [
+    (SensorLabel::Spike, 1, 1),
+    (SensorLabel::Drift, 20, 40),
+    (SensorLabel::Stuck, 15, 30),
+    (SensorLabel::Dropout, 3, 8),
+];
 
 #[derive(Debug, Clone)]
 struct Incident {
@@ -122,11 +127,11 @@ impl SensorGenerator {
     pub fn new(cfg: &GeneratorConfig) -> Self {
         let mut rng = stream_rng(cfg.seed, StreamKind::Sensor);
         let sensors = (0..SENSORS).map(|i| Sensor::new(i, &mut rng)).collect();
-        let mean_len = INCIDENT_LEN
+        let mean_len = INCIDENTS
             .iter()
-            .map(|(a, b)| f64::from(a + b) / 2.0)
+            .map(|(_, a, b)| f64::from(a + b) / 2.0)
             .sum::<f64>()
-            / 4.0;
+            / INCIDENTS.len() as f64;
         Self {
             rng,
             sensors,
@@ -223,9 +228,7 @@ impl Sensor {
 
 impl Incident {
     fn start(rng: &mut ChaCha8Rng, now: (f64, f64, f64)) -> Self {
-        let k = rng.gen_range(0..4);
-        let label = SensorLabel::ALL[k + 1];
-        let (lo, hi) = INCIDENT_LEN[k];
+        let (label, lo, hi) = INCIDENTS[rng.gen_range(0..INCIDENTS.len())];
         let sign = if rng.gen_bool(0.7) { 1.0 } else { -1.0 };
         let magnitude = match label {
             SensorLabel::Spike => sign * rng.gen_range(5.0..12.0),

@@ -9,6 +9,8 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::named::Named;
+
 use super::{
     GeneratorConfig, Label, StreamKind, Timestamp, normal, pick, round_to, start_probability,
     stream_rng,
@@ -65,57 +67,122 @@ impl Label for TransactionLabel {
     }
 }
 
-/// A city: name, UTC offset in hours, currency, region.
-pub type City = (&'static str, f64, &'static str, &'static str);
+/// A city where customers live or pay.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct City {
+    pub name: &'static str,
+    /// Hours from UTC (no daylight saving: the generator's clock is simple).
+    pub utc_offset_h: f64,
+    pub currency: &'static str,
+    pub region: &'static str,
+}
+
+const fn city(
+    name: &'static str,
+    utc_offset_h: f64,
+    currency: &'static str,
+    region: &'static str,
+) -> City {
+    City {
+        name,
+        utc_offset_h,
+        currency,
+        region,
+    }
+}
 
 /// Home cities of customers; amounts are in the local currency, all of similar magnitude.
 pub const HOME_CITIES: &[City] = &[
-    ("New York", -5.0, "USD", "america"),
-    ("Chicago", -6.0, "USD", "america"),
-    ("Los Angeles", -8.0, "USD", "america"),
-    ("Toronto", -5.0, "CAD", "america"),
-    ("London", 0.0, "GBP", "europe"),
-    ("Berlin", 1.0, "EUR", "europe"),
-    ("Paris", 1.0, "EUR", "europe"),
-    ("Madrid", 1.0, "EUR", "europe"),
-    ("Singapore", 8.0, "SGD", "asia"),
-    ("Sydney", 10.0, "AUD", "oceania"),
-    ("Auckland", 12.0, "NZD", "oceania"),
-    ("Honolulu", -10.0, "USD", "america"),
+    city("New York", -5.0, "USD", "america"),
+    city("Chicago", -6.0, "USD", "america"),
+    city("Los Angeles", -8.0, "USD", "america"),
+    city("Toronto", -5.0, "CAD", "america"),
+    city("London", 0.0, "GBP", "europe"),
+    city("Berlin", 1.0, "EUR", "europe"),
+    city("Paris", 1.0, "EUR", "europe"),
+    city("Madrid", 1.0, "EUR", "europe"),
+    city("Singapore", 8.0, "SGD", "asia"),
+    city("Sydney", 10.0, "AUD", "oceania"),
+    city("Auckland", 12.0, "NZD", "oceania"),
+    city("Honolulu", -10.0, "USD", "america"),
 ];
 
 /// Cities far from most homes, where location fraud happens.
 pub const FAR_CITIES: &[City] = &[
-    ("Lagos", 1.0, "NGN", "africa"),
-    ("Sao Paulo", -3.0, "BRL", "south-america"),
-    ("Mumbai", 5.5, "INR", "asia"),
-    ("Moscow", 3.0, "RUB", "europe-east"),
-    ("Jakarta", 7.0, "IDR", "asia"),
-    ("Dubai", 4.0, "AED", "middle-east"),
+    city("Lagos", 1.0, "NGN", "africa"),
+    city("Sao Paulo", -3.0, "BRL", "south-america"),
+    city("Mumbai", 5.5, "INR", "asia"),
+    city("Moscow", 3.0, "RUB", "europe-east"),
+    city("Jakarta", 7.0, "IDR", "asia"),
+    city("Dubai", 4.0, "AED", "middle-east"),
 ];
 
-/// A city (home or far) by name.
-pub fn city(name: &str) -> Option<&'static City> {
-    HOME_CITIES.iter().chain(FAR_CITIES).find(|c| c.0 == name)
+impl City {
+    /// A city (home or far) by name.
+    pub fn named(name: &str) -> Option<&'static City> {
+        HOME_CITIES
+            .iter()
+            .chain(FAR_CITIES)
+            .find(|c| c.name == name)
+    }
 }
 
-pub const CATEGORIES: &[(&str, &[&str])] = &[
-    ("groceries", &["FreshMart", "Green Grocer", "Daily Basket"]),
-    (
-        "restaurants",
-        &["Luigi's", "Sushi Zen", "Burger Barn", "Cafe Nero"],
-    ),
-    ("fuel", &["Shell", "BP", "Circle K"]),
-    ("electronics", &["TechWorld", "Gadget Hub", "MediaStore"]),
-    ("travel", &["SkyJet Airlines", "RailEurope", "HotelNow"]),
-    ("clothing", &["Urban Threads", "Denim Co", "StyleHouse"]),
-    ("entertainment", &["CineMax", "StreamFlix", "GameZone"]),
-    ("utilities", &["City Power", "AquaWorks", "FiberNet"]),
-    ("health", &["CarePharmacy", "Wellness Clinic"]),
-    ("online", &["ShopNow", "MarketPlace", "AppStore"]),
+crate::named_enum! {
+    /// What a payment was for.
+    pub enum Category {
+        Groceries = "groceries",
+        Restaurants = "restaurants",
+        Fuel = "fuel",
+        Electronics = "electronics",
+        Travel = "travel",
+        Clothing = "clothing",
+        Entertainment = "entertainment",
+        Utilities = "utilities",
+        Health = "health",
+        Online = "online",
+    }
+}
+
+impl Category {
+    /// The merchants of the category.
+    pub fn merchants(self) -> &'static [&'static str] {
+        match self {
+            Category::Groceries => &["FreshMart", "Green Grocer", "Daily Basket"],
+            Category::Restaurants => &["Luigi's", "Sushi Zen", "Burger Barn", "Cafe Nero"],
+            Category::Fuel => &["Shell", "BP", "Circle K"],
+            Category::Electronics => &["TechWorld", "Gadget Hub", "MediaStore"],
+            Category::Travel => &["SkyJet Airlines", "RailEurope", "HotelNow"],
+            Category::Clothing => &["Urban Threads", "Denim Co", "StyleHouse"],
+            Category::Entertainment => &["CineMax", "StreamFlix", "GameZone"],
+            Category::Utilities => &["City Power", "AquaWorks", "FiberNet"],
+            Category::Health => &["CarePharmacy", "Wellness Clinic"],
+            Category::Online => &["ShopNow", "MarketPlace", "AppStore"],
+        }
+    }
+}
+
+/// The categories a customer shops in regularly: all but online, where card testing happens.
+const EVERYDAY: [Category; 9] = [
+    Category::Groceries,
+    Category::Restaurants,
+    Category::Fuel,
+    Category::Electronics,
+    Category::Travel,
+    Category::Clothing,
+    Category::Entertainment,
+    Category::Utilities,
+    Category::Health,
 ];
 
-const PAYMENT_METHODS: &[&str] = &["chip", "contactless", "online", "mobile_wallet"];
+crate::named_enum! {
+    /// How a customer pays.
+    pub enum PaymentMethod {
+        Chip = "chip",
+        Contactless = "contactless",
+        Online = "online",
+        MobileWallet = "mobile_wallet",
+    }
+}
 
 /// Customers the generator simulates.
 pub const CUSTOMERS: usize = 10_000;
@@ -126,9 +193,9 @@ pub struct Profile {
     /// ln of the median amount.
     pub mu: f64,
     pub sigma: f64,
-    pub categories: [usize; 3],
-    pub home: usize,
-    pub payment: usize,
+    pub categories: [Category; 3],
+    pub home: &'static City,
+    pub payment: PaymentMethod,
 }
 
 impl Profile {
@@ -186,7 +253,7 @@ impl TransactionGenerator {
         let mut c = 0;
         for _ in 0..16 {
             c = self.rng.gen_range(0..self.customers.len());
-            let h = at.hour_of_day(HOME_CITIES[self.customers[c].home].1);
+            let h = at.hour_of_day(self.customers[c].home.utc_offset_h);
             let activity = match h {
                 h if h < 6.0 => 0.03,
                 h if h < 8.0 => 0.4,
@@ -216,7 +283,7 @@ impl TransactionGenerator {
     /// A customer whose local time is between midnight and 5 am, or the one nearest to 3 am.
     fn customer_at_night(&mut self, at: Timestamp) -> usize {
         let night = |p: &Profile| {
-            let h = at.hour_of_day(HOME_CITIES[p.home].1);
+            let h = at.hour_of_day(p.home.utc_offset_h);
             (h - 3.0).abs()
         };
         let start = self.rng.gen_range(0..self.customers.len());
@@ -237,47 +304,49 @@ impl TransactionGenerator {
     fn make(&mut self, c: usize, label: TransactionLabel, at: Timestamp, seq: u64) -> Transaction {
         let rng = &mut self.rng;
         let p = &self.customers[c];
-        let home = HOME_CITIES[p.home];
-        let mut city = home;
-        let mut method = PAYMENT_METHODS[p.payment];
-        let mut cat = if rng.gen_bool(0.9) {
+        let mut city = p.home;
+        let mut method = p.payment;
+        let mut category = if rng.gen_bool(0.9) {
             p.categories[rng.gen_range(0..3)]
         } else {
-            rng.gen_range(0..CATEGORIES.len())
+            Category::ALL[rng.gen_range(0..Category::COUNT)]
         };
         let mut amount = (p.mu + p.sigma * normal(rng)).exp();
         match label {
             TransactionLabel::LargeAmount => {
                 amount = p.median_amount() * rng.gen_range(15.0..60.0);
-                cat = if rng.gen_bool(0.5) { 3 } else { 4 };
+                category = if rng.gen_bool(0.5) {
+                    Category::Electronics
+                } else {
+                    Category::Travel
+                };
             }
             TransactionLabel::VelocityFraud => amount *= rng.gen_range(1.0..3.0),
             TransactionLabel::LocationFraud => {
-                city = *pick(rng, FAR_CITIES);
+                city = pick(rng, FAR_CITIES);
                 amount *= rng.gen_range(2.0..6.0);
             }
             TransactionLabel::OddHoursFraud => {
                 amount *= rng.gen_range(3.0..8.0);
-                cat = 3;
+                category = Category::Electronics;
             }
             TransactionLabel::CardTesting => {
                 amount = rng.gen_range(0.5..3.0);
-                cat = 9;
-                method = "online";
+                category = Category::Online;
+                method = PaymentMethod::Online;
             }
             TransactionLabel::Normal => {}
         }
-        let (category, merchants) = CATEGORIES[cat];
         self.next_id += 1;
         Transaction {
             transaction_id: format!("tx-{:016x}", rng.r#gen::<u64>()),
             customer_id: p.id.clone(),
             amount: round_to(amount.max(0.01), 2),
-            currency: home.2.to_string(),
-            merchant: pick(rng, merchants).to_string(),
-            category: category.to_string(),
-            payment_method: method.to_string(),
-            location: city.0.to_string(),
+            currency: p.home.currency.to_string(),
+            merchant: pick(rng, category.merchants()).to_string(),
+            category: category.name().to_string(),
+            payment_method: method.name().to_string(),
+            location: city.name.to_string(),
             timestamp: at,
             seq,
             producer_id: self.producer_id.clone(),
@@ -288,17 +357,17 @@ impl TransactionGenerator {
 
 impl Profile {
     fn new(i: usize, rng: &mut ChaCha8Rng) -> Self {
-        let mut categories = [0; 3];
+        let mut categories = [Category::Groceries; 3];
         for slot in &mut categories {
-            *slot = rng.gen_range(0..CATEGORIES.len() - 1);
+            *slot = EVERYDAY[rng.gen_range(0..EVERYDAY.len())];
         }
         Self {
             id: format!("C{:05}", i + 1),
             mu: rng.gen_range(12.0f64..120.0).ln(),
             sigma: rng.gen_range(0.3..0.7),
             categories,
-            home: rng.gen_range(0..HOME_CITIES.len()),
-            payment: rng.gen_range(0..PAYMENT_METHODS.len()),
+            home: &HOME_CITIES[rng.gen_range(0..HOME_CITIES.len())],
+            payment: PaymentMethod::ALL[rng.gen_range(0..PaymentMethod::COUNT)],
         }
     }
 }
