@@ -4,7 +4,7 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{
     GeneratorConfig, Label, StreamKind, Timestamp, normal, pick, round_to, start_probability,
@@ -12,8 +12,7 @@ use super::{
 };
 
 /// One reading, as it travels on the `sensor-data` topic.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SensorReading {
     pub sensor_id: String,
     pub location: String,
@@ -26,13 +25,12 @@ pub struct SensorReading {
     pub status: SensorStatus,
     pub timestamp: Timestamp,
     pub seq: u64,
-    #[serde(default)]
     pub producer_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<SensorLabel>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SensorStatus {
     #[default]
@@ -41,7 +39,7 @@ pub enum SensorStatus {
     Offline,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SensorLabel {
     Normal,

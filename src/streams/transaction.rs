@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::named::Named;
 
@@ -16,8 +16,7 @@ use super::{
     stream_rng,
 };
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Transaction {
     pub transaction_id: String,
     pub customer_id: String,
@@ -29,13 +28,12 @@ pub struct Transaction {
     pub location: String,
     pub timestamp: Timestamp,
     pub seq: u64,
-    #[serde(default)]
     pub producer_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<TransactionLabel>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TransactionLabel {
     Normal,
