@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use streamwatch::streams::StreamKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +98,26 @@ pub enum StreamChoice {
     All,
 }
 
+impl StreamChoice {
+    /// The streams the choice stands for.
+    pub fn kinds(self) -> Vec<StreamKind> {
+        match self {
+            StreamChoice::Sensor => vec![StreamKind::Sensor],
+            StreamChoice::Transaction => vec![StreamKind::Transaction],
+            StreamChoice::Log => vec![StreamKind::Log],
+            StreamChoice::All => StreamKind::ALL.to_vec(),
+        }
+    }
+
+    /// The streams a list of choices stands for, each once, in stream order.
+    pub fn kinds_of(choices: &[StreamChoice]) -> Vec<StreamKind> {
+        let mut v: Vec<_> = choices.iter().flat_map(|c| c.kinds()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
 #[derive(Debug, Args, Default)]
 pub struct TuiArgs {
     /// Streams started at launch (comma separated: sensor,transaction,log).
@@ -152,7 +173,7 @@ pub struct ProduceArgs {
     #[arg(long, default_value_t = 0)]
     pub count: u64,
     /// Stop after this many seconds (0 = until stopped).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     pub duration: f64,
     /// Seed for the generators (same seed, same events).
     #[arg(long)]
@@ -181,7 +202,7 @@ pub struct ConsumeArgs {
     #[arg(long, default_value_t = 0)]
     pub count: u64,
     /// Stop after this many seconds (0 = until stopped).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     pub duration: f64,
     /// Seed for the models.
     #[arg(long)]
@@ -201,6 +222,14 @@ pub struct BenchArgs {
     pub seed: Option<u64>,
 }
 
+/// A number of 0 or more (seconds, rates).
+fn non_negative(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("'{raw}' is not a number of 0 or more")),
+    }
+}
+
 fn parse_property(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -218,6 +247,16 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn stream_choices_stand_for_their_streams() {
+        assert_eq!(StreamChoice::All.kinds(), StreamKind::ALL.to_vec());
+        assert_eq!(
+            StreamChoice::kinds_of(&[StreamChoice::Log, StreamChoice::Sensor, StreamChoice::Log]),
+            vec![StreamKind::Sensor, StreamKind::Log]
+        );
+        assert!(Cli::try_parse_from(["streamwatch", "consume", "--duration=-1"]).is_err());
     }
 
     #[test]

@@ -1,16 +1,23 @@
-//! Settings, layered once into a typed, validated struct.
+//! Settings, layered once into a typed, validated struct, and the one place the core's
+//! configurations are derived from them.
 //!
-//! Order, lowest first: the embedded `assets/default.toml` < `--config FILE` < environment
-//! (handled by clap's `env`) < flags. Everything after this module works with `Settings`
-//! only and never looks at raw arguments again.
+//! Order, lowest first: the defaults (the core's own `Default`s for what the core is
+//! configured with, this module's for the rest; `assets/default.toml` shows them all and a
+//! test holds it to them) < `--config FILE` < environment (clap's `env`) < flags, the global
+//! ones and the command's own. `Settings::resolve` applies them all and validates once;
+//! everything after this module reads `Settings` and never merges a flag again.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::cli::GlobalArgs;
+use crate::cli::{Cli, Command, GlobalArgs, TuiArgs};
+use streamwatch::analytics::AnalyzerConfig;
+use streamwatch::ml::MlConfig;
+use streamwatch::streams::GeneratorConfig;
 
 /// The commented default settings file.
 #[cfg(test)]
@@ -31,6 +38,7 @@ pub enum ConfigError {
     },
     #[error("invalid setting {key} = {value}: {reason}")]
     Invalid {
+        /// The setting, with the flag that sets it where there is one.
         key: &'static str,
         value: String,
         reason: &'static str,
@@ -128,10 +136,11 @@ impl Default for KafkaSettings {
 
 impl Default for ProducerSettings {
     fn default() -> Self {
+        let g = GeneratorConfig::default();
         Self {
             rate: 200.0,
-            incident_rate: 0.02,
-            seed: 42,
+            incident_rate: g.incident_rate,
+            seed: g.seed,
             compression: "lz4".into(),
         }
     }
@@ -139,53 +148,99 @@ impl Default for ProducerSettings {
 
 impl Default for AnalyticsSettings {
     fn default() -> Self {
-        Self {
-            window: 100,
-            time_window_secs: 60.0,
-            zscore_threshold: 3.0,
-            zscore_warmup: 30,
-            exclude_anomalies: true,
-            alert_cooldown_secs: 30.0,
-            alert_history: 500,
-            thresholds: Thresholds::default(),
-        }
+        Self::from_core(&AnalyzerConfig::default())
     }
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self {
-            temperature_max: 35.0,
-            temperature_min: 5.0,
-            response_time_ms_max: 2000.0,
-            amount_max: 5000.0,
-        }
+        AnalyticsSettings::default().thresholds
     }
 }
 
 impl Default for MlSettings {
     fn default() -> Self {
+        Self::from_core(&MlConfig::default())
+    }
+}
+
+impl AnalyticsSettings {
+    fn from_core(c: &AnalyzerConfig) -> Self {
         Self {
-            trees: 50,
-            max_depth: 10,
-            feature_fraction: 0.8,
-            buffer: 4000,
-            warmup: 500,
-            refit_every: 3000,
-            refit_secs: 30.0,
+            window: c.window,
+            time_window_secs: c.time_window_ms as f64 / 1000.0,
+            zscore_threshold: c.z_threshold,
+            zscore_warmup: c.z_warmup,
+            exclude_anomalies: c.exclude_anomalies,
+            alert_cooldown_secs: c.cooldown_ms as f64 / 1000.0,
+            alert_history: c.alert_history,
+            thresholds: Thresholds {
+                temperature_max: c.temperature_max,
+                temperature_min: c.temperature_min,
+                response_time_ms_max: c.response_time_ms_max,
+                amount_max: c.amount_max,
+            },
+        }
+    }
+
+    /// The analyzer's configuration.
+    pub fn to_core(&self) -> AnalyzerConfig {
+        AnalyzerConfig {
+            window: self.window,
+            time_window_ms: (self.time_window_secs * 1000.0) as i64,
+            z_threshold: self.zscore_threshold,
+            z_warmup: self.zscore_warmup,
+            exclude_anomalies: self.exclude_anomalies,
+            cooldown_ms: (self.alert_cooldown_secs * 1000.0) as i64,
+            alert_history: self.alert_history,
+            temperature_max: self.thresholds.temperature_max,
+            temperature_min: self.thresholds.temperature_min,
+            response_time_ms_max: self.thresholds.response_time_ms_max,
+            amount_max: self.thresholds.amount_max,
+        }
+    }
+}
+
+impl MlSettings {
+    fn from_core(c: &MlConfig) -> Self {
+        Self {
+            trees: c.trees,
+            max_depth: c.max_depth,
+            feature_fraction: c.feature_fraction,
+            buffer: c.buffer,
+            warmup: c.warmup,
+            refit_every: c.refit_every,
+            refit_secs: c.refit_after.as_secs_f64(),
+        }
+    }
+
+    /// The models' configuration for a run seeded with `seed`; what the file does not set
+    /// (score window, refit spacing) is the core's default.
+    pub fn to_core(&self, seed: u64) -> MlConfig {
+        MlConfig {
+            trees: self.trees,
+            max_depth: self.max_depth,
+            feature_fraction: self.feature_fraction,
+            buffer: self.buffer,
+            warmup: self.warmup,
+            refit_every: self.refit_every,
+            refit_after: Duration::from_secs_f64(self.refit_secs.max(0.1)),
+            seed,
+            ..MlConfig::default()
         }
     }
 }
 
 impl Settings {
-    /// Builds the settings from the optional file and the global flags (which already carry
-    /// the environment), then validates them once.
-    pub fn load(global: &GlobalArgs) -> Result<Self, ConfigError> {
-        let mut settings = match &global.config {
+    /// The settings of this run: defaults < `--config` < environment < flags (global and the
+    /// command's own), validated once.
+    pub fn resolve(cli: &Cli) -> Result<Self, ConfigError> {
+        let mut settings = match &cli.global.config {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
         };
-        settings.apply_flags(global);
+        settings.apply_flags(&cli.global);
+        settings.apply_command(cli.command.as_ref(), &cli.tui);
         settings.validate()?;
         Ok(settings)
     }
@@ -211,55 +266,79 @@ impl Settings {
     }
 
     fn apply_flags(&mut self, global: &GlobalArgs) {
-        if let Some(b) = &global.brokers {
-            self.kafka.brokers = b.clone();
-        }
-        if let Some(p) = &global.topic_prefix {
-            self.kafka.topic_prefix = p.clone();
-        }
-        if let Some(t) = global.timeout {
-            self.kafka.timeout_secs = t;
-        }
+        set(&mut self.kafka.brokers, global.brokers.clone());
+        set(&mut self.kafka.topic_prefix, global.topic_prefix.clone());
+        set(&mut self.kafka.timeout_secs, global.timeout);
         for (k, v) in &global.properties {
             self.kafka.properties.insert(k.clone(), v.clone());
         }
     }
 
+    /// The command's own flags that are settings.
+    fn apply_command(&mut self, command: Option<&Command>, tui: &TuiArgs) {
+        match command {
+            None => self.apply_tui(tui),
+            Some(Command::Tui(a)) => self.apply_tui(a),
+            Some(Command::Broker(a)) => set(&mut self.kafka.partitions, a.partitions),
+            Some(Command::Setup(a)) => {
+                set(&mut self.kafka.partitions, a.partitions);
+                set(&mut self.kafka.replication_factor, a.replication_factor);
+            }
+            Some(Command::Produce(a)) => {
+                set(&mut self.producer.rate, a.rate);
+                set(&mut self.producer.seed, a.seed);
+                set(&mut self.producer.incident_rate, a.incident_rate);
+            }
+            Some(Command::Consume(a)) => set(&mut self.producer.seed, a.seed),
+            Some(Command::Bench(a)) => set(&mut self.producer.seed, a.seed),
+        }
+    }
+
+    fn apply_tui(&mut self, a: &TuiArgs) {
+        set(&mut self.producer.rate, a.rate);
+        set(&mut self.producer.seed, a.seed);
+        set(&mut self.kafka.partitions, a.partitions);
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let k = &self.kafka;
         check(
-            "kafka.timeout_secs",
+            "kafka.timeout_secs (--timeout)",
             k.timeout_secs,
-            k.timeout_secs > 0.0,
+            k.timeout_secs > 0.0 && k.timeout_secs.is_finite(),
             "must be above 0",
         )?;
         check(
-            "kafka.partitions",
+            "kafka.partitions (--partitions)",
             k.partitions,
             k.partitions >= 1,
             "must be at least 1",
         )?;
         let rf = k.replication_factor;
         check(
-            "kafka.replication_factor",
+            "kafka.replication_factor (--replication-factor)",
             rf,
             rf >= 1,
             "must be at least 1",
         )?;
         let p = &self.producer;
         check(
-            "producer.rate",
+            "producer.rate (--rate)",
             p.rate,
             p.rate >= 0.0 && p.rate.is_finite(),
             "must be 0 or more",
         )?;
         let ir = p.incident_rate;
         check(
-            "producer.incident_rate",
+            "producer.incident_rate (--incident-rate)",
             ir,
             (0.0..=1.0).contains(&ir),
             "must be within 0..1",
         )?;
+        self.validate_analysis()
+    }
+
+    fn validate_analysis(&self) -> Result<(), ConfigError> {
         let a = &self.analytics;
         check(
             "analytics.window",
@@ -281,7 +360,7 @@ impl Settings {
         check(
             "tui.fps",
             self.tui.fps,
-            self.tui.fps > 0.0,
+            self.tui.fps > 0.0 && self.tui.fps.is_finite(),
             "must be above 0",
         )?;
         Ok(())
@@ -292,8 +371,44 @@ impl Settings {
         format!("{}{}", self.kafka.topic_prefix, base)
     }
 
-    pub fn timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs_f64(self.kafka.timeout_secs)
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.kafka.timeout_secs)
+    }
+
+    /// The brokers for commands that talk to a running cluster (not the embedded one):
+    /// `--brokers`, else a local Kafka on the standard port.
+    pub fn external_brokers(&self) -> String {
+        if self.kafka.brokers.trim().is_empty() {
+            "localhost:9092".to_string()
+        } else {
+            self.kafka.brokers.clone()
+        }
+    }
+
+    /// The analyzer's configuration.
+    pub fn analyzer(&self) -> AnalyzerConfig {
+        self.analytics.to_core()
+    }
+
+    /// The models' configuration, seeded with the run's seed.
+    pub fn ml(&self) -> MlConfig {
+        self.ml.to_core(self.producer.seed)
+    }
+
+    /// The generators' configuration for a producer named `producer_id`.
+    pub fn generator(&self, producer_id: String) -> GeneratorConfig {
+        GeneratorConfig {
+            seed: self.producer.seed,
+            incident_rate: self.producer.incident_rate,
+            producer_id,
+        }
+    }
+}
+
+/// A flag given on the command line wins over what is there.
+fn set<T>(slot: &mut T, flag: Option<T>) {
+    if let Some(v) = flag {
+        *slot = v;
     }
 }
 
@@ -318,24 +433,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// The model settings from the `[ml]` table, with the run's seed.
-pub fn ml_config(settings: &Settings, seed: u64) -> streamwatch::ml::MlConfig {
-    let m = &settings.ml;
-    streamwatch::ml::MlConfig {
-        trees: m.trees,
-        max_depth: m.max_depth,
-        feature_fraction: m.feature_fraction,
-        buffer: m.buffer,
-        warmup: m.warmup,
-        refit_every: m.refit_every,
-        refit_after: std::time::Duration::from_secs_f64(m.refit_secs.max(0.1)),
-        seed,
-        background: true,
-        score_window: 20_000,
-        min_refit_gap: std::time::Duration::from_secs(10),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +447,32 @@ mod tests {
         let err = Settings::from_toml("[kafka]\npartitions = 3\nbogus = 1\n").unwrap_err();
         assert_eq!(err.0, 3);
         assert!(err.1.contains("bogus"), "{}", err.1);
+    }
+
+    /// The core's defaults and the settings' defaults are one set of numbers.
+    #[test]
+    fn core_configs_derive_from_the_default_settings() {
+        let s = Settings::default();
+        assert_eq!(s.analyzer(), AnalyzerConfig::default());
+        assert_eq!(s.ml(), MlConfig::default());
+        let g = s.generator("p0".into());
+        let d = GeneratorConfig::default();
+        assert_eq!((g.seed, g.incident_rate), (d.seed, d.incident_rate));
+    }
+
+    #[test]
+    fn command_flags_are_settings_and_are_validated_once() {
+        use clap::Parser;
+        let cli =
+            Cli::try_parse_from(["streamwatch", "produce", "--rate", "7", "--seed", "9"]).unwrap();
+        let s = Settings::resolve(&cli).unwrap();
+        assert_eq!((s.producer.rate, s.producer.seed), (7.0, 9));
+        let cli = Cli::try_parse_from(["streamwatch", "--partitions", "0"]).unwrap();
+        let err = Settings::resolve(&cli).unwrap_err().to_string();
+        assert!(err.contains("--partitions"), "{err}");
+        let cli = Cli::try_parse_from(["streamwatch", "tui", "--rate=-2"]).unwrap();
+        let err = Settings::resolve(&cli).unwrap_err().to_string();
+        assert!(err.contains("--rate") && err.contains("-2"), "{err}");
     }
 
     #[test]

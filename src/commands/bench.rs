@@ -9,28 +9,24 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use serde_json::json;
 
-use super::stream_list;
+use super::check_reachable;
 use crate::cli::BenchArgs;
 use crate::config::Settings;
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{
-    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, SCREEN_ALERTS_PER_TICK,
-    analyzer_config,
-};
+use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
-use streamwatch::analytics::StreamAnalyzer;
+use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
 use streamwatch::codec;
-use streamwatch::ml::StreamModel;
+use streamwatch::ml::{MlConfig, StreamModel};
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
 
 pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
-    let streams = stream_list(args.stream);
-    let seed = args.seed.unwrap_or(settings.producer.seed);
-    let broker = Target::start(settings, settings.kafka.partitions)?;
+    let streams = args.stream.kinds();
+    let broker = Target::start(settings)?;
     let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
     if !embedded {
-        super::check_reachable(settings, &brokers).await?;
+        check_reachable(settings, &brokers).await?;
     }
     eprintln!(
         "bench: {} events into {} ({})",
@@ -43,20 +39,21 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         }
     );
 
-    let produce = produce(settings, &brokers, &streams, args.count, seed).await?;
+    let produce = produce(settings, &brokers, &streams, args.count).await?;
     eprintln!(
         "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
         produce.1,
         produce.0,
         args.count as f64 / produce.1.max(1e-9)
     );
-    let consumed = consume(settings, &brokers, &streams, args.count, seed).await?;
+    let consumed = consume(settings, &brokers, &streams, args.count).await?;
     let active = consumed.active_s.max(1e-9);
     let consume_rate = consumed.ingest.consumed as f64 / active;
     eprintln!(
         "  consume  {consume_rate:>10.0} events/s  (decode + analytics + models, {} events in {active:.2} s)",
         consumed.ingest.consumed
     );
+    let seed = settings.producer.seed;
     let core = tokio::task::spawn_blocking(move || core_costs(&streams, seed)).await?;
     for (name, ns) in &core {
         eprintln!("  {name:<28} {ns:>8.0} ns/event");
@@ -88,7 +85,6 @@ async fn produce(
     brokers: &str,
     streams: &[StreamKind],
     count: u64,
-    seed: u64,
 ) -> Result<(u64, f64)> {
     let plan = ProducerPlan {
         start: None,
@@ -96,11 +92,7 @@ async fn produce(
         rate: 0.0,
         count,
         duration: None,
-        generator: GeneratorConfig {
-            seed,
-            incident_rate: settings.producer.incident_rate,
-            producer_id: "bench".into(),
-        },
+        generator: settings.generator("bench".into()),
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();
@@ -123,7 +115,6 @@ async fn consume(
     brokers: &str,
     streams: &[StreamKind],
     count: u64,
-    seed: u64,
 ) -> Result<ConsumerSnapshot> {
     let plan = ConsumerPlan {
         streams: streams.to_vec(),
@@ -132,9 +123,8 @@ async fn consume(
         count,
         duration: Some(Duration::from_secs(600)),
         tick: Duration::from_secs(1),
-        seed,
         // As the TUI runs it.
-        alerts_per_tick: Some(SCREEN_ALERTS_PER_TICK),
+        forward_alerts: false,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, brokers, plan, tx)?;
@@ -169,7 +159,7 @@ fn core_costs(streams: &[StreamKind], seed: u64) -> Vec<(String, f64)> {
             ));
         }
         out.push((format!("{}/generate+encode", kind.name()), per_event(t, N)));
-        let mut a = StreamAnalyzer::new(kind, &analyzer_config(&Settings::default()));
+        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
         let mut obs = Vec::with_capacity(N as usize);
         let mut e = Event::empty(kind);
         let t = Instant::now();
@@ -179,9 +169,12 @@ fn core_costs(streams: &[StreamKind], seed: u64) -> Vec<(String, f64)> {
             }
         }
         out.push((format!("{}/decode+observe", kind.name()), per_event(t, N)));
-        let mut ml = crate::config::ml_config(&Settings::default(), seed);
-        ml.background = false;
-        ml.refit_every = usize::MAX;
+        let ml = MlConfig {
+            seed,
+            background: false,
+            refit_every: usize::MAX,
+            ..MlConfig::default()
+        };
         let mut m = StreamModel::new(kind, &ml);
         let warm = obs.len().min(20_000);
         for o in &obs[..warm] {

@@ -7,16 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use tokio_util::sync::CancellationToken;
 
+use super::shutdown_signal;
 use crate::cli::BrokerArgs;
 use crate::config::Settings;
 use crate::kafka::{self, broker};
 
 pub async fn run(settings: &Settings, args: &BrokerArgs) -> Result<ExitCode> {
-    let partitions = args.partitions.unwrap_or(settings.kafka.partitions);
-    anyhow::ensure!(
-        partitions >= 1,
-        "--partitions must be at least 1, got {partitions}"
-    );
+    let partitions = settings.kafka.partitions;
     let listener = broker::bind(&args.listen).await?;
     let local = listener.local_addr()?;
     let embedded = broker::EmbeddedBroker::start(&kafka::all_topics(settings), partitions)?;
@@ -39,16 +36,4 @@ pub async fn run(settings: &Settings, args: &BrokerArgs) -> Result<ExitCode> {
     drop(embedded);
     tracing::info!("broker stopped");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() -> Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }

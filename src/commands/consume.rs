@@ -9,25 +9,18 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Value, json};
 
-use super::{external_brokers, stream_list};
+use super::{check_reachable, shutdown_signal};
 use crate::cli::ConsumeArgs;
-use crate::commands::broker::shutdown_signal;
-use crate::commands::produce::check_reachable;
 use crate::config::Settings;
 use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
 use streamwatch::analytics::StreamSnapshot;
 use streamwatch::ml::ModelSnapshot;
 
 pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
-    anyhow::ensure!(
-        args.duration >= 0.0,
-        "--duration must be 0 or more, got {}",
-        args.duration
-    );
-    let brokers = external_brokers(settings);
+    let brokers = settings.external_brokers();
     check_reachable(settings, &brokers).await?;
     let plan = ConsumerPlan {
-        streams: stream_list(args.stream),
+        streams: args.stream.kinds(),
         group: args
             .group
             .clone()
@@ -36,9 +29,8 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         count: args.count,
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         tick: Duration::from_secs(1),
-        seed: args.seed.unwrap_or(settings.producer.seed),
-        // One line per alert: nothing is held back.
-        alerts_per_tick: None,
+        // One line per alert.
+        forward_alerts: true,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;

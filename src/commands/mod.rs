@@ -15,7 +15,7 @@ use crate::config::Settings;
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = Settings::load(&cli.global)?;
+    let settings = Settings::resolve(&cli)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -31,35 +31,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// The brokers for commands that default to a local cluster rather than the embedded one.
-pub fn external_brokers(settings: &Settings) -> String {
-    if settings.kafka.brokers.trim().is_empty() {
-        "localhost:9092".to_string()
-    } else {
-        settings.kafka.brokers.clone()
-    }
+/// Fails fast, with one line, when the cluster cannot be reached.
+pub async fn check_reachable(settings: &Settings, brokers: &str) -> Result<()> {
+    let (settings, brokers) = (settings.clone(), brokers.to_string());
+    tokio::task::spawn_blocking(move || crate::kafka::admin::check_reachable(&settings, &brokers))
+        .await??;
+    Ok(())
 }
 
-/// The streams a list of `--streams` choices stands for.
-pub fn stream_list_of(
-    choices: &[crate::cli::StreamChoice],
-) -> Vec<streamwatch::streams::StreamKind> {
-    let mut v: Vec<_> = choices.iter().flat_map(|c| stream_list(*c)).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-pub use produce::check_reachable;
-
-/// The streams a `--type` choice stands for.
-pub fn stream_list(choice: crate::cli::StreamChoice) -> Vec<streamwatch::streams::StreamKind> {
-    use crate::cli::StreamChoice;
-    use streamwatch::streams::StreamKind;
-    match choice {
-        StreamChoice::Sensor => vec![StreamKind::Sensor],
-        StreamChoice::Transaction => vec![StreamKind::Transaction],
-        StreamChoice::Log => vec![StreamKind::Log],
-        StreamChoice::All => StreamKind::ALL.to_vec(),
+/// Resolves on SIGINT or SIGTERM: how the headless commands are stopped.
+pub async fn shutdown_signal() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
     }
+    Ok(())
 }

@@ -6,17 +6,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::{external_brokers, stream_list};
+use super::{check_reachable, shutdown_signal};
 use crate::cli::ProduceArgs;
-use crate::commands::broker::shutdown_signal;
 use crate::config::Settings;
-use crate::kafka::admin::Admin;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan, summary};
-use streamwatch::streams::{GeneratorConfig, Timestamp};
+use streamwatch::streams::Timestamp;
 
 pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
     let plan = plan(settings, args)?;
-    let brokers = external_brokers(settings);
+    let brokers = settings.external_brokers();
     check_reachable(settings, &brokers).await?;
     let handle = ProducerHandle::spawn(settings, &brokers, plan)?;
     let book = handle.book();
@@ -69,23 +67,6 @@ pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
 }
 
 fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
-    let rate = args.rate.unwrap_or(settings.producer.rate);
-    anyhow::ensure!(
-        rate >= 0.0 && rate.is_finite(),
-        "--rate must be 0 or more, got {rate}"
-    );
-    anyhow::ensure!(
-        args.duration >= 0.0,
-        "--duration must be 0 or more, got {}",
-        args.duration
-    );
-    let incident_rate = args
-        .incident_rate
-        .unwrap_or(settings.producer.incident_rate);
-    anyhow::ensure!(
-        (0.0..=1.0).contains(&incident_rate),
-        "--incident-rate must be within 0..1, got {incident_rate}"
-    );
     let start = match &args.start_time {
         Some(t) => Some(Timestamp::parse(t).ok_or_else(|| {
             anyhow::anyhow!(
@@ -94,20 +75,16 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         })?),
         None => None,
     };
-    let seed = args.seed.unwrap_or(settings.producer.seed);
+    let seed = settings.producer.seed;
     // A reproducible run names its producer after what makes it reproducible.
     let producer_id = start.map_or_else(producer_id, |t| format!("s{seed:x}t{:x}", t.millis()));
     Ok(ProducerPlan {
         start,
-        streams: stream_list(args.stream),
-        rate,
+        streams: args.stream.kinds(),
+        rate: settings.producer.rate,
         count: args.count,
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
-        generator: GeneratorConfig {
-            seed,
-            incident_rate,
-            producer_id,
-        },
+        generator: settings.generator(producer_id),
     })
 }
 
@@ -121,11 +98,4 @@ fn producer_id() -> String {
         "{:08x}",
         (nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) as u32
     )
-}
-
-/// Fails fast, with one line, when the cluster cannot be reached.
-pub async fn check_reachable(settings: &Settings, brokers: &str) -> Result<()> {
-    let (settings, brokers) = (settings.clone(), brokers.to_string());
-    tokio::task::spawn_blocking(move || Admin::connect(&settings, &brokers).map(|_| ())).await??;
-    Ok(())
 }

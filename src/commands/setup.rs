@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use super::external_brokers;
 use crate::cli::SetupArgs;
 use crate::config::Settings;
 use crate::kafka::{
@@ -14,7 +13,7 @@ use crate::kafka::{
 };
 
 pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
-    let brokers = external_brokers(settings);
+    let brokers = settings.external_brokers();
     let topics = kafka::all_topics(settings);
     let admin = {
         let settings = settings.clone();
@@ -35,15 +34,7 @@ pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     } else {
-        let partitions = args.partitions.unwrap_or(settings.kafka.partitions);
-        let rf = args
-            .replication_factor
-            .unwrap_or(settings.kafka.replication_factor);
-        anyhow::ensure!(
-            partitions >= 1,
-            "--partitions must be at least 1, got {partitions}"
-        );
-        anyhow::ensure!(rf >= 1, "--replication-factor must be at least 1, got {rf}");
+        let (partitions, rf) = (settings.kafka.partitions, settings.kafka.replication_factor);
         for c in admin.create(&topics, partitions, rf).await? {
             match c {
                 Created::New(name) => {

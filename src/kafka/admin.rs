@@ -51,7 +51,7 @@ pub struct Admin {
 
 impl Admin {
     pub fn connect(settings: &Settings, brokers: &str) -> Result<Self, KafkaError> {
-        let cfg = super::client_config(settings, brokers);
+        let cfg = super::client_config(settings, brokers, |_| {});
         let consumer: BaseConsumer = cfg.create().map_err(KafkaError::Client)?;
         let admin = cfg.create().map_err(KafkaError::Client)?;
         let this = Self {
@@ -199,11 +199,17 @@ impl Admin {
     }
 }
 
-fn admin_error(what: &str, e: RdError) -> KafkaError {
-    KafkaError::Admin(format!("cannot {what}: {e}"))
+/// Fails fast, with one line, when the cluster cannot be reached (a metadata request within
+/// the timeout).
+pub fn check_reachable(settings: &Settings, brokers: &str) -> Result<(), KafkaError> {
+    Admin::connect(settings, brokers).map(|_| ())
 }
 
-fn code_error(what: &str, topic: &str, code: RDKafkaErrorCode) -> KafkaError {
+fn admin_error(what: &'static str, source: RdError) -> KafkaError {
+    KafkaError::Request { what, source }
+}
+
+fn code_error(what: &'static str, topic: &str, code: RDKafkaErrorCode) -> KafkaError {
     let hint = match code {
         RDKafkaErrorCode::UnsupportedVersion | RDKafkaErrorCode::InvalidRequest => {
             " (this broker has no Admin API; the embedded broker creates its topics at start, \
@@ -212,5 +218,10 @@ fn code_error(what: &str, topic: &str, code: RDKafkaErrorCode) -> KafkaError {
         RDKafkaErrorCode::InvalidReplicationFactor => " (lower --replication-factor)",
         _ => "",
     };
-    KafkaError::Admin(format!("cannot {what} topic {topic}: {code}{hint}"))
+    KafkaError::Topic {
+        what,
+        topic: topic.to_string(),
+        code,
+        hint,
+    }
 }

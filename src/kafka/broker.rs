@@ -23,15 +23,16 @@ pub struct Target {
 }
 
 impl Target {
-    /// Starts the embedded broker with the stream topics unless `--brokers` names a cluster.
-    pub fn start(settings: &crate::config::Settings, partitions: i32) -> Result<Self, KafkaError> {
+    /// Starts the embedded broker with the stream topics (`kafka.partitions` each) unless
+    /// `--brokers` names a cluster.
+    pub fn start(settings: &crate::config::Settings) -> Result<Self, KafkaError> {
         if !settings.kafka.brokers.trim().is_empty() {
             return Ok(Self {
                 embedded: None,
                 bootstrap: settings.kafka.brokers.clone(),
             });
         }
-        let b = EmbeddedBroker::start(&super::all_topics(settings), partitions)?;
+        let b = EmbeddedBroker::start(&super::all_topics(settings), settings.kafka.partitions)?;
         Ok(Self {
             bootstrap: b.bootstrap().to_string(),
             embedded: Some(b),

@@ -23,14 +23,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::KafkaError;
 use crate::config::Settings;
 use streamwatch::analytics::ingest::{IngestBook, IngestSnapshot};
-use streamwatch::analytics::{Alert, AnalyzerConfig, StreamAnalyzer, StreamSnapshot};
+use streamwatch::analytics::{Alert, StreamAnalyzer, StreamSnapshot};
 use streamwatch::codec;
 use streamwatch::ml::{ModelSnapshot, StreamModel};
 use streamwatch::streams::{Event, StreamKind};
-
-/// What a screen takes: at most this many new alerts cross the channel per tick, the rest
-/// stay in the alert book (where snapshots still show them).
-pub const SCREEN_ALERTS_PER_TICK: usize = 20;
 
 /// Lag of one partition as librdkafka last reported it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,9 +146,9 @@ pub struct ConsumerPlan {
     pub count: u64,
     pub duration: Option<Duration>,
     pub tick: Duration,
-    pub seed: u64,
-    /// At most this many new alerts sent per tick (`None`: every one, as `consume` prints).
-    pub alerts_per_tick: Option<usize>,
+    /// Send every new alert as it opens (`consume` prints them); a screen reads the alert
+    /// books in the snapshots instead.
+    pub forward_alerts: bool,
 }
 
 pub struct ConsumerHandle {
@@ -183,7 +179,10 @@ impl ConsumerHandle {
         let thread = std::thread::Builder::new()
             .name("consumer".into())
             .spawn(move || engine.run(consumer, health, plan, rx, out))
-            .map_err(|e| KafkaError::Admin(format!("cannot start the consumer thread: {e}")))?;
+            .map_err(|source| KafkaError::Thread {
+                role: "consumer",
+                source,
+            })?;
         Ok(Self {
             control: tx,
             thread: Some(thread),
@@ -218,26 +217,28 @@ fn create(
     plan: &ConsumerPlan,
     health: &Arc<Mutex<Health>>,
 ) -> Result<BaseConsumer<ConsumerCtx>, KafkaError> {
-    let mut cfg = rdkafka::ClientConfig::new();
-    cfg.set("bootstrap.servers", brokers)
-        .set("group.id", &plan.group)
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.commit.interval.ms", "1000")
-        .set(
-            "auto.offset.reset",
-            if plan.from_beginning {
-                "earliest"
-            } else {
-                "latest"
-            },
-        )
-        .set("statistics.interval.ms", "1000")
-        .set("fetch.wait.max.ms", "50")
-        .set("session.timeout.ms", "10000");
-    for (k, v) in &settings.kafka.properties {
-        cfg.set(k, v);
-    }
+    let cfg = super::client_config(settings, brokers, |c| {
+        c.set("group.id", &plan.group);
+        // At least once: an offset is stored only after its message is analysed, and
+        // librdkafka commits the stored offsets every second (and on shutdown, synchronously).
+        c.set("enable.auto.commit", "true");
+        c.set("enable.auto.offset.store", "false");
+        c.set("auto.commit.interval.ms", "1000");
+        let reset = if plan.from_beginning {
+            "earliest"
+        } else {
+            "latest"
+        };
+        c.set("auto.offset.reset", reset);
+        // Lag and broker health come from the statistics callback, once a second.
+        c.set("statistics.interval.ms", "1000");
+        // A fetch returns within 50 ms even when little is waiting: a quiet topic shows
+        // new events at once.
+        c.set("fetch.wait.max.ms", "50");
+        // A member that stops answering leaves the group within 10 s, so its partitions
+        // move on to the others.
+        c.set("session.timeout.ms", "10000");
+    });
     cfg.create_with_context(ConsumerCtx {
         health: health.clone(),
     })
@@ -253,14 +254,14 @@ struct Engine {
     scratch: Vec<Event>,
     ingest: IngestBook,
     pending_alerts: Vec<Alert>,
-    alert_limit: Option<usize>,
+    forward_alerts: bool,
     first_message: Option<Instant>,
 }
 
 impl Engine {
     fn new(settings: &Settings, plan: &ConsumerPlan, topics: &[String]) -> Self {
-        let cfg = analyzer_config(settings);
-        let ml = crate::config::ml_config(settings, plan.seed);
+        let cfg = settings.analyzer();
+        let ml = settings.ml();
         Self {
             topics: topics
                 .iter()
@@ -280,7 +281,7 @@ impl Engine {
             scratch: plan.streams.iter().map(|&k| Event::empty(k)).collect(),
             ingest: IngestBook::default(),
             pending_alerts: Vec::new(),
-            alert_limit: plan.alerts_per_tick,
+            forward_alerts: plan.forward_alerts,
             first_message: None,
         }
     }
@@ -393,10 +394,7 @@ impl Engine {
                 self.ingest.accept(kind, event.producer_id(), event.seq());
                 let obs = self.analyzers[i].observe(event);
                 self.models[i].observe(&obs);
-                if self
-                    .alert_limit
-                    .is_none_or(|n| self.pending_alerts.len() < n * 4)
-                {
+                if self.forward_alerts {
                     self.pending_alerts.extend(obs.new_alerts);
                 }
             }
@@ -404,16 +402,8 @@ impl Engine {
     }
 
     fn flush_alerts(&mut self, out: &UnboundedSender<ConsumerEvent>) {
-        let n = self.pending_alerts.len();
-        let limit = self.alert_limit.unwrap_or(usize::MAX);
-        for a in self.pending_alerts.drain(..).take(limit) {
+        for a in self.pending_alerts.drain(..) {
             let _ = out.send(ConsumerEvent::Alert(Box::new(a)));
-        }
-        if n > limit {
-            tracing::debug!(
-                suppressed = n - limit,
-                "alerts over the per-tick limit stay in the book"
-            );
         }
     }
 
@@ -445,23 +435,5 @@ impl Engine {
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
         }
-    }
-}
-
-/// The analyzer settings from the config file's `[analytics]` table.
-pub fn analyzer_config(settings: &Settings) -> AnalyzerConfig {
-    let a = &settings.analytics;
-    AnalyzerConfig {
-        window: a.window,
-        time_window_ms: (a.time_window_secs * 1000.0) as i64,
-        z_threshold: a.zscore_threshold,
-        z_warmup: a.zscore_warmup,
-        exclude_anomalies: a.exclude_anomalies,
-        cooldown_ms: (a.alert_cooldown_secs * 1000.0) as i64,
-        alert_history: a.alert_history,
-        temperature_max: a.thresholds.temperature_max,
-        temperature_min: a.thresholds.temperature_min,
-        response_time_ms_max: a.thresholds.response_time_ms_max,
-        amount_max: a.thresholds.amount_max,
     }
 }

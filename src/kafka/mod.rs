@@ -28,8 +28,23 @@ pub enum KafkaError {
     },
     #[error("the embedded broker failed: {0}")]
     Embedded(String),
-    #[error("{0}")]
-    Admin(String),
+    #[error("cannot start the {role} thread: {source}")]
+    Thread {
+        role: &'static str,
+        source: std::io::Error,
+    },
+    #[error("cannot {what}: {source}")]
+    Request {
+        what: &'static str,
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("cannot {what} topic {topic}: {code}{hint}")]
+    Topic {
+        what: &'static str,
+        topic: String,
+        code: rdkafka::types::RDKafkaErrorCode,
+        hint: &'static str,
+    },
 }
 
 /// Property names whose values are secrets and must never be printed or logged.
@@ -40,11 +55,19 @@ pub fn is_secret(key: &str) -> bool {
         .any(|s| k.contains(s))
 }
 
-/// A client config with the bootstrap servers and every pass-through property applied.
-pub fn client_config(settings: &Settings, brokers: &str) -> ClientConfig {
+/// Every client's config, built one way: the bootstrap servers and librdkafka's log level
+/// (its own logs go through `tracing` to the log file), then the role's properties (`role`
+/// sets them, each with its reason), then the pass-through properties (`-X`,
+/// `[kafka.properties]`), which win over both. Secrets are masked where properties are logged.
+pub fn client_config(
+    settings: &Settings,
+    brokers: &str,
+    role: impl FnOnce(&mut ClientConfig),
+) -> ClientConfig {
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", brokers);
     cfg.set_log_level(RDKafkaLogLevel::Warning);
+    role(&mut cfg);
     for (k, v) in &settings.kafka.properties {
         let shown = if is_secret(k) { "***" } else { v.as_str() };
         tracing::debug!(key = %k, value = %shown, "librdkafka property");

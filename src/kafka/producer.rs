@@ -205,7 +205,10 @@ impl ProducerHandle {
         let thread = std::thread::Builder::new()
             .name("producer".into())
             .spawn(move || Pump::new(producer, topics, plan, thread_book, rx).run())
-            .map_err(|e| KafkaError::Admin(format!("cannot start the producer thread: {e}")))?;
+            .map_err(|source| KafkaError::Thread {
+                role: "producer",
+                source,
+            })?;
         Ok(Self {
             control: tx,
             book,
@@ -251,18 +254,22 @@ fn create(
     brokers: &str,
     book: &Arc<DeliveryBook>,
 ) -> Result<ThreadedProducer<DeliveryContext>, KafkaError> {
-    let mut cfg = rdkafka::ClientConfig::new();
-    cfg.set("bootstrap.servers", brokers)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("compression.type", &settings.producer.compression)
-        .set("linger.ms", "10")
-        .set("partitioner", "murmur2_random")
-        .set("queue.buffering.max.messages", "500000")
-        .set("message.timeout.ms", "30000");
-    for (k, v) in &settings.kafka.properties {
-        cfg.set(k, v);
-    }
+    let cfg = super::client_config(settings, brokers, |c| {
+        // A message counts as delivered once every in-sync replica has it.
+        c.set("acks", "all");
+        // Retries after a broker hiccup neither duplicate nor reorder messages.
+        c.set("enable.idempotence", "true");
+        c.set("compression.type", &settings.producer.compression);
+        // Up to 10 ms of batching: throughput when unpaced, no visible delay when paced.
+        c.set("linger.ms", "10");
+        // The Java clients' partitioner: an entity's key lands on the same partition
+        // whichever client writes it.
+        c.set("partitioner", "murmur2_random");
+        // Room for about a second of unpaced production before back-pressure sets in.
+        c.set("queue.buffering.max.messages", "500000");
+        // A message not delivered within 30 s is counted as failed, not retried forever.
+        c.set("message.timeout.ms", "30000");
+    });
     cfg.create_with_context(DeliveryContext { book: book.clone() })
         .map_err(KafkaError::Client)
 }

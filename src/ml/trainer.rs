@@ -54,7 +54,7 @@ impl Default for MlConfig {
             max_depth: 10,
             feature_fraction: 0.8,
             buffer: 4000,
-            warmup: 600,
+            warmup: 500,
             refit_every: 3000,
             refit_after: Duration::from_secs(30),
             seed: 42,

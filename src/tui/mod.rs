@@ -21,15 +21,15 @@ use crossterm::execute;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::cli::TuiArgs;
-use crate::commands::stream_list_of;
+use crate::cli::{StreamChoice, TuiArgs};
 use crate::config::Settings;
+use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, SCREEN_ALERTS_PER_TICK};
+use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use app::{App, Effect, Msg};
 use event::{Event, Events};
-use streamwatch::streams::{GeneratorConfig, StreamKind};
+use streamwatch::streams::StreamKind;
 
 /// Everything the TUI runs besides the screen.
 struct Session {
@@ -44,17 +44,13 @@ pub fn run(
     args: &TuiArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<ExitCode> {
-    let rate = args.rate.unwrap_or(settings.producer.rate);
-    anyhow::ensure!(
-        rate >= 0.0 && rate.is_finite(),
-        "--rate must be 0 or more, got {rate}"
-    );
+    let rate = settings.producer.rate;
     let streams = args
         .streams
         .as_deref()
-        .map_or_else(|| StreamKind::ALL.to_vec(), stream_list_of);
+        .map_or_else(|| StreamKind::ALL.to_vec(), StreamChoice::kinds_of);
     let (tx, rx) = unbounded_channel();
-    let (session, broker_label, embedded) = start(settings, args, rate, &streams, tx, runtime)?;
+    let (session, broker_label, embedded) = start(settings, &streams, tx)?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
     let mut terminal = init_terminal()?;
     let result = runtime.block_on(event_loop(
@@ -97,35 +93,24 @@ pub fn run(
 
 fn start(
     settings: &Settings,
-    args: &TuiArgs,
-    rate: f64,
     streams: &[StreamKind],
     tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
-    runtime: &tokio::runtime::Runtime,
 ) -> Result<(Session, String, bool)> {
-    let broker = Target::start(
-        settings,
-        args.partitions.unwrap_or(settings.kafka.partitions),
-    )?;
+    let broker = Target::start(settings)?;
     let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
     if !embedded {
-        runtime.block_on(crate::commands::check_reachable(settings, &brokers))?;
+        check_reachable(settings, &brokers)?;
     }
-    let seed = args.seed.unwrap_or(settings.producer.seed);
     let producer = ProducerHandle::spawn(
         settings,
         &brokers,
         ProducerPlan {
             start: None,
             streams: streams.to_vec(),
-            rate,
+            rate: settings.producer.rate,
             count: 0,
             duration: None,
-            generator: GeneratorConfig {
-                seed,
-                incident_rate: settings.producer.incident_rate,
-                producer_id: format!("tui-{}", std::process::id()),
-            },
+            generator: settings.generator(format!("tui-{}", std::process::id())),
         },
     )?;
     let consumer = ConsumerHandle::spawn(
@@ -138,8 +123,8 @@ fn start(
             count: 0,
             duration: None,
             tick: Duration::from_secs_f64(1.0 / settings.tui.fps),
-            seed,
-            alerts_per_tick: Some(SCREEN_ALERTS_PER_TICK),
+            // The screen reads the alert books in the snapshots.
+            forward_alerts: false,
         },
         tx,
     )?;
