@@ -35,6 +35,12 @@ impl Timestamp {
         ms as f64 / 3_600_000.0
     }
 
+    /// The time of day in UTC, `HH:MM:SS`.
+    pub fn clock(self) -> String {
+        let sod = self.0.div_euclid(1000).rem_euclid(86_400);
+        format!("{:02}:{:02}:{:02}", sod / 3600, sod / 60 % 60, sod % 60)
+    }
+
     /// Writes `YYYY-MM-DDTHH:MM:SS.mmmZ` into a fixed buffer.
     pub fn to_rfc3339(self) -> [u8; 24] {
         let ms = self.0.rem_euclid(1000) as u32;
@@ -155,6 +161,12 @@ mod tests {
             Timestamp(1_796_000_000_123).to_string(),
             "2026-11-30T00:53:20.123Z"
         );
+    }
+
+    #[test]
+    fn clock_is_the_utc_time_of_day() {
+        assert_eq!(Timestamp(1_796_000_000_123).clock(), "00:53:20");
+        assert_eq!(Timestamp(-1).clock(), "23:59:59");
     }
 
     #[test]

@@ -1,14 +1,16 @@
-//! The TUI's state. It changes only in `update` (messages from tasks and the clock) and
-//! `handle_key`; both return the effects the event loop must carry out (control messages to
-//! the producer and consumer, quitting), so the state logic is testable without a terminal.
+//! The TUI's state. It changes only in `update`, which takes every event the loop reads
+//! (ticks, keys, the consumer's messages) and returns the effects the loop must carry out
+//! (control messages to the producer and consumer, quitting); the app also says when what it
+//! shows has changed (`needs_redraw`). So the state logic is testable without a terminal.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 
+use super::event::{Event, Tick};
 use super::keys::{Action, action_for};
-use crate::kafka::consumer::{ConsumerControl, ConsumerSnapshot};
+use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerSnapshot};
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::{Alert, Severity};
 use streamwatch::streams::StreamKind;
@@ -27,22 +29,7 @@ pub enum View {
     Stream(StreamKind),
 }
 
-/// What the loop feeds into `update`.
-#[derive(Debug, Clone)]
-pub enum Msg {
-    /// A clock tick with the time since start and the producer's counters.
-    Tick {
-        uptime: Duration,
-        delivery: Box<[StreamDelivery; 3]>,
-        producer_error: Option<String>,
-    },
-    Snapshot(Box<ConsumerSnapshot>),
-    Alert(Box<Alert>),
-    Problem(String),
-    Resize,
-}
-
-/// What `update`/`handle_key` ask the loop to do.
+/// What `update` asks the loop to do.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Effect {
     Producer(Control),
@@ -83,12 +70,15 @@ pub struct App {
     last_tick: Duration,
     pub rates: [f64; 3],
     pub problems: VecDeque<Problem>,
-    /// Alerts announced since start (the panel reads the books in the snapshot).
-    pub alerts_seen: u64,
     pub alert_scroll: usize,
     pub help: bool,
     pub quitting: bool,
     pub producer_error: Option<String>,
+    /// What is on screen no longer matches the state: draw now.
+    dirty: bool,
+    /// Something arrived that the screen does not show yet: draw on the next tick (so that
+    /// a flood of snapshots costs one frame per tick, not one each).
+    stale: bool,
 }
 
 impl App {
@@ -122,12 +112,23 @@ impl App {
             last_tick: Duration::ZERO,
             rates: [rate; 3],
             problems: VecDeque::new(),
-            alerts_seen: 0,
             alert_scroll: 0,
             help: false,
             quitting: false,
             producer_error: None,
+            dirty: true,
+            stale: false,
         }
+    }
+
+    /// Whether the screen must be drawn again.
+    pub fn needs_redraw(&self) -> bool {
+        self.dirty
+    }
+
+    /// The screen now shows the state.
+    pub fn drawn(&mut self) {
+        self.dirty = false;
     }
 
     /// The stream the current view is about (the selected one in the overview).
@@ -138,32 +139,69 @@ impl App {
         }
     }
 
-    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
-        match msg {
-            Msg::Tick {
-                uptime,
-                delivery,
-                producer_error,
-            } => self.tick(uptime, *delivery, producer_error),
-            Msg::Snapshot(s) => {
-                if !self.frozen {
-                    self.shown = Some(s.clone());
-                }
-                self.latest = Some(s);
+    /// Takes one event; returns what the loop must do.
+    pub fn update(&mut self, event: Event) -> Vec<Effect> {
+        match event {
+            Event::Tick(t) => self.tick(*t),
+            Event::Key(k) => {
+                self.dirty = true;
+                return self.handle_key(k);
             }
-            Msg::Alert(_) => self.alerts_seen += 1,
-            Msg::Problem(p) => self.push_problem(p),
-            Msg::Resize => {}
+            Event::Scroll { down } => {
+                self.dirty = true;
+                self.apply(if down {
+                    Action::ScrollDown
+                } else {
+                    Action::ScrollUp
+                });
+            }
+            Event::Resize => self.dirty = true,
+            Event::Consumer(c) => self.consumer(c),
+            Event::InputClosed(why) => {
+                tracing::warn!(%why, "terminal input closed");
+                self.quitting = true;
+                return vec![Effect::Quit];
+            }
         }
         Vec::new()
     }
 
-    fn tick(
-        &mut self,
-        uptime: Duration,
-        delivery: [StreamDelivery; 3],
-        producer_error: Option<String>,
-    ) {
+    fn consumer(&mut self, event: ConsumerEvent) {
+        match event {
+            ConsumerEvent::Snapshot(s) => {
+                if !self.frozen {
+                    self.shown = Some(s.clone());
+                }
+                self.latest = Some(s);
+                self.stale = true;
+            }
+            // The screen reads alerts from the books in the snapshots.
+            ConsumerEvent::Alert(_) => {}
+            ConsumerEvent::Problem(p) => {
+                self.push_problem(p);
+                self.stale = true;
+            }
+            ConsumerEvent::Finished(_) => {
+                self.push_problem("the consumer stopped".into());
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// An idle screen redraws only when its clock or its counters move.
+    fn tick(&mut self, t: Tick) {
+        let changed = self.stale
+            || t.delivery != self.delivery
+            || t.uptime.as_secs() != self.uptime.as_secs();
+        if changed {
+            self.dirty = true;
+            self.stale = false;
+        }
+        let Tick {
+            uptime,
+            delivery,
+            producer_error,
+        } = t;
         let dt = (uptime.saturating_sub(self.last_tick)).as_secs_f64();
         if dt >= 0.5 {
             for (i, d) in delivery.iter().enumerate() {
@@ -192,24 +230,17 @@ impl App {
         self.problems.truncate(PROBLEM_HISTORY);
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
-        let Some(action) = action_for(&key) else {
-            return Vec::new();
-        };
-        if self.help && !matches!(action, Action::Help | Action::Quit) {
+    /// A key: its action. While help is open, any key closes it and is not lost: it then
+    /// does what it does (but `?` and Esc only close).
+    fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let action = action_for(&key);
+        if self.help {
             self.help = false;
-            return Vec::new();
+            if matches!(action, None | Some(Action::Help | Action::Back)) {
+                return Vec::new();
+            }
         }
-        self.apply(action)
-    }
-
-    /// Scrolls the alerts panel (mouse wheel).
-    pub fn scroll(&mut self, down: bool) {
-        self.apply(if down {
-            Action::ScrollDown
-        } else {
-            Action::ScrollUp
-        });
+        action.map_or_else(Vec::new, |a| self.apply(a))
     }
 
     fn apply(&mut self, action: Action) -> Vec<Effect> {
@@ -244,6 +275,7 @@ impl App {
                 return vec![Effect::Consumer(ConsumerControl::ClearAlerts)];
             }
             Action::Help => self.help = !self.help,
+            Action::Back => self.help = false,
             Action::Quit => {
                 self.quitting = true;
                 return vec![Effect::Quit];

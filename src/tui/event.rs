@@ -1,19 +1,22 @@
-//! The one stream of events the TUI loop reads: clock ticks, terminal input and what the
-//! consumer task publishes.
+//! The one stream of events the TUI reads, and the one type `App::update` takes: clock ticks
+//! (with the producer's counters), terminal input and what the consumer task publishes.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crossterm::event::{Event as TermEvent, EventStream, KeyEventKind, MouseEventKind};
+use crossterm::event::{Event as TermEvent, EventStream, KeyEvent, KeyEventKind, MouseEventKind};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::kafka::consumer::ConsumerEvent;
+use crate::kafka::producer::{DeliveryBook, StreamDelivery};
+use streamwatch::streams::StreamKind;
 
 #[derive(Debug)]
 pub enum Event {
-    Tick,
-    Key(crossterm::event::KeyEvent),
+    Tick(Box<Tick>),
+    Key(KeyEvent),
     Scroll {
         down: bool,
     },
@@ -23,16 +26,32 @@ pub enum Event {
     InputClosed(String),
 }
 
+/// A clock tick: the time since start and the producer's counters at that moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tick {
+    pub uptime: Duration,
+    pub delivery: [StreamDelivery; 3],
+    pub producer_error: Option<String>,
+}
+
 pub struct Events {
     tick: Interval,
     input: EventStream,
     consumer: UnboundedReceiver<ConsumerEvent>,
     consumer_open: bool,
+    book: Arc<DeliveryBook>,
+    started: Instant,
 }
 
 impl Events {
-    /// Ticks at `fps` frames per second (the period is 1/fps seconds).
-    pub fn new(fps: f64, consumer: UnboundedReceiver<ConsumerEvent>) -> Self {
+    /// Ticks at `fps` frames per second (the period is 1/fps seconds), each carrying the
+    /// counters of `book`.
+    pub fn new(
+        fps: f64,
+        consumer: UnboundedReceiver<ConsumerEvent>,
+        book: Arc<DeliveryBook>,
+        started: Instant,
+    ) -> Self {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / fps.max(0.5)));
         tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
         Self {
@@ -40,13 +59,15 @@ impl Events {
             input: EventStream::new(),
             consumer,
             consumer_open: true,
+            book,
+            started,
         }
     }
 
     pub async fn next(&mut self) -> Event {
         loop {
             tokio::select! {
-                _ = self.tick.tick() => return Event::Tick,
+                _ = self.tick.tick() => return Event::Tick(Box::new(self.tick_now())),
                 input = self.input.next() => match input {
                     Some(Ok(e)) => if let Some(ev) = translate(e) { return ev },
                     Some(Err(e)) => return Event::InputClosed(e.to_string()),
@@ -57,6 +78,14 @@ impl Events {
                     None => self.consumer_open = false,
                 },
             }
+        }
+    }
+
+    fn tick_now(&self) -> Tick {
+        Tick {
+            uptime: self.started.elapsed(),
+            delivery: StreamKind::ALL.map(|k| self.book.stream(k)),
+            producer_error: self.book.last_error(),
         }
     }
 }

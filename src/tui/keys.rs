@@ -1,5 +1,7 @@
 //! The one keybinding table. Dispatch, the footer and the `?` overlay all read it, so they
-//! cannot drift apart.
+//! cannot drift apart: a row holds the keys as shown, what they do in a few words for the
+//! footer (rows in a run with the same words share one footer entry) and in a sentence for
+//! the overlay.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -22,6 +24,8 @@ pub enum Action {
     ScrollUp,
     ClearAlerts,
     Help,
+    /// Closes the help overlay (later also filters and detail views).
+    Back,
     Quit,
 }
 
@@ -30,8 +34,8 @@ pub struct Binding {
     pub keys: &'static str,
     pub action: Action,
     pub description: &'static str,
-    /// Shown in the footer (the overlay shows all).
-    pub footer: bool,
+    /// What the footer says (`None`: only the overlay shows the row).
+    pub short: Option<&'static str>,
     matches: fn(&KeyEvent) -> bool,
 }
 
@@ -44,122 +48,128 @@ pub const BINDINGS: &[Binding] = &[
         keys: "0",
         action: Action::Overview,
         description: "overview of all streams",
-        footer: false,
+        short: Some("views"),
         matches: |k| ch(k, '0'),
     },
     Binding {
         keys: "1",
         action: Action::ShowSensor,
         description: "sensor stream",
-        footer: false,
+        short: Some("views"),
         matches: |k| ch(k, '1'),
     },
     Binding {
         keys: "2",
         action: Action::ShowTransaction,
         description: "transaction stream",
-        footer: false,
+        short: Some("views"),
         matches: |k| ch(k, '2'),
     },
     Binding {
         keys: "3",
         action: Action::ShowLog,
         description: "log stream",
-        footer: false,
+        short: Some("views"),
         matches: |k| ch(k, '3'),
     },
     Binding {
         keys: "Tab",
         action: Action::NextView,
         description: "next view",
-        footer: true,
+        short: Some("view"),
         matches: |k| k.code == KeyCode::Tab,
     },
     Binding {
         keys: "S-Tab",
         action: Action::PrevView,
         description: "previous view",
-        footer: false,
+        short: None,
         matches: |k| k.code == KeyCode::BackTab,
     },
     Binding {
         keys: "s",
         action: Action::ToggleStream,
         description: "start/stop this stream",
-        footer: true,
+        short: Some("start/stop"),
         matches: |k| ch(k, 's'),
     },
     Binding {
         keys: "S",
         action: Action::ToggleAll,
         description: "start/stop all streams",
-        footer: true,
+        short: Some("all"),
         matches: |k| ch(k, 'S'),
     },
     Binding {
         keys: "p",
         action: Action::TogglePause,
         description: "pause/resume this producer",
-        footer: true,
+        short: Some("pause"),
         matches: |k| ch(k, 'p'),
     },
     Binding {
-        keys: "+/-",
+        keys: "+",
         action: Action::RateUp,
         description: "raise this stream's rate",
-        footer: true,
+        short: Some("rate"),
         matches: |k| ch(k, '+') || ch(k, '='),
     },
     Binding {
         keys: "-",
         action: Action::RateDown,
         description: "lower this stream's rate",
-        footer: false,
+        short: Some("rate"),
         matches: |k| ch(k, '-') || ch(k, '_'),
     },
     Binding {
         keys: "space",
         action: Action::Freeze,
         description: "freeze the display (data keeps flowing)",
-        footer: true,
+        short: Some("freeze"),
         matches: |k| ch(k, ' '),
     },
     Binding {
         keys: "j/↓",
         action: Action::ScrollDown,
         description: "scroll alerts down",
-        footer: false,
+        short: None,
         matches: |k| ch(k, 'j') || k.code == KeyCode::Down,
     },
     Binding {
         keys: "k/↑",
         action: Action::ScrollUp,
         description: "scroll alerts up",
-        footer: false,
+        short: None,
         matches: |k| ch(k, 'k') || k.code == KeyCode::Up,
     },
     Binding {
         keys: "c",
         action: Action::ClearAlerts,
         description: "clear alerts",
-        footer: true,
+        short: Some("clear"),
         matches: |k| ch(k, 'c'),
     },
     Binding {
         keys: "?",
         action: Action::Help,
         description: "help",
-        footer: true,
+        short: Some("help"),
         matches: |k| ch(k, '?'),
     },
     Binding {
-        keys: "q/Esc/^C",
+        keys: "Esc",
+        action: Action::Back,
+        description: "close help",
+        short: None,
+        matches: |k| k.code == KeyCode::Esc,
+    },
+    Binding {
+        keys: "q/^C",
         action: Action::Quit,
         description: "quit",
-        footer: true,
+        short: Some("quit"),
         matches: |k| {
             ch(k, 'q')
-                || k.code == KeyCode::Esc
                 || (k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL))
         },
     },
@@ -170,23 +180,34 @@ pub fn action_for(key: &KeyEvent) -> Option<Action> {
     BINDINGS.iter().find(|b| (b.matches)(key)).map(|b| b.action)
 }
 
-/// The footer's `key description` pairs.
-pub fn footer() -> impl Iterator<Item = (&'static str, &'static str)> {
-    BINDINGS.iter().filter(|b| b.footer).map(|b| {
-        let short = match b.action {
-            Action::NextView => "view",
-            Action::ToggleStream => "start/stop",
-            Action::ToggleAll => "all",
-            Action::TogglePause => "pause",
-            Action::RateUp => return ("+/-", "rate"),
-            Action::Freeze => "freeze",
-            Action::ClearAlerts => "clear",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            _ => b.description,
-        };
-        (b.keys, short)
-    })
+/// The footer's `(keys, words)` entries: a run of rows with the same words is one entry,
+/// its keys joined (`+/-`), or spanned when they are consecutive digits (`0-3`).
+pub fn footer() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(Vec<&'static str>, &'static str)> = Vec::new();
+    for b in BINDINGS {
+        let Some(short) = b.short else { continue };
+        match out.last_mut() {
+            Some((keys, last)) if *last == short => keys.push(b.keys),
+            _ => out.push((vec![b.keys], short)),
+        }
+    }
+    out.into_iter()
+        .map(|(keys, short)| (join_keys(&keys), short))
+        .collect()
+}
+
+fn join_keys(keys: &[&str]) -> String {
+    let digits: Vec<u32> = keys
+        .iter()
+        .filter_map(|k| k.parse().ok().filter(|_| k.len() == 1))
+        .collect();
+    let consecutive =
+        digits.len() == keys.len() && keys.len() > 2 && digits.windows(2).all(|w| w[1] == w[0] + 1);
+    if consecutive {
+        format!("{}-{}", keys[0], keys[keys.len() - 1])
+    } else {
+        keys.join("/")
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +233,7 @@ mod tests {
             Action::ScrollUp,
             Action::ClearAlerts,
             Action::Help,
+            Action::Back,
             Action::Quit,
         ];
         for a in all {
@@ -222,6 +244,33 @@ mod tests {
             let hits = BINDINGS.iter().filter(|b| (b.matches)(&k)).count();
             assert_eq!(hits, 1, "{c:?} matches {hits} bindings");
         }
+    }
+
+    #[test]
+    fn footer_entries_come_from_the_table() {
+        let footer = footer();
+        let words: Vec<(&str, &str)> = footer.iter().map(|(k, w)| (k.as_str(), *w)).collect();
+        assert_eq!(
+            words,
+            [
+                ("0-3", "views"),
+                ("Tab", "view"),
+                ("s", "start/stop"),
+                ("S", "all"),
+                ("p", "pause"),
+                ("+/-", "rate"),
+                ("space", "freeze"),
+                ("c", "clear"),
+                ("?", "help"),
+                ("q/^C", "quit"),
+            ]
+        );
+    }
+
+    #[test]
+    fn esc_closes_and_does_not_quit() {
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(action_for(&esc), Some(Action::Back));
     }
 
     #[test]

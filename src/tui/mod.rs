@@ -27,8 +27,8 @@ use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
-use app::{App, Effect, Msg};
-use event::{Event, Events};
+use app::{App, Effect};
+use event::Events;
 use streamwatch::streams::StreamKind;
 
 /// Everything the TUI runs besides the screen.
@@ -148,60 +148,18 @@ async fn event_loop(
     fps: f64,
     rx: tokio::sync::mpsc::UnboundedReceiver<ConsumerEvent>,
 ) -> Result<()> {
-    let mut events = Events::new(fps, rx);
-    let book = session.producer.book();
-    terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
-    // Something arrived that the screen does not show yet.
-    let mut stale = false;
+    let mut events = Events::new(fps, rx, session.producer.book(), session.started);
     loop {
-        let (effects, redraw) = match events.next().await {
-            Event::Tick => {
-                let delivery = StreamKind::ALL.map(|k| book.stream(k));
-                let uptime = session.started.elapsed();
-                // An idle screen redraws only when its clock or its counters move.
-                let changed =
-                    stale || delivery != app.delivery || uptime.as_secs() != app.uptime.as_secs();
-                let msg = Msg::Tick {
-                    uptime,
-                    delivery: Box::new(delivery),
-                    producer_error: book.last_error(),
-                };
-                (app.update(msg), changed)
-            }
-            Event::Key(k) => (app.handle_key(k), true),
-            Event::Scroll { down } => {
-                app.scroll(down);
-                (Vec::new(), true)
-            }
-            Event::Resize => (app.update(Msg::Resize), true),
-            Event::Consumer(ConsumerEvent::Snapshot(s)) => {
-                stale = true;
-                (app.update(Msg::Snapshot(s)), false)
-            }
-            Event::Consumer(ConsumerEvent::Alert(a)) => (app.update(Msg::Alert(a)), false),
-            Event::Consumer(ConsumerEvent::Problem(p)) => {
-                stale = true;
-                (app.update(Msg::Problem(p)), false)
-            }
-            Event::Consumer(ConsumerEvent::Finished(_)) => (
-                app.update(Msg::Problem("the consumer stopped".into())),
-                true,
-            ),
-            Event::InputClosed(why) => {
-                tracing::warn!(%why, "terminal input closed");
-                return Ok(());
-            }
-        };
-        for e in effects {
-            match e {
+        if app.needs_redraw() {
+            terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
+            app.drawn();
+        }
+        for effect in app.update(events.next().await) {
+            match effect {
                 Effect::Quit => return Ok(()),
                 Effect::Producer(c) => session.producer.control(c),
                 Effect::Consumer(c) => session.consumer.control(c),
             }
-        }
-        if redraw {
-            terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
-            stale = false;
         }
     }
 }

@@ -7,9 +7,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-use super::app::{App, Effect, Msg, View};
+use super::app::{App, Effect, View};
+use super::event::{Event, Tick};
 use super::ui;
-use crate::kafka::consumer::{ConsumerControl, ConsumerSnapshot, Health, PartitionLag};
+use crate::kafka::consumer::{
+    ConsumerControl, ConsumerEvent, ConsumerSnapshot, Health, PartitionLag,
+};
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::ingest::IngestBook;
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
@@ -115,22 +118,36 @@ fn delivery(state: RunState) -> StreamDelivery {
     }
 }
 
+fn tick(secs: u64, acked: u64) -> Event {
+    Event::Tick(Box::new(Tick {
+        uptime: Duration::from_secs(secs),
+        delivery: [StreamDelivery {
+            acked,
+            ..delivery(RunState::Running)
+        }; 3],
+        producer_error: None,
+    }))
+}
+
+fn snapshot(s: ConsumerSnapshot) -> Event {
+    Event::Consumer(ConsumerEvent::Snapshot(Box::new(s)))
+}
+
+fn problem(p: &str) -> Event {
+    Event::Consumer(ConsumerEvent::Problem(p.into()))
+}
+
 fn seeded_app() -> App {
     let mut app = App::new("127.0.0.1:9092".into(), true, 200.0, &StreamKind::ALL);
-    app.update(Msg::Snapshot(Box::new(seeded_snapshot())));
-    let tick = |secs, acked| Msg::Tick {
-        uptime: Duration::from_secs(secs),
-        delivery: Box::new(
-            [StreamDelivery {
-                acked,
-                ..delivery(RunState::Running)
-            }; 3],
-        ),
-        producer_error: None,
-    };
+    app.update(snapshot(seeded_snapshot()));
     app.update(tick(74, 5800));
     app.update(tick(75, 6000));
     app
+}
+
+/// Presses a key: what the app asks the loop to do.
+fn press(app: &mut App, k: KeyEvent) -> Vec<Effect> {
+    app.update(Event::Key(k))
 }
 
 fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
@@ -153,7 +170,7 @@ fn screens_at_120x40_and_80x24() {
         ("log", "3"),
     ] {
         for c in keys.chars() {
-            app.handle_key(key(c));
+            press(&mut app, key(c));
         }
         for (w, h) in [(120, 40), (80, 24)] {
             insta::assert_snapshot!(format!("{name}_{w}x{h}"), render(&app, w, h).backend());
@@ -164,7 +181,7 @@ fn screens_at_120x40_and_80x24() {
 #[test]
 fn help_overlay_and_too_small_screen() {
     let mut app = seeded_app();
-    app.handle_key(key('?'));
+    press(&mut app, key('?'));
     insta::assert_snapshot!("help_120x40", render(&app, 120, 40).backend());
     insta::assert_snapshot!("too_small_50x12", render(&app, 50, 12).backend());
 }
@@ -197,37 +214,43 @@ fn view_keys_switch_views() {
         ('3', View::Stream(StreamKind::Log)),
         ('0', View::Overview),
     ] {
-        assert!(app.handle_key(key(c)).is_empty());
+        assert!(press(&mut app, key(c)).is_empty());
         assert_eq!(app.view, v);
     }
-    app.handle_key(KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
+    press(&mut app, KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE));
     assert_eq!(app.view, View::Stream(StreamKind::Sensor));
-    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+    );
     assert_eq!(app.view, View::Overview);
-    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    press(
+        &mut app,
+        KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
+    );
     assert_eq!(app.view, View::Stream(StreamKind::Log));
 }
 
 #[test]
 fn s_stops_and_starts_the_shown_stream_and_capital_s_all() {
     let mut app = seeded_app();
-    app.handle_key(key('2'));
+    press(&mut app, key('2'));
     assert_eq!(
-        app.handle_key(key('s')),
+        press(&mut app, key('s')),
         vec![Effect::Producer(Control::Stop(StreamKind::Transaction))]
     );
     assert_eq!(app.delivery[1].state, RunState::Stopped);
     assert_eq!(
-        app.handle_key(key('s')),
+        press(&mut app, key('s')),
         vec![Effect::Producer(Control::Start(StreamKind::Transaction))]
     );
-    let all = app.handle_key(key('S'));
+    let all = press(&mut app, key('S'));
     assert_eq!(all.len(), 3);
     assert!(
         all.iter()
             .all(|e| matches!(e, Effect::Producer(Control::Stop(_))))
     );
-    let all = app.handle_key(key('S'));
+    let all = press(&mut app, key('S'));
     assert!(
         all.iter()
             .all(|e| matches!(e, Effect::Producer(Control::Start(_))))
@@ -237,26 +260,26 @@ fn s_stops_and_starts_the_shown_stream_and_capital_s_all() {
 #[test]
 fn p_pauses_and_resumes_and_rate_keys_step() {
     let mut app = seeded_app();
-    app.handle_key(key('3'));
+    press(&mut app, key('3'));
     assert_eq!(
-        app.handle_key(key('p')),
+        press(&mut app, key('p')),
         vec![Effect::Producer(Control::Pause(StreamKind::Log))]
     );
     assert_eq!(app.delivery[2].state, RunState::Paused);
     assert_eq!(
-        app.handle_key(key('p')),
+        press(&mut app, key('p')),
         vec![Effect::Producer(Control::Resume(StreamKind::Log))]
     );
     assert_eq!(
-        app.handle_key(key('+')),
+        press(&mut app, key('+')),
         vec![Effect::Producer(Control::SetRate(StreamKind::Log, 500.0))]
     );
     assert_eq!(
-        app.handle_key(key('-')),
+        press(&mut app, key('-')),
         vec![Effect::Producer(Control::SetRate(StreamKind::Log, 200.0))]
     );
     assert_eq!(
-        app.handle_key(key('-')),
+        press(&mut app, key('-')),
         vec![Effect::Producer(Control::SetRate(StreamKind::Log, 100.0))]
     );
 }
@@ -264,17 +287,17 @@ fn p_pauses_and_resumes_and_rate_keys_step() {
 #[test]
 fn space_freezes_the_display_while_data_flows() {
     let mut app = seeded_app();
-    app.handle_key(key(' '));
+    press(&mut app, key(' '));
     assert!(app.frozen);
     let mut newer = seeded_snapshot();
     newer.events_per_s = 1234.0;
-    app.update(Msg::Snapshot(Box::new(newer)));
+    app.update(snapshot(newer));
     assert_eq!(
         app.shown.as_ref().unwrap().events_per_s,
         600.0,
         "frozen screen keeps the old snapshot"
     );
-    app.handle_key(key(' '));
+    press(&mut app, key(' '));
     assert_eq!(
         app.shown.as_ref().unwrap().events_per_s,
         1234.0,
@@ -287,22 +310,22 @@ fn alerts_scroll_and_clear() {
     let mut app = seeded_app();
     let n = app.alert_lines(None).len();
     assert!(n > 3);
-    app.handle_key(key('j'));
-    app.handle_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+    press(&mut app, key('j'));
+    press(&mut app, KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
     assert_eq!(app.alert_scroll, 2);
-    app.handle_key(key('k'));
-    app.scroll(false);
+    press(&mut app, key('k'));
+    app.update(Event::Scroll { down: false });
     assert_eq!(app.alert_scroll, 0);
-    app.scroll(true);
+    app.update(Event::Scroll { down: true });
     assert_eq!(app.alert_scroll, 1);
-    app.update(Msg::Problem("commit failed".into()));
+    app.update(problem("commit failed"));
     assert_eq!(
         app.alert_lines(None).len(),
         n + 1,
         "problems are listed with the alerts"
     );
     assert_eq!(
-        app.handle_key(key('c')),
+        press(&mut app, key('c')),
         vec![Effect::Consumer(ConsumerControl::ClearAlerts)]
     );
     assert!(
@@ -313,37 +336,97 @@ fn alerts_scroll_and_clear() {
 }
 
 #[test]
-fn help_toggles_and_any_key_closes_it() {
+fn help_toggles_and_a_key_that_closes_it_is_not_lost() {
     let mut app = seeded_app();
-    app.handle_key(key('?'));
+    press(&mut app, key('?'));
     assert!(app.help);
-    assert!(
-        app.handle_key(key('2')).is_empty(),
-        "a key while help is open only closes it"
-    );
+    press(&mut app, key('?'));
+    assert!(!app.help, "? closes what it opened");
+    press(&mut app, key('?'));
+    press(&mut app, key('x'));
+    assert!(!app.help, "an unbound key closes help");
+    press(&mut app, key('?'));
+    assert!(press(&mut app, key('2')).is_empty());
     assert!(!app.help);
+    assert_eq!(
+        app.view,
+        View::Stream(StreamKind::Transaction),
+        "the key that closed help did what it says"
+    );
+    press(&mut app, key('?'));
+    assert_eq!(
+        press(&mut app, key('s')),
+        vec![Effect::Producer(Control::Stop(StreamKind::Transaction))]
+    );
+}
+
+#[test]
+fn esc_closes_help_and_does_not_quit() {
+    let mut app = seeded_app();
+    let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+    assert!(press(&mut app, esc).is_empty());
+    assert!(!app.quitting);
+    press(&mut app, key('?'));
+    assert!(press(&mut app, esc).is_empty());
+    assert!(!app.help && !app.quitting);
     assert_eq!(app.view, View::Overview);
 }
 
 #[test]
-fn q_esc_and_ctrl_c_quit() {
+fn q_and_ctrl_c_quit_also_from_help() {
     for k in [
         key('q'),
-        KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE),
         KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
     ] {
         let mut app = seeded_app();
-        assert_eq!(app.handle_key(k), vec![Effect::Quit]);
+        assert_eq!(press(&mut app, k), vec![Effect::Quit]);
         assert!(app.quitting);
+        let mut app = seeded_app();
+        press(&mut app, key('?'));
+        assert_eq!(press(&mut app, k), vec![Effect::Quit]);
     }
+}
+
+#[test]
+fn the_app_says_when_to_redraw() {
+    let mut app = seeded_app();
+    app.drawn();
+    app.update(tick(75, 6000));
+    assert!(
+        !app.needs_redraw(),
+        "an idle tick with nothing new draws nothing"
+    );
+    app.update(snapshot(seeded_snapshot()));
+    assert!(
+        !app.needs_redraw(),
+        "a snapshot waits for the next tick (one frame per tick at any rate)"
+    );
+    app.update(tick(75, 6000));
+    assert!(app.needs_redraw());
+    app.drawn();
+    app.update(tick(76, 6000));
+    assert!(app.needs_redraw(), "the clock moved a second");
+    app.drawn();
+    press(&mut app, key('2'));
+    assert!(app.needs_redraw(), "a key draws at once");
+    app.drawn();
+    app.update(Event::Resize);
+    assert!(app.needs_redraw());
+}
+
+#[test]
+fn closed_input_quits() {
+    let mut app = seeded_app();
+    assert_eq!(
+        app.update(Event::InputClosed("gone".into())),
+        vec![Effect::Quit]
+    );
 }
 
 #[test]
 fn task_problems_show_as_alerts_not_crashes() {
     let mut app = seeded_app();
-    app.update(Msg::Problem(
-        "consume error: broker transport failure".into(),
-    ));
+    app.update(problem("consume error: broker transport failure"));
     let t = render(&app, 120, 40);
     let text: String = t
         .backend()

@@ -2,11 +2,10 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::severity_style;
+use super::theme::THEME;
 use crate::tui::app::{AlertLine, App};
 use streamwatch::streams::StreamKind;
 
@@ -22,11 +21,8 @@ pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Re
     } else {
         String::new()
     };
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::DarkGray))
-        .title(title)
+    let block = THEME
+        .panel(title, false)
         .title_bottom(Line::from(hint).right_aligned());
     let rows = area.height.saturating_sub(2) as usize;
     let lines: Vec<Line> = all
@@ -36,10 +32,7 @@ pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Re
         .map(line)
         .collect();
     let body = if lines.is_empty() {
-        vec![Line::styled(
-            "no alerts yet",
-            Style::new().fg(Color::DarkGray),
-        )]
+        vec![Line::styled("no alerts yet", THEME.dim)]
     } else {
         lines
     };
@@ -49,27 +42,23 @@ pub fn render(app: &App, stream: Option<StreamKind>, frame: &mut Frame, area: Re
 fn line(l: &AlertLine<'_>) -> Line<'static> {
     match *l {
         AlertLine::Stream(a) => {
-            let time = a.first_seen.to_string();
             let repeat = if a.count > 1 {
                 format!(" ×{}", a.count)
             } else {
                 String::new()
             };
             Line::from(vec![
-                Span::styled(
-                    format!("{} ", &time[11..19]),
-                    Style::new().fg(Color::DarkGray),
-                ),
+                Span::styled(format!("{} ", a.first_seen.clock()), THEME.dim),
                 Span::styled(
                     format!("{:<8} ", a.severity.name()),
-                    severity_style(a.severity),
+                    THEME.severity(a.severity),
                 ),
                 Span::styled(
                     format!("{:<11} {:<12} ", a.stream.name(), a.rule),
-                    Style::new().fg(Color::Cyan),
+                    THEME.accent,
                 ),
                 Span::raw(a.message.clone()),
-                Span::styled(repeat, Style::new().fg(Color::Magenta)),
+                Span::styled(repeat, THEME.mark),
             ])
         }
         AlertLine::System(p) => {
@@ -78,16 +67,13 @@ fn line(l: &AlertLine<'_>) -> Line<'static> {
             Line::from(vec![
                 Span::styled(
                     format!("+{:02}:{:02}:{:02} ", s / 3600, s / 60 % 60, s % 60),
-                    Style::new().fg(Color::DarkGray),
+                    THEME.dim,
                 ),
                 Span::styled(
                     format!("{:<8} ", severity.name()),
-                    severity_style(*severity),
+                    THEME.severity(*severity),
                 ),
-                Span::styled(
-                    format!("{:<24} ", "streamwatch"),
-                    Style::new().fg(Color::Cyan),
-                ),
+                Span::styled(format!("{:<24} ", "streamwatch"), THEME.accent),
                 Span::raw(message.clone()),
             ])
         }

@@ -2,11 +2,11 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Sparkline, Widget};
+use ratatui::widgets::{Paragraph, Sparkline, Widget};
 
-use super::{fmt_num, severity_style, spark_data, state_span};
+use super::theme::THEME;
+use super::{fmt_num, spark_data, state_span};
 use crate::kafka::producer::StreamDelivery;
 use crate::tui::app::App;
 use streamwatch::analytics::{Alert, MetricSnapshot, StreamSnapshot};
@@ -48,7 +48,7 @@ impl<'a> StreamCard<'a> {
         Line::from(vec![
             Span::styled(
                 format!(" {key} {} ", title_case(self.kind.name())),
-                Style::new().fg(Color::Cyan),
+                THEME.accent,
             ),
             state_span(self.delivery.state, self.delivery.rate),
             Span::raw(format!("  {} ev/s ", fmt_num(self.produced))),
@@ -65,7 +65,7 @@ impl<'a> StreamCard<'a> {
                 fmt_num(m.rolling.mean),
                 fmt_num(m.rolling.std)
             )),
-            None => Line::styled("waiting for events…", Style::new().fg(Color::DarkGray)),
+            None => Line::styled("waiting for events…", THEME.dim),
         }
     }
 
@@ -75,36 +75,26 @@ impl<'a> StreamCard<'a> {
                 let conf = m.last_confidence.unwrap_or(m.confidence_mean);
                 Line::from(vec![
                     Span::raw("confidence "),
-                    Span::styled(format!("{conf:.2}"), Style::new().fg(conf_color(conf))),
+                    Span::styled(format!("{conf:.2}"), THEME.confidence(conf)),
                     Span::raw(format!(
                         "  F1 forest {:.2} · z {:.2}",
                         m.forest.f1, m.zscore.f1
                     )),
                 ])
             }
-            Some(m) => Line::styled(m.status.clone(), Style::new().fg(Color::DarkGray)),
-            None => Line::styled("model: waiting", Style::new().fg(Color::DarkGray)),
+            Some(m) => Line::styled(m.status.clone(), THEME.dim),
+            None => Line::styled("model: waiting", THEME.dim),
         }
     }
 
     fn alert_line(&self) -> Line<'static> {
         match self.latest {
             Some(a) => Line::from(vec![
-                Span::styled(format!("▲ {} ", a.rule), severity_style(a.severity)),
+                Span::styled(format!("▲ {} ", a.rule), THEME.severity(a.severity)),
                 Span::raw(a.message.clone()),
             ]),
-            None => Line::styled("no alerts", Style::new().fg(Color::DarkGray)),
+            None => Line::styled("no alerts", THEME.dim),
         }
-    }
-}
-
-pub fn conf_color(c: f64) -> Color {
-    if c >= 0.8 {
-        Color::Green
-    } else if c >= 0.6 {
-        Color::Yellow
-    } else {
-        Color::Red
     }
 }
 
@@ -117,16 +107,7 @@ pub fn title_case(s: &str) -> String {
 
 impl Widget for &StreamCard<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let border = if self.selected {
-            Style::new().fg(Color::Cyan)
-        } else {
-            Style::new().fg(Color::DarkGray)
-        };
-        let block = Block::new()
-            .borders(Borders::ALL)
-            .border_type(BorderType::Rounded)
-            .border_style(border)
-            .title(self.title());
+        let block = THEME.panel(self.title(), self.selected);
         let inner = block.inner(area);
         block.render(area, buf);
         if self.compact {
@@ -165,7 +146,7 @@ impl StreamCard<'_> {
         Sparkline::default()
             .data(&data)
             .max(100)
-            .style(Style::new().fg(Color::Green))
+            .style(THEME.good)
             .render(area, buf);
     }
 }

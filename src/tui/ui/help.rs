@@ -2,10 +2,10 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Clear, Paragraph};
 
+use super::theme::THEME;
 use crate::tui::keys::BINDINGS;
 
 pub fn render(frame: &mut Frame, area: Rect) {
@@ -21,23 +21,16 @@ pub fn render(frame: &mut Frame, area: Rect) {
         .iter()
         .map(|b| {
             Line::from(vec![
-                Span::styled(
-                    format!(" {:>10}  ", b.keys),
-                    Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
+                Span::styled(format!(" {:>10}  ", b.keys), THEME.accent.patch(THEME.bold)),
                 Span::raw(b.description),
             ])
         })
         .collect();
     lines.push(Line::styled(
-        "  mouse wheel scrolls alerts · any key closes",
-        Style::new().fg(Color::DarkGray),
+        "  mouse wheel scrolls alerts · any key closes this",
+        THEME.dim,
     ));
-    let block = Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Double)
-        .border_style(Style::new().fg(Color::Cyan))
-        .title(" Help — keys ");
+    let block = THEME.overlay(" Help — keys ");
     frame.render_widget(Clear, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

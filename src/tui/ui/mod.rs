@@ -5,18 +5,19 @@ mod alerts;
 mod card;
 mod help;
 mod stream;
+pub mod theme;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, View};
 use super::keys;
 use crate::kafka::producer::RunState;
-use streamwatch::analytics::Severity;
 use streamwatch::streams::StreamKind;
+use theme::THEME;
 
 /// Below this size the screen asks for a larger terminal.
 pub const MIN_WIDTH: u16 = 70;
@@ -70,17 +71,14 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let health = snap.map(|s| &s.health);
     let (dot, state) = match health {
         Some(h) if h.brokers > 0 && h.brokers_up == h.brokers => (
-            Span::styled("●", Style::new().fg(Color::Green)),
+            Span::styled("●", THEME.good),
             format!("up, rtt {:.1} ms", h.rtt_ms),
         ),
         Some(h) if h.brokers > 0 => (
-            Span::styled("●", Style::new().fg(Color::Red)),
+            Span::styled("●", THEME.bad),
             format!("{}/{} brokers up", h.brokers_up, h.brokers),
         ),
-        _ => (
-            Span::styled("●", Style::new().fg(Color::Yellow)),
-            "connecting".to_string(),
-        ),
+        _ => (Span::styled("●", THEME.warn), "connecting".to_string()),
     };
     let kind = if app.embedded { "embedded" } else { "cluster" };
     let secs = app.uptime.as_secs();
@@ -88,9 +86,8 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let consumed = snap.map_or(0.0, |s| s.events_per_s);
     let lag = health.map_or(0, |h| h.total_lag());
     let ingest = snap.map(|s| s.ingest.clone()).unwrap_or_default();
-    let bold = Style::new().add_modifier(Modifier::BOLD);
     let line1 = Line::from(vec![
-        Span::styled(" streamwatch ", bold.fg(Color::Black).bg(Color::Cyan)),
+        Span::styled(" streamwatch ", THEME.brand),
         Span::raw(format!("  {kind} {} ", app.broker)),
         dot,
         Span::raw(format!(
@@ -100,7 +97,10 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             secs % 60
         )),
         if app.frozen {
-            Span::styled("   ❄ FROZEN (space resumes)", bold.fg(Color::Cyan))
+            Span::styled(
+                "   ❄ FROZEN (space resumes)",
+                THEME.accent.patch(THEME.bold),
+            )
         } else {
             Span::raw("")
         },
@@ -118,7 +118,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         Span::styled(
             format!("rejects {}", ingest.rejected),
             if ingest.rejected > 0 {
-                Style::new().fg(Color::Yellow)
+                THEME.warn
             } else {
                 Style::new()
             },
@@ -127,17 +127,14 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         Span::styled(
             format!("lost {}  dup {}", ingest.lost, ingest.duplicates),
             if ingest.lost + ingest.duplicates > 0 {
-                Style::new().fg(Color::Red)
+                THEME.bad
             } else {
                 Style::new()
             },
         ),
     ];
     if let Some(e) = err {
-        spans.push(Span::styled(
-            format!("   ⚠ {e}"),
-            Style::new().fg(Color::Red),
-        ));
+        spans.push(Span::styled(format!("   ⚠ {e}"), THEME.bad));
     }
     frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
 }
@@ -167,36 +164,23 @@ fn render_overview(app: &App, frame: &mut Frame, area: Rect) {
     alerts::render(app, None, frame, rest);
 }
 
+/// The keys from the key table, then the stream the keys act on.
 fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
-    spans.push(Span::styled(
-        " 0-3 ",
-        Style::new().fg(Color::Black).bg(Color::DarkGray),
-    ));
-    spans.push(Span::raw(" views "));
     for (k, d) in keys::footer() {
-        spans.push(Span::styled(
-            format!(" {k} "),
-            Style::new().fg(Color::Black).bg(Color::DarkGray),
-        ));
+        spans.push(Span::styled(format!(" {k} "), THEME.key));
         spans.push(Span::raw(format!(" {d} ")));
     }
     let focus = app.focus();
-    spans.push(Span::styled(
-        format!("  [{}]", focus.name()),
-        Style::new().fg(Color::Cyan),
-    ));
+    spans.push(Span::styled(format!("  [{}]", focus.name()), THEME.accent));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 pub fn state_span(state: RunState, rate: f64) -> Span<'static> {
     match state {
-        RunState::Running => Span::styled(
-            format!("● running {}", rate_label(rate)),
-            Style::new().fg(Color::Green),
-        ),
-        RunState::Paused => Span::styled("‖ paused".to_string(), Style::new().fg(Color::Yellow)),
-        RunState::Stopped => Span::styled("■ stopped".to_string(), Style::new().fg(Color::Red)),
+        RunState::Running => Span::styled(format!("● running {}", rate_label(rate)), THEME.good),
+        RunState::Paused => Span::styled("‖ paused", THEME.warn),
+        RunState::Stopped => Span::styled("■ stopped", THEME.bad),
     }
 }
 
@@ -205,14 +189,6 @@ pub fn rate_label(rate: f64) -> String {
         "max".into()
     } else {
         format!("@{}/s", fmt_num(rate))
-    }
-}
-
-pub fn severity_style(s: Severity) -> Style {
-    match s {
-        Severity::Critical => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        Severity::Warning => Style::new().fg(Color::Yellow),
-        Severity::Info => Style::new().fg(Color::Cyan),
     }
 }
 

@@ -4,11 +4,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Gauge, Paragraph, Sparkline};
+use ratatui::widgets::{Block, Gauge, Paragraph, Sparkline};
 
-use super::card::{conf_color, title_case};
+use super::card::title_case;
+use super::theme::THEME;
 use super::{alerts, fmt_int, fmt_num, spark_data, state_span};
 use crate::tui::app::App;
 use streamwatch::analytics::{MetricSnapshot, StreamSnapshot};
@@ -32,11 +33,7 @@ pub fn render(app: &App, k: StreamKind, frame: &mut Frame, area: Rect) {
 }
 
 fn panel(title: Line<'static>) -> Block<'static> {
-    Block::new()
-        .borders(Borders::ALL)
-        .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(Color::DarkGray))
-        .title(title)
+    THEME.panel(title, false)
 }
 
 fn render_metrics(
@@ -50,7 +47,7 @@ fn render_metrics(
     let title = Line::from(vec![
         Span::styled(
             format!(" {} ", title_case(k.name())),
-            Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+            THEME.accent.patch(THEME.bold),
         ),
         state_span(d.state, d.rate),
         Span::raw(format!(
@@ -103,15 +100,9 @@ fn render_metric(m: &MetricSnapshot, frame: &mut Frame, area: Rect) {
     });
     let lines = vec![
         Line::from(vec![
-            Span::styled(
-                format!("{} ", m.name),
-                Style::new().add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(
-                format!("{} {}", fmt_num(m.last), m.unit),
-                Style::new().fg(Color::Green),
-            ),
-            Span::styled(band, Style::new().fg(Color::DarkGray)),
+            Span::styled(format!("{} ", m.name), THEME.bold),
+            Span::styled(format!("{} {}", fmt_num(m.last), m.unit), THEME.good),
+            Span::styled(band, THEME.dim),
         ]),
         Line::from(format!(
             "μ {}  σ {}  min {}  max {}  Σ {}  n {}",
@@ -126,10 +117,7 @@ fn render_metric(m: &MetricSnapshot, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines), text);
     let data = spark_data(&m.history, spark.width as usize);
     frame.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .max(100)
-            .style(Style::new().fg(Color::Green)),
+        Sparkline::default().data(&data).max(100).style(THEME.good),
         spark,
     );
 }
@@ -182,31 +170,31 @@ fn render_model_card(
             fmt_int(m.training_size as u64),
             m.fit_ms
         )),
-        Line::styled(m.status.clone(), Style::new().fg(Color::DarkGray)),
+        Line::styled(m.status.clone(), THEME.dim),
         Line::from(vec![Span::styled(
             format!("{:<9}{:>9}{:>8}{:>7}", "", "precision", "recall", "F1"),
-            Style::new().add_modifier(Modifier::BOLD),
+            THEME.bold,
         )]),
         score_row(
             "forest",
             m.forest.precision,
             m.forest.recall,
             m.forest.f1,
-            Color::Green,
+            THEME.good,
         ),
         score_row(
             "z-score",
             m.zscore.precision,
             m.zscore.recall,
             m.zscore.f1,
-            Color::Yellow,
+            THEME.warn,
         ),
         score_row(
             "residual",
             m.residual.precision,
             m.residual.recall,
             m.residual.f1,
-            Color::Magenta,
+            THEME.mark,
         ),
     ];
     if let Some(any) = snap.and_then(|s| s.scorecard.last()) {
@@ -215,7 +203,7 @@ fn render_model_card(
             any.precision(),
             any.recall(),
             any.f1(),
-            Color::Cyan,
+            THEME.accent,
         ));
     }
     if let Some(r) = &m.regression {
@@ -234,9 +222,9 @@ fn render_model_card(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-fn score_row(name: &str, p: f64, r: f64, f1: f64, color: Color) -> Line<'static> {
+fn score_row(name: &str, p: f64, r: f64, f1: f64, style: Style) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{name:<9}"), Style::new().fg(color)),
+        Span::styled(format!("{name:<9}"), style),
         Span::raw(format!("{p:>9.2}{r:>8.2}{f1:>7.2}")),
     ])
 }
@@ -258,15 +246,12 @@ fn render_confidence(model: Option<&ModelSnapshot>, frame: &mut Frame, area: Rec
         Gauge::default()
             .ratio(c)
             .label(format!("{c:.2} (mean {:.2})", m.confidence_mean))
-            .gauge_style(Style::new().fg(conf_color(c))),
+            .gauge_style(THEME.confidence(c)),
         gauge,
     );
     let data = spark_data(&m.confidence_history, spark.width as usize);
     frame.render_widget(
-        Sparkline::default()
-            .data(&data)
-            .max(100)
-            .style(Style::new().fg(Color::Magenta)),
+        Sparkline::default().data(&data).max(100).style(THEME.mark),
         spark,
     );
 }
