@@ -1,4 +1,6 @@
-//! Entry point: parse, set up logging, dispatch to a command, turn errors into one line.
+//! Entry point: parse, set up logging, dispatch to a command, turn errors into one line. A
+//! closed stdout (`streamwatch consume | head -1`) is not an error: the command stops and
+//! the process exits 0 quietly, as ripgrep does.
 
 mod cli;
 mod commands;
@@ -24,10 +26,22 @@ fn main() -> ExitCode {
     };
     match commands::run(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => {
+            tracing::debug!("stdout closed by the reader");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("streamwatch: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the error is a write to a pipe whose reader has gone.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

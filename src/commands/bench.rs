@@ -3,6 +3,7 @@
 //! (generate+encode, decode+observe, model inference) per event. A table on stderr, one
 //! JSON object on stdout.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -68,7 +69,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         "duplicates": consumed.ingest.duplicates,
         "core_ns_per_event": core.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     });
-    println!("{report}");
+    writeln!(std::io::stdout().lock(), "{report}")?;
     drop(broker);
     if consumed.ingest.consumed < args.count {
         bail!(

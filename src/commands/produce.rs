@@ -1,6 +1,7 @@
 //! `streamwatch produce`: the producer task headless, with a progress line per second on
 //! stderr and a JSON summary on stdout.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -49,7 +50,11 @@ pub async fn run(settings: &Settings, args: &ProduceArgs) -> Result<ExitCode> {
     })
     .await?
     .ok_or_else(|| anyhow::anyhow!("the producer thread panicked; see the log file"))?;
-    println!("{}", serde_json::to_string(&summary)?);
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        serde_json::to_string(&summary)?
+    )?;
     let ok = summary.failed == 0 && summary.acked == summary.sent;
     if !ok {
         eprintln!(

@@ -1,6 +1,7 @@
 //! `streamwatch setup`: create, list or delete the three stream topics (the replacement of
 //! the reference app's kafka_setup.py).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -20,8 +21,9 @@ pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
         let brokers = brokers.clone();
         tokio::task::spawn_blocking(move || Admin::connect(&settings, &brokers)).await??
     };
+    let mut out = std::io::stdout().lock();
     if args.list {
-        list(&admin, &topics)
+        list(&admin, &topics, &mut out)
     } else if args.delete {
         let deleted = admin.delete(&topics).await?;
         for t in &topics {
@@ -30,18 +32,19 @@ pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
             } else {
                 "absent"
             };
-            println!("{t}: {what}");
+            writeln!(out, "{t}: {what}")?;
         }
         Ok(ExitCode::SUCCESS)
     } else {
         let (partitions, rf) = (settings.kafka.partitions, settings.kafka.replication_factor);
         for c in admin.create(&topics, partitions, rf).await? {
             match c {
-                Created::New(name) => {
-                    println!("{name}: created ({partitions} partitions, replication {rf})")
-                }
+                Created::New(name) => writeln!(
+                    out,
+                    "{name}: created ({partitions} partitions, replication {rf})"
+                )?,
                 Created::Existing { name, partitions } => {
-                    println!("{name}: exists ({partitions} partitions)")
+                    writeln!(out, "{name}: exists ({partitions} partitions)")?
                 }
             }
         }
@@ -49,19 +52,20 @@ pub async fn run(settings: &Settings, args: &SetupArgs) -> Result<ExitCode> {
     }
 }
 
-fn list(admin: &Admin, topics: &[String]) -> Result<ExitCode> {
+fn list(admin: &Admin, topics: &[String], out: &mut impl Write) -> Result<ExitCode> {
     let infos = admin.describe(topics)?;
     for t in topics {
         match infos.iter().find(|i| &i.name == t) {
-            None => println!("{t}: absent"),
+            None => writeln!(out, "{t}: absent")?,
             Some(info) => {
-                println!(
+                writeln!(
+                    out,
                     "{t}: {} partitions, {} messages",
                     info.partitions.len(),
                     info.messages()
-                );
+                )?;
                 for p in &info.partitions {
-                    println!("  partition {}: low {} high {}", p.id, p.low, p.high);
+                    writeln!(out, "  partition {}: low {} high {}", p.id, p.low, p.high)?;
                 }
             }
         }

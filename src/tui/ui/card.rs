@@ -150,3 +150,110 @@ impl StreamCard<'_> {
             .render(area, buf);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kafka::producer::RunState;
+    use ratatui::style::Style;
+    use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
+    use streamwatch::streams::{Event, SensorReading, Timestamp};
+
+    fn delivery(state: RunState) -> StreamDelivery {
+        StreamDelivery {
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            in_flight: 0,
+            bytes: 0,
+            backpressure: 0,
+            rate: 200.0,
+            state,
+        }
+    }
+
+    /// Five readings, one a second, of a sensor warming by a degree each time.
+    fn warming() -> StreamSnapshot {
+        let mut a = StreamAnalyzer::new(StreamKind::Sensor, &AnalyzerConfig::default());
+        for i in 0..5 {
+            a.observe(&Event::Sensor(SensorReading {
+                sensor_id: "sensor-001".into(),
+                temperature: 20.0 + f64::from(i),
+                humidity: 40.0,
+                pressure: 1010.0,
+                timestamp: Timestamp(1_796_000_000_000 + i64::from(i) * 1000),
+                ..SensorReading::default()
+            }));
+        }
+        a.snapshot()
+    }
+
+    fn card(snapshot: Option<&StreamSnapshot>) -> StreamCard<'_> {
+        StreamCard {
+            kind: StreamKind::Sensor,
+            delivery: delivery(RunState::Running),
+            produced: 199.0,
+            snapshot,
+            model: None,
+            latest: None,
+            selected: true,
+            compact: false,
+        }
+    }
+
+    /// Renders into a buffer of `w`×`h`; the second buffer has its styles reset, for
+    /// comparing text.
+    fn render(c: &StreamCard<'_>, w: u16, h: u16) -> (Buffer, Buffer) {
+        let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+        c.render(buf.area, &mut buf);
+        let mut plain = buf.clone();
+        plain.set_style(plain.area, Style::reset());
+        (buf, plain)
+    }
+
+    #[test]
+    fn a_card_draws_the_last_value_its_rolling_stats_and_the_means_as_bars() {
+        let s = warming();
+        let (buf, plain) = render(&card(Some(&s)), 44, 8);
+        assert_eq!(
+            plain,
+            Buffer::with_lines([
+                "╭ 1 Sensor ● running @200/s  199 ev/s ─────╮",
+                "│temperature 24.0 °C  μ 22.0  σ 1.41       │",
+                "│   ▄█                                     │",
+                "│ ▄███                                     │",
+                "│model: waiting                            │",
+                "│no alerts                                 │",
+                "│                                          │",
+                "╰──────────────────────────────────────────╯",
+            ])
+        );
+        assert_eq!(
+            buf[(0, 0)].style().fg,
+            THEME.border_focus.fg,
+            "focused border"
+        );
+        assert_eq!(buf[(5, 3)].style().fg, THEME.good.fg, "sparkline");
+        assert_eq!(buf[(1, 4)].style().fg, THEME.dim.fg, "no model yet");
+    }
+
+    #[test]
+    fn a_card_before_any_event_says_so() {
+        let mut c = card(None);
+        c.selected = false;
+        let (buf, plain) = render(&c, 44, 7);
+        assert_eq!(
+            plain,
+            Buffer::with_lines([
+                "╭ 1 Sensor ● running @200/s  199 ev/s ─────╮",
+                "│waiting for events…                       │",
+                "│                                          │",
+                "│model: waiting                            │",
+                "│no alerts                                 │",
+                "│                                          │",
+                "╰──────────────────────────────────────────╯",
+            ])
+        );
+        assert_eq!(buf[(0, 0)].style().fg, THEME.border.fg);
+    }
+}

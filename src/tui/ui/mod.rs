@@ -236,3 +236,56 @@ pub fn spark_data(values: &[f64], width: usize) -> Vec<u64> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::buffer::Buffer;
+    use ratatui::widgets::{Sparkline, Widget};
+
+    #[test]
+    fn numbers_keep_three_significant_figures_and_thousands_get_commas() {
+        let cases = [
+            (0.0, "0.00"),
+            (1.23456, "1.23"),
+            (42.42, "42.4"),
+            (199.7, "200"),
+            (12_345.6, "12.3k"),
+            (-2_500_000.0, "-2.5M"),
+            (f64::NAN, "–"),
+        ];
+        for (v, text) in cases {
+            assert_eq!(fmt_num(v), text, "{v}");
+        }
+        assert_eq!(fmt_int(0), "0");
+        assert_eq!(fmt_int(999), "999");
+        assert_eq!(fmt_int(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn spark_data_scales_the_newest_values_to_their_range() {
+        assert_eq!(spark_data(&[5.0, 10.0, 15.0], 10), [1, 51, 100]);
+        assert_eq!(
+            spark_data(&[0.0, 5.0, 10.0, 15.0], 2),
+            [1, 100],
+            "the newest only"
+        );
+        assert_eq!(
+            spark_data(&[7.0, 7.0], 5),
+            [50, 50],
+            "a flat line sits mid-height"
+        );
+        assert!(spark_data(&[], 5).is_empty());
+    }
+
+    #[test]
+    fn a_sparkline_of_spark_data_fills_its_rows() {
+        let data = spark_data(&[1.0, 2.0, 3.0, 4.0], 4);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 4, 2));
+        Sparkline::default()
+            .data(&data)
+            .max(100)
+            .render(buf.area, &mut buf);
+        assert_eq!(buf, Buffer::with_lines(["  ▂█", " ▅██"]));
+    }
+}
