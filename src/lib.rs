@@ -3,6 +3,8 @@
 //! Kafka, terminals or async runtimes, so it can be tested and benchmarked on its own; the
 //! binary wires it to rdkafka and ratatui.
 
+#![warn(clippy::too_many_lines)]
+
 pub mod analytics;
 pub mod codec;
 pub mod ml;

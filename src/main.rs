@@ -2,6 +2,8 @@
 //! closed stdout (`streamwatch consume | head -1`) is not an error: the command stops and
 //! the process exits 0 quietly, as ripgrep does.
 
+#![warn(clippy::too_many_lines)]
+
 mod cli;
 mod commands;
 mod config;
