@@ -12,7 +12,7 @@ use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timest
 fn events(kind: StreamKind, n: u64) -> Vec<Event> {
     let mut g = Generator::new(kind, &GeneratorConfig::default());
     (0..n)
-        .map(|i| g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i))
+        .map(|i| g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5)))
         .collect()
 }
 
@@ -26,7 +26,7 @@ fn generation(c: &mut Criterion) {
         group.bench_function(kind.name(), |b| {
             b.iter(|| {
                 i += 1;
-                let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64), i);
+                let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64));
                 buf.clear();
                 e.encode_into(&mut buf).unwrap();
                 black_box(buf.len())

@@ -29,7 +29,7 @@ fn main() {
         };
         let mut m = StreamModel::new(kind, &cfg);
         for i in 0..n {
-            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i);
+            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5));
             m.observe(&a.observe(&e));
         }
         let s = m.snapshot();

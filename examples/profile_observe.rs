@@ -29,9 +29,7 @@ fn main() {
     let mode = args.next().unwrap_or_else(|| "all".into());
     let mut g = Generator::new(kind, &GeneratorConfig::default());
     let encoded: Vec<Vec<u8>> = (0..POOL)
-        .map(|i| {
-            codec::encode(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i as u64))
-        })
+        .map(|i| codec::encode(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5))))
         .collect();
     let decoded: Vec<Event> = encoded
         .iter()

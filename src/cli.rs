@@ -132,6 +132,10 @@ pub struct TuiArgs {
     /// Partitions per topic on the embedded broker.
     #[arg(long)]
     pub partitions: Option<i32>,
+    /// Consumer group to join: several TUIs (or a TUI and `consume` processes) with one
+    /// group share the partitions. Default: a group of this process alone.
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +211,10 @@ pub struct ConsumeArgs {
     /// Seed for the models.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Also print one `event` line per analysed event: stream, partition, offset, producer,
+    /// entity, seq and the rules it fired.
+    #[arg(long)]
+    pub events: bool,
 }
 
 #[derive(Debug, Args)]

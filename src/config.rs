@@ -16,8 +16,9 @@ use thiserror::Error;
 
 use crate::cli::{Cli, Command, GlobalArgs, TuiArgs};
 use streamwatch::analytics::AnalyzerConfig;
+use streamwatch::codec::{Codec, MappingError};
 use streamwatch::ml::MlConfig;
-use streamwatch::streams::GeneratorConfig;
+use streamwatch::streams::{GeneratorConfig, StreamKind};
 
 /// The commented default settings file.
 #[cfg(test)]
@@ -36,6 +37,11 @@ pub enum ConfigError {
         line: usize,
         reason: String,
     },
+    #[error("invalid field mapping in [streams.{stream}.fields]: {source}")]
+    Mapping {
+        stream: &'static str,
+        source: MappingError,
+    },
     #[error("invalid setting {key} = {value}: {reason}")]
     Invalid {
         /// The setting, with the flag that sets it where there is one.
@@ -53,6 +59,48 @@ pub struct Settings {
     pub analytics: AnalyticsSettings,
     pub ml: MlSettings,
     pub tui: TuiSettings,
+    pub streams: StreamsSettings,
+    /// Each stream's codec, built from `streams` when the settings are resolved.
+    #[serde(skip)]
+    codecs: Codecs,
+}
+
+/// Per stream: its topic, and the field mapping for topics other programs write.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamsSettings {
+    pub sensor: StreamSettings,
+    pub transaction: StreamSettings,
+    pub log: StreamSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamSettings {
+    /// The topic; empty: the prefix and the stream's own name (`sensor-data`, ...).
+    pub topic: String,
+    /// Which JSON field holds each of ours: `temperature = "temp_c"`.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl StreamsSettings {
+    pub fn of(&self, kind: StreamKind) -> &StreamSettings {
+        match kind {
+            StreamKind::Sensor => &self.sensor,
+            StreamKind::Transaction => &self.transaction,
+            StreamKind::Log => &self.log,
+        }
+    }
+}
+
+/// The three streams' codecs, by stream index.
+#[derive(Debug, Clone, PartialEq)]
+struct Codecs([Codec; 3]);
+
+impl Default for Codecs {
+    fn default() -> Self {
+        Self(StreamKind::ALL.map(Codec::new))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -242,7 +290,26 @@ impl Settings {
         settings.apply_flags(&cli.global);
         settings.apply_command(cli.command.as_ref(), &cli.tui);
         settings.validate()?;
+        settings.resolve_codecs()?;
         Ok(settings)
+    }
+
+    /// Builds each stream's codec from its field mapping, which it checks.
+    fn resolve_codecs(&mut self) -> Result<(), ConfigError> {
+        for kind in StreamKind::ALL {
+            let fields = &self.streams.of(kind).fields;
+            self.codecs.0[kind.index()] =
+                Codec::with_fields(kind, fields).map_err(|source| ConfigError::Mapping {
+                    stream: kind.name(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// How a stream's topic is read and written (its field mapping applied).
+    pub fn codec(&self, kind: StreamKind) -> &Codec {
+        &self.codecs.0[kind.index()]
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -366,9 +433,14 @@ impl Settings {
         Ok(())
     }
 
-    /// The topic name of a stream, with the configured prefix.
-    pub fn topic(&self, base: &str) -> String {
-        format!("{}{}", self.kafka.topic_prefix, base)
+    /// A stream's topic: `[streams.<name>] topic`, else the prefix and the stream's own name.
+    pub fn topic(&self, kind: StreamKind) -> String {
+        let topic = &self.streams.of(kind).topic;
+        if topic.trim().is_empty() {
+            format!("{}{}", self.kafka.topic_prefix, kind.topic())
+        } else {
+            topic.clone()
+        }
     }
 
     pub fn timeout(&self) -> Duration {
@@ -473,6 +545,26 @@ mod tests {
         let cli = Cli::try_parse_from(["streamwatch", "tui", "--rate=-2"]).unwrap();
         let err = Settings::resolve(&cli).unwrap_err().to_string();
         assert!(err.contains("--rate") && err.contains("-2"), "{err}");
+    }
+
+    #[test]
+    fn a_stream_reads_its_own_topic_through_its_field_mapping() {
+        let text = "[kafka]\ntopic_prefix = \"dev.\"\n[streams.sensor]\ntopic = \"iot.readings\"\n\
+                    [streams.sensor.fields]\ntemperature = \"temp_c\"\n";
+        let mut s = Settings::from_toml(text).unwrap();
+        s.resolve_codecs().unwrap();
+        assert_eq!(s.topic(StreamKind::Sensor), "iot.readings");
+        assert_eq!(s.topic(StreamKind::Log), "dev.log-data");
+        assert_eq!(
+            s.codec(StreamKind::Sensor).name_of("temperature"),
+            Some("temp_c")
+        );
+        let mut bad = Settings::from_toml("[streams.log.fields]\nlatency = \"ms\"\n").unwrap();
+        let err = bad.resolve_codecs().unwrap_err().to_string();
+        assert!(
+            err.contains("[streams.log.fields]") && err.contains("latency"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub struct Quantiles {
 pub struct StreamSnapshot {
     pub stream: StreamKind,
     pub events: u64,
+    /// Events that carried a ground-truth label: the scorecard counts only these, and a
+    /// topic without labels (another producer's) has none.
+    pub labelled: u64,
     pub incidents: u64,
     pub entities: usize,
     pub event_rate: f64,
@@ -153,6 +156,7 @@ pub struct StreamAnalyzer {
     any: RuleScore,
     latency: Option<RecentValues>,
     events: u64,
+    labelled: u64,
     incidents: u64,
     next_sample_ms: i64,
     last_event: Option<Timestamp>,
@@ -194,6 +198,7 @@ impl StreamAnalyzer {
             latency: (kind == StreamKind::Log).then(|| RecentValues::new(1000)),
             rules,
             events: 0,
+            labelled: 0,
             incidents: 0,
             next_sample_ms: i64::MIN,
             last_event: None,
@@ -233,7 +238,9 @@ impl StreamAnalyzer {
                 m.time.push(v, t.millis());
             }
         }
-        if let (Some(q), Event::Log(l)) = (&mut self.latency, event) {
+        if let (Some(q), Event::Log(l)) = (&mut self.latency, event)
+            && l.response_time_ms.is_finite()
+        {
             q.push(l.response_time_ms);
         }
         self.sample_history(t.millis());
@@ -246,6 +253,7 @@ impl StreamAnalyzer {
 
     fn score(&mut self, obs: &Observation) {
         let Some(incident) = obs.incident else { return };
+        self.labelled += 1;
         self.incidents += u64::from(incident);
         for (i, s) in self.scores.iter_mut().enumerate() {
             s.record(obs.fired & (1 << i) != 0, incident);
@@ -312,6 +320,7 @@ impl StreamAnalyzer {
         StreamSnapshot {
             stream: self.kind,
             events: self.events,
+            labelled: self.labelled,
             incidents: self.incidents,
             entities: self.rules.entities(),
             event_rate: metrics.first().map_or(0.0, |m| m.timed.rate_per_s),

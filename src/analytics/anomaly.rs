@@ -40,8 +40,18 @@ impl ZScore {
         }
     }
 
-    /// Scores `x` against the baseline, then learns from it (unless excluded).
+    /// Scores `x` against the baseline, then learns from it (unless excluded). A value that
+    /// is not there (not finite: a metric a message left out) scores 0 and teaches nothing.
     pub fn observe(&mut self, x: f64) -> ZOutcome {
+        if !x.is_finite() {
+            let (mean, std) = self.window.mean_std();
+            return ZOutcome {
+                z: 0.0,
+                anomalous: false,
+                mean,
+                std,
+            };
+        }
         let out = self.score(x);
         if !out.anomalous {
             self.excluded_run = 0;
@@ -226,7 +236,13 @@ impl QuantileVsBaseline {
     }
 
     /// Records a value; returns (current quantile, baseline, alarm).
+    /// The quantile and its baseline after `x`, and whether the quantile is `factor` times
+    /// the baseline. A value that is not there changes nothing and does not alarm.
     pub fn observe(&mut self, x: f64, factor: f64) -> (f64, f64, bool) {
+        if !x.is_finite() {
+            let cur = self.window.quantile(self.q).unwrap_or(f64::NAN);
+            return (cur, self.baseline.unwrap_or(cur), false);
+        }
         self.window.push(x);
         let cur = self.window.quantile(self.q).unwrap_or(x);
         let base = self.baseline.unwrap_or(cur);

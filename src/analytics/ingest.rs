@@ -1,80 +1,118 @@
-//! Accounting of what arrives: messages consumed, rejects by reason with a sample each, and
-//! loss and duplicates detected from each producer's `seq` numbers.
+//! Accounting of what arrives: messages consumed, rejects by reason with a sample each,
+//! fields the analysis did not use, and loss and duplicates from each producer's `seq`.
+//!
+//! `seq` counts a producer's events of one entity (the message key), and an entity always
+//! travels on one partition, in order. So the book keeps a tracker per producer and entity
+//! within each partition: a consumer that owns only some partitions (one member of a group)
+//! sees every sequence it tracks whole, and a gap inside one is loss, at once. When a
+//! partition comes back after a rebalance, its first offset tells whether this consumer
+//! continues where it was (a replay of what it saw is duplicates, not analysed again) or
+//! another member read the partition meanwhile (its entities start afresh at the first `seq`
+//! seen). Messages without `seq` are counted, not tracked.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use hashbrown::HashMap;
+use compact_str::CompactString;
+use hashbrown::{Equivalent, HashMap};
 use serde::Serialize;
 
-use crate::codec::{Reject, RejectReason};
+use crate::codec::{Notes, Reject, RejectReason};
 use crate::streams::StreamKind;
 
-/// The set of sequence numbers seen from one producer on one stream, as a sparse bitset.
-#[derive(Debug, Clone, Default)]
+/// The sequence numbers seen of one producer's entity: everything from `lo` up to `next`
+/// (the usual, in-order case, in two numbers), and what came out of order above or below.
+#[derive(Debug, Clone)]
 pub struct SeqTracker {
-    blocks: HashMap<u64, u64>,
-    distinct: u64,
-    duplicates: u64,
-    min: Option<u64>,
-    max: Option<u64>,
+    lo: u64,
+    next: u64,
+    above: BTreeSet<u64>,
+    below: BTreeSet<u64>,
 }
 
 impl SeqTracker {
+    /// A tracker that has seen `seq` and nothing else.
+    pub fn starting_at(seq: u64) -> Self {
+        Self {
+            lo: seq,
+            next: seq.saturating_add(1),
+            above: BTreeSet::new(),
+            below: BTreeSet::new(),
+        }
+    }
+
     /// Records `seq`; true when it had been seen before (a duplicate).
     pub fn record(&mut self, seq: u64) -> bool {
-        let bit = 1u64 << (seq & 63);
-        let block = self.blocks.entry(seq >> 6).or_insert(0);
-        if *block & bit != 0 {
-            self.duplicates += 1;
+        if seq >= self.lo && seq < self.next {
             return true;
         }
-        *block |= bit;
-        self.distinct += 1;
-        self.min = Some(self.min.map_or(seq, |m| m.min(seq)));
-        self.max = Some(self.max.map_or(seq, |m| m.max(seq)));
-        false
-    }
-
-    /// Sequence numbers missing between the lowest and highest seen.
-    pub fn lost(&self) -> u64 {
-        match (self.min, self.max) {
-            (Some(lo), Some(hi)) => (hi - lo + 1).saturating_sub(self.distinct),
-            _ => 0,
-        }
-    }
-
-    /// Gaps among the sequence numbers more than `grace` below the highest seen. Messages
-    /// of one producer travel on several partitions, so the newest gaps are usually still in
-    /// flight; counting only settled ones keeps a live view from flickering "lost".
-    pub fn lost_settled(&self, grace: u64) -> u64 {
-        let (Some(lo), Some(hi)) = (self.min, self.max) else {
-            return 0;
-        };
-        let limit = hi.saturating_sub(grace);
-        if limit <= lo {
-            return 0;
-        }
-        let mut at_or_above = 0u64;
-        for block in (limit >> 6)..=(hi >> 6) {
-            if let Some(&bits) = self.blocks.get(&block) {
-                let bits = if block == limit >> 6 {
-                    bits & (!0u64 << (limit & 63))
-                } else {
-                    bits
-                };
-                at_or_above += u64::from(bits.count_ones());
+        if seq == self.next {
+            self.next += 1;
+            while self.above.first() == Some(&self.next) {
+                self.above.pop_first();
+                self.next += 1;
             }
+            return false;
         }
-        (limit - lo).saturating_sub(self.distinct - at_or_above)
+        let set = if seq > self.next {
+            &mut self.above
+        } else {
+            &mut self.below
+        };
+        !set.insert(seq)
     }
 
-    pub fn duplicates(&self) -> u64 {
-        self.duplicates
+    /// Sequence numbers missing between the lowest and the highest seen.
+    pub fn lost(&self) -> u64 {
+        let min = self.below.first().copied().unwrap_or(self.lo);
+        let max = self.above.last().copied().unwrap_or(self.next - 1);
+        let distinct = (self.next - self.lo) + (self.above.len() + self.below.len()) as u64;
+        (max - min + 1).saturating_sub(distinct)
     }
 }
 
-/// Sequence numbers a live view treats as possibly still in flight.
-pub const IN_FLIGHT_GRACE: u64 = 10_000;
+/// A tracker's key: producer and entity.
+type TrackerKey = (CompactString, CompactString);
+
+/// `TrackerKey` borrowed, for lookups without allocating. Hashes as the key does: field by
+/// field, and a `CompactString` hashes as its `str`.
+#[derive(Hash)]
+struct TrackerRef<'a>(&'a str, &'a str);
+
+impl Equivalent<TrackerKey> for TrackerRef<'_> {
+    fn equivalent(&self, key: &TrackerKey) -> bool {
+        self.0 == key.0 && self.1 == key.1
+    }
+}
+
+/// One partition's trackers and where this consumer is in it.
+#[derive(Debug, Clone, Default)]
+struct PartitionBook {
+    trackers: HashMap<TrackerKey, SeqTracker>,
+    /// The highest offset seen.
+    last_offset: Option<i64>,
+    /// A rebalance happened since the last message: the next one tells whether this
+    /// consumer continues here or another member read the partition meanwhile.
+    resumed: bool,
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub stream: StreamKind,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// What the book made of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// First time seen: analyse it.
+    Fresh,
+    /// Seen before (a replay or a resend): count it, do not analyse it again.
+    Duplicate,
+    /// No `seq`: analyse it, outside loss accounting.
+    Unsequenced,
+}
 
 /// A reject reason's count and its latest sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -89,10 +127,17 @@ pub struct RejectCount {
 pub struct IngestBook {
     consumed: u64,
     analysed: u64,
+    duplicates: u64,
+    unsequenced: u64,
     rejected: BTreeMap<RejectReason, RejectCount>,
     rejected_total: u64,
-    /// Per stream (by index), per producer id: looked up by `&str`, no allocation per event.
-    seqs: [HashMap<String, SeqTracker>; 3],
+    unknown_fields: BTreeMap<String, u64>,
+    unreadable_fields: BTreeMap<&'static str, u64>,
+    /// Per stream (by index), per partition (by id).
+    partitions: [Vec<PartitionBook>; 3],
+    /// Loss found in trackers closed when their partition moved to another member and back.
+    closed_lost: u64,
+    producers: [BTreeSet<CompactString>; 3],
 }
 
 /// A copy of the book for screens and reports.
@@ -104,24 +149,70 @@ pub struct IngestSnapshot {
     pub rejects: BTreeMap<&'static str, RejectCount>,
     pub lost: u64,
     pub duplicates: u64,
+    /// Events without `seq` (outside loss and duplicate accounting).
+    pub unsequenced: u64,
+    /// Fields the schema does not know, by name, with how many messages carried them.
+    pub unknown_fields: BTreeMap<String, u64>,
+    /// Fields of the schema whose value could not be read (left out), by name.
+    pub unreadable_fields: BTreeMap<&'static str, u64>,
     pub producers: usize,
 }
 
 impl IngestBook {
-    /// Counts a valid event and checks its sequence number.
-    pub fn accept(&mut self, kind: StreamKind, producer: &str, seq: u64) {
+    /// Counts a decoded event: checks its `seq` and says whether to analyse it.
+    pub fn accept(
+        &mut self,
+        at: Origin,
+        producer: &str,
+        entity: &str,
+        seq: Option<u64>,
+    ) -> Arrival {
         self.consumed += 1;
-        self.analysed += 1;
-        let producers = &mut self.seqs[kind.index()];
-        match producers.get_mut(producer) {
-            Some(t) => {
-                t.record(seq);
-            }
+        let books = &mut self.partitions[at.stream.index()];
+        let book = partition_book(books, at, &mut self.closed_lost);
+        let Some(seq) = seq else {
+            self.unsequenced += 1;
+            self.analysed += 1;
+            return Arrival::Unsequenced;
+        };
+        let duplicate = match book.trackers.get_mut(&TrackerRef(producer, entity)) {
+            Some(t) => t.record(seq),
             None => {
-                let mut t = SeqTracker::default();
-                t.record(seq);
-                producers.insert(producer.to_string(), t);
+                let key = (CompactString::new(producer), CompactString::new(entity));
+                book.trackers.insert(key, SeqTracker::starting_at(seq));
+                self.producers[at.stream.index()].insert(CompactString::new(producer));
+                false
             }
+        };
+        if duplicate {
+            self.duplicates += 1;
+            Arrival::Duplicate
+        } else {
+            self.analysed += 1;
+            Arrival::Fresh
+        }
+    }
+
+    /// Partitions were assigned anew: each partition's next message decides whether its
+    /// trackers continue (see `partition`).
+    pub fn reassigned(&mut self) {
+        for book in self.partitions.iter_mut().flatten() {
+            book.resumed = true;
+        }
+    }
+
+    /// Counts what a decoded message carried that the analysis did not use.
+    pub fn note(&mut self, notes: &Notes) {
+        for name in &notes.unknown {
+            match self.unknown_fields.get_mut(name.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.unknown_fields.insert(name.clone(), 1);
+                }
+            }
+        }
+        for name in &notes.unreadable {
+            *self.unreadable_fields.entry(name).or_default() += 1;
         }
     }
 
@@ -145,22 +236,18 @@ impl IngestBook {
         self.consumed
     }
 
-    fn trackers(&self) -> impl Iterator<Item = &SeqTracker> {
-        self.seqs.iter().flat_map(HashMap::values)
-    }
-
-    /// The book for a live view: loss counts only settled gaps (see `lost_settled`).
-    pub fn snapshot(&self) -> IngestSnapshot {
-        let mut s = self.final_snapshot();
-        s.lost = self
-            .trackers()
-            .map(|t| t.lost_settled(IN_FLIGHT_GRACE))
+    fn lost(&self) -> u64 {
+        let open: u64 = self
+            .partitions
+            .iter()
+            .flatten()
+            .flat_map(|b| b.trackers.values())
+            .map(SeqTracker::lost)
             .sum();
-        s
+        self.closed_lost + open
     }
 
-    /// The book at the end of a run: every gap counts.
-    pub fn final_snapshot(&self) -> IngestSnapshot {
+    pub fn snapshot(&self) -> IngestSnapshot {
         IngestSnapshot {
             consumed: self.consumed,
             analysed: self.analysed,
@@ -170,11 +257,38 @@ impl IngestBook {
                 .iter()
                 .map(|(k, v)| (k.name(), v.clone()))
                 .collect(),
-            lost: self.trackers().map(SeqTracker::lost).sum(),
-            duplicates: self.trackers().map(SeqTracker::duplicates).sum(),
-            producers: self.trackers().count(),
+            lost: self.lost(),
+            duplicates: self.duplicates,
+            unsequenced: self.unsequenced,
+            unknown_fields: self.unknown_fields.clone(),
+            unreadable_fields: self.unreadable_fields.clone(),
+            producers: self.producers.iter().map(BTreeSet::len).sum(),
         }
     }
+}
+
+/// The book of the message's partition, once its first message after a rebalance has
+/// decided whether its trackers continue (their loss goes to `closed_lost` if not).
+fn partition_book<'a>(
+    books: &'a mut Vec<PartitionBook>,
+    at: Origin,
+    closed_lost: &mut u64,
+) -> &'a mut PartitionBook {
+    let p = usize::try_from(at.partition).unwrap_or(0);
+    if books.len() <= p {
+        books.resize_with(p + 1, PartitionBook::default);
+    }
+    let book = &mut books[p];
+    if book.resumed {
+        book.resumed = false;
+        // Past a gap of offsets, another member read the partition meanwhile.
+        if book.last_offset.is_some_and(|last| at.offset > last + 1) {
+            *closed_lost += book.trackers.values().map(SeqTracker::lost).sum::<u64>();
+            book.trackers.clear();
+        }
+    }
+    book.last_offset = Some(book.last_offset.map_or(at.offset, |l| l.max(at.offset)));
+    book
 }
 
 #[cfg(test)]
@@ -183,24 +297,25 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Against a plain set: duplicates, and loss as the holes between the lowest and
+        /// the highest seen, whatever the order of arrival.
         #[test]
         fn tracker_matches_a_set(seqs in proptest::collection::vec(0u64..2000, 1..500)) {
-            let mut t = SeqTracker::default();
-            let mut set = std::collections::BTreeSet::new();
-            let mut dups = 0;
-            for s in &seqs {
-                let dup = t.record(*s);
-                prop_assert_eq!(dup, !set.insert(*s));
-                dups += u64::from(dup);
+            let mut t = SeqTracker::starting_at(seqs[0]);
+            let mut set = std::collections::BTreeSet::from([seqs[0]]);
+            for s in &seqs[1..] {
+                prop_assert_eq!(t.record(*s), !set.insert(*s));
             }
             let (lo, hi) = (*set.first().unwrap(), *set.last().unwrap());
             prop_assert_eq!(t.lost(), hi - lo + 1 - set.len() as u64);
-            prop_assert_eq!(t.duplicates(), dups);
-            for grace in [0u64, 1, 63, 64, 65, 500] {
-                let limit = hi.saturating_sub(grace);
-                let expected = if limit <= lo { 0 } else { (limit - lo) - set.range(..limit).count() as u64 };
-                prop_assert_eq!(t.lost_settled(grace), expected, "grace {}", grace);
-            }
+        }
+    }
+
+    fn at(partition: i32, offset: i64) -> Origin {
+        Origin {
+            stream: StreamKind::Sensor,
+            partition,
+            offset,
         }
     }
 
@@ -210,10 +325,72 @@ mod tests {
         for payload in [&b"nope"[..], b"{}", b"also nope"] {
             b.reject(crate::codec::decode(StreamKind::Log, Some(payload)).unwrap_err());
         }
-        b.accept(StreamKind::Log, "p", 0);
+        b.accept(at(0, 0), "p", "s1", Some(0));
         let s = b.snapshot();
         assert_eq!((s.consumed, s.analysed, s.rejected), (4, 1, 3));
         assert_eq!(s.rejects["not_json"].count, 2);
         assert_eq!(s.rejects["missing_field"].count, 1);
+    }
+
+    /// One member's share of a topic: it sees two of a producer's entities, each whole, and
+    /// reports no loss for the entities on other members' partitions.
+    #[test]
+    fn loss_counts_only_gaps_inside_an_entity() {
+        let mut b = IngestBook::default();
+        for seq in 0..10 {
+            assert_eq!(
+                b.accept(at(0, seq as i64), "p", "a", Some(seq)),
+                Arrival::Fresh
+            );
+            b.accept(at(2, seq as i64), "p", "c", Some(seq + 100));
+        }
+        assert_eq!(b.snapshot().lost, 0);
+        b.accept(at(0, 10), "p", "a", Some(13));
+        assert_eq!(b.snapshot().lost, 3, "seq 10, 11, 12 of entity a");
+    }
+
+    #[test]
+    fn a_replay_is_duplicates_and_an_unsequenced_event_is_counted_apart() {
+        let mut b = IngestBook::default();
+        for seq in 0..5 {
+            b.accept(at(0, seq as i64), "p", "a", Some(seq));
+        }
+        b.reassigned();
+        // The same member resumes from an older committed offset: a replay.
+        assert_eq!(b.accept(at(0, 3), "p", "a", Some(3)), Arrival::Duplicate);
+        assert_eq!(b.accept(at(0, 4), "p", "a", Some(4)), Arrival::Duplicate);
+        assert_eq!(b.accept(at(0, 5), "p", "a", Some(5)), Arrival::Fresh);
+        assert_eq!(b.accept(at(0, 6), "q", "a", None), Arrival::Unsequenced);
+        let s = b.snapshot();
+        assert_eq!((s.duplicates, s.unsequenced, s.lost), (2, 1, 0));
+        assert_eq!((s.consumed, s.analysed), (9, 7));
+    }
+
+    /// A partition that another member read meanwhile comes back further on: its entities
+    /// start afresh, so the events the other member analysed are not loss here.
+    #[test]
+    fn a_partition_handed_back_starts_its_entities_afresh() {
+        let mut b = IngestBook::default();
+        for seq in 0..5 {
+            b.accept(at(1, seq as i64), "p", "a", Some(seq));
+        }
+        b.reassigned();
+        assert_eq!(b.accept(at(1, 500), "p", "a", Some(500)), Arrival::Fresh);
+        assert_eq!(b.accept(at(1, 501), "p", "a", Some(501)), Arrival::Fresh);
+        assert_eq!(b.snapshot().lost, 0);
+    }
+
+    #[test]
+    fn unknown_and_unreadable_fields_are_counted_by_name() {
+        let mut b = IngestBook::default();
+        let notes = Notes {
+            unknown: vec!["firmware".into(), "site".into()],
+            unreadable: vec!["seq"],
+        };
+        b.note(&notes);
+        b.note(&notes);
+        let s = b.snapshot();
+        assert_eq!(s.unknown_fields["firmware"], 2);
+        assert_eq!(s.unreadable_fields["seq"], 2);
     }
 }

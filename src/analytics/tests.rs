@@ -16,7 +16,7 @@ fn run(kind: StreamKind, n: u64, seed: u64) -> Vec<(Event, Observation)> {
     let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
     (0..n)
         .map(|i| {
-            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i);
+            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5));
             let o = a.observe(&e);
             (e, o)
         })
@@ -149,7 +149,7 @@ fn snapshot_reports_rolling_stats_and_a_scorecard() {
     let mut a = StreamAnalyzer::new(StreamKind::Log, &AnalyzerConfig::default());
     let mut g = Generator::new(StreamKind::Log, &GeneratorConfig::default());
     for i in 0..5000u64 {
-        a.observe(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i));
+        a.observe(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5)));
     }
     let s = a.snapshot();
     assert_eq!(s.events, 5000);
@@ -172,7 +172,7 @@ fn snapshot_reports_rolling_stats_and_a_scorecard() {
 fn events_of_another_stream_are_ignored() {
     let mut a = StreamAnalyzer::new(StreamKind::Sensor, &AnalyzerConfig::default());
     let mut g = Generator::new(StreamKind::Log, &GeneratorConfig::default());
-    let o = a.observe(&g.next_event(Timestamp(0), 0));
+    let o = a.observe(&g.next_event(Timestamp(0)));
     assert_eq!(o.fired, 0);
     assert_eq!(a.events(), 0);
 }

@@ -6,13 +6,13 @@
 //! JSON grammar and parsed by the standard library.
 //!
 //! Fields, their order and how each value is stored come from the stream's schema
-//! (`schema.rs`). It accepts only what it fully understands (known fields once each, every
-//! required field, strings without escapes, JSON numbers, values the schema takes) and
-//! declines anything else, so that the general reader decides, and words the reject for,
-//! every other input. For inputs it accepts it builds exactly what the general reader would
-//! (a property test holds it to that).
+//! (`schema.rs`), their names from the topic's field mapping. It accepts only what it fully
+//! understands (known fields once each, the key and a metric, strings without escapes, JSON
+//! numbers, values the schema takes) and declines anything else, so that the general reader
+//! decides, notes and words every other input. For inputs it accepts it builds exactly what
+//! the general reader would (a property test holds it to that).
 
-use super::schema::{Field, Schema, Value};
+use super::schema::{Schema, Value};
 
 /// A position in the message (valid UTF-8, checked once up front).
 struct Cursor<'a> {
@@ -51,15 +51,15 @@ impl<'a> Cursor<'a> {
         hit
     }
 
-    /// The index in `fields` of the next key, trying `guess` first.
-    fn key(&mut self, fields: &[Field], guess: usize) -> Option<usize> {
-        if let Some(f) = fields.get(guess)
-            && self.eat_key(f.name)
+    /// The index in `names` of the next key, trying `guess` first.
+    fn key(&mut self, names: &[Box<str>], guess: usize) -> Option<usize> {
+        if let Some(name) = names.get(guess)
+            && self.eat_key(name)
         {
             return Some(guess);
         }
         let k = self.string()?;
-        fields.iter().position(|f| f.name == k)
+        names.iter().position(|n| **n == *k)
     }
 
     /// A string without escapes or control characters: the text between the quotes.
@@ -150,11 +150,11 @@ fn special_at(b: &[u8]) -> Option<usize> {
         .map(|p| tail + p)
 }
 
-/// Walks `{"k": v, ...}` with keys from `fields`, calling `f` with each key's index; false if
+/// Walks `{"k": v, ...}` with keys from `names`, calling `f` with each key's index; false if
 /// the text is anything else or `f` declines.
 fn object<'a>(
     text: &'a str,
-    fields: &[Field],
+    names: &[Box<str>],
     mut f: impl FnMut(usize, Value<'a>) -> bool,
 ) -> bool {
     let b = text.as_bytes();
@@ -167,7 +167,7 @@ fn object<'a>(
     c.ws();
     if !c.eat(b'}') {
         loop {
-            let Some(field) = c.key(fields, guess) else {
+            let Some(field) = c.key(names, guess) else {
                 return false;
             };
             guess = field + 1;
@@ -194,29 +194,25 @@ fn object<'a>(
     c.i == b.len()
 }
 
-/// Decodes `b` into `out` through its schema, reusing its string buffers. False if `b` is
-/// anything but our flat form; `out` then holds a mix of old and new fields and must be
-/// decoded again.
-pub fn decode<T: Schema>(b: &[u8], out: &mut T) -> bool {
-    let Ok(text) = std::str::from_utf8(b) else {
-        return false;
-    };
+/// Decodes `b` into `out` through its schema, field `i` named `names[i]`, reusing its string
+/// buffers. Which fields the message carried (bit i: field i), or `None` if `b` is anything
+/// but our flat form; `out` then holds a mix of old and new fields and must be decoded again.
+pub fn decode<T: Schema>(b: &[u8], names: &[Box<str>], out: &mut T) -> Option<u64> {
+    let text = std::str::from_utf8(b).ok()?;
     let mut seen = 0u64;
-    let ok = object(text, T::FIELDS, |i, v| {
+    let ok = object(text, names, |i, v| {
         let fresh = seen & (1 << i) == 0;
         seen |= 1 << i;
         fresh && out.set(i, v).is_ok()
     });
-    if !ok {
-        return false;
+    let (key, metrics) = T::MASKS;
+    if !ok || seen & key != key || seen & metrics == 0 {
+        return None;
     }
-    for (i, f) in T::FIELDS.iter().enumerate() {
+    for i in 0..T::FIELDS.len() {
         if seen & (1 << i) == 0 {
-            if f.required() {
-                return false;
-            }
             out.clear(i);
         }
     }
-    true
+    Some(seen)
 }

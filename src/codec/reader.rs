@@ -1,21 +1,53 @@
-//! The general reader: any JSON a message may hold, read through the stream's schema.
-//! serde_json parses (and words every syntax error); the schema decides what each field
-//! means, which fields a message must carry, and words every other reject.
+//! The general reader: any JSON a message may hold, read through the stream's schema under
+//! the topic's field names. serde_json parses (and words every syntax error); the schema
+//! decides what each field means. It is a tolerant reader: a message is refused only when it
+//! cannot be analysed (not JSON, not an object, no entity key, no metric, a metric of the
+//! wrong type or implausible); fields it does not know are noted by name and skipped, and an
+//! optional field it cannot read is noted and left out.
 
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 
 use super::RejectReason;
-use super::schema::{Problem, Schema, Value};
+use super::schema::{Problem, Role, Schema, Value};
 
 /// Why the reader turned a message down: a reason and its wording.
 pub(super) type Refusal = (RejectReason, String);
 
-/// Reads `bytes` into `out` through `fields`; on `Err` `out` is a mix of old and new fields.
-pub(super) fn read<T: Schema>(bytes: &[u8], out: &mut T) -> Result<(), Refusal> {
+/// What a message carried that the analysis does not use, by field name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Notes {
+    /// Fields the stream's schema does not know (as the message names them).
+    pub unknown: Vec<String>,
+    /// Fields of the schema whose value could not be read, and were left out.
+    pub unreadable: Vec<&'static str>,
+}
+
+impl Notes {
+    pub fn clear(&mut self) {
+        self.unknown.clear();
+        self.unreadable.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.unknown.is_empty() && self.unreadable.is_empty()
+    }
+}
+
+/// Reads `bytes` into `out` through `T`'s schema, field `i` named `names[i]` on this topic.
+/// Returns which fields the message carried (bit i: field i); on `Err` `out` is a mix of old
+/// and new fields.
+pub(super) fn read<T: Schema>(
+    bytes: &[u8],
+    names: &[Box<str>],
+    out: &mut T,
+    notes: &mut Notes,
+) -> Result<u64, Refusal> {
     let mut reader = Reader {
+        names,
         out,
+        notes,
         seen: 0,
         refusal: None,
         number: String::new(),
@@ -33,15 +65,17 @@ fn classify(e: &serde_json::Error) -> RejectReason {
     use serde_json::error::Category;
     match e.classify() {
         Category::Syntax | Category::Eof | Category::Io => RejectReason::NotJson,
-        Category::Data => RejectReason::WrongType,
+        Category::Data => RejectReason::NotObject,
     }
 }
 
 struct Reader<'a, T> {
+    names: &'a [Box<str>],
     out: &'a mut T,
-    /// Bit i: field i was present.
+    notes: &'a mut Notes,
+    /// Bit i: field i was present and read.
     seen: u64,
-    /// The first problem met; the parse is abandoned with it.
+    /// The problem that refuses the message; the parse is abandoned with it.
     refusal: Option<Refusal>,
     /// The text of the last number read (serde_json hands numbers over parsed).
     number: String,
@@ -55,19 +89,22 @@ impl<T: Schema> Reader<'_, T> {
         e
     }
 
-    /// Stores one field's value.
-    fn field<E: de::Error>(&mut self, key: &str, value: &serde_json::Value) -> Result<(), E> {
-        let Some(i) = T::FIELDS.iter().position(|f| f.name == key) else {
-            return Err(self.refuse(RejectReason::UnknownField, format!("unknown field `{key}`")));
-        };
-        if self.seen & (1 << i) != 0 {
-            return Err(self.refuse(RejectReason::WrongType, format!("duplicate field `{key}`")));
-        }
-        self.seen |= 1 << i;
+    /// Stores one field's value; a null is a field left out.
+    fn field<E: de::Error>(&mut self, i: usize, value: &serde_json::Value) -> Result<(), E> {
         let v = value_of(value, &mut self.number);
+        if v == Value::Null {
+            return Ok(());
+        }
         let Err(p) = self.out.set(i, v) else {
+            self.seen |= 1 << i;
             return Ok(());
         };
+        let field = T::FIELDS[i];
+        if matches!(field.role, Role::Time | Role::Optional) {
+            self.notes.unreadable.push(field.name);
+            return Ok(());
+        }
+        let key = &self.names[i];
         let (reason, detail) = match p {
             Problem::Type(expected) => (
                 RejectReason::WrongType,
@@ -81,19 +118,38 @@ impl<T: Schema> Reader<'_, T> {
         Err(self.refuse(reason, detail))
     }
 
-    /// Checks that every required field came and clears the optional ones that did not.
-    fn finish(self) -> Result<(), Refusal> {
-        for (i, f) in T::FIELDS.iter().enumerate() {
-            if self.seen & (1 << i) != 0 {
-                continue;
-            }
-            if f.required() {
-                let detail = format!("missing field `{}`", f.name);
-                return Err((RejectReason::MissingField, detail));
-            }
-            self.out.clear(i);
+    /// Checks that the key and a metric came, and clears the fields that did not.
+    fn finish(self) -> Result<u64, Refusal> {
+        let (key, metrics) = T::MASKS;
+        if self.seen & key != key {
+            let missing = self.wire_names(key & !self.seen);
+            return Err((
+                RejectReason::MissingField,
+                format!("missing field {missing}"),
+            ));
         }
-        Ok(())
+        if self.seen & metrics == 0 {
+            let all = self.wire_names(metrics);
+            return Err((
+                RejectReason::MissingField,
+                format!("none of the metrics {all}"),
+            ));
+        }
+        for i in 0..T::FIELDS.len() {
+            if self.seen & (1 << i) == 0 {
+                self.out.clear(i);
+            }
+        }
+        Ok(self.seen)
+    }
+
+    /// The topic's names of the fields in `mask`, for a message.
+    fn wire_names(&self, mask: u64) -> String {
+        let names: Vec<String> = (0..self.names.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| format!("`{}`", self.names[i]))
+            .collect();
+        names.join(", ")
     }
 }
 
@@ -130,8 +186,16 @@ impl<'de, T: Schema> Visitor<'de> for &mut Reader<'_, T> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            let value: serde_json::Value = map.next_value()?;
-            self.field(&key, &value)?;
+            match self.names.iter().position(|n| **n == *key) {
+                Some(i) => {
+                    let value: serde_json::Value = map.next_value()?;
+                    self.field(i, &value)?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                    self.notes.unknown.push(key);
+                }
+            }
         }
         Ok(())
     }

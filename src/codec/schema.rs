@@ -1,9 +1,12 @@
-//! The wire schema of each stream, in one `schema!` list per stream: every field's name, what it
-//! means for the analysis (the entity key, a metric, required, optional), how a JSON value
-//! is stored into the event (with the field's range check) and what the field holds when a
-//! message leaves it out. The fast path, the general reader and the range checks all read
-//! these tables; the event structs' serde `Serialize` writes the same names in the same
-//! order, and a test holds the two together.
+//! The wire schema of each stream, in one `schema!` list per stream: every field's name, what
+//! it means for the analysis (the entity key, a metric, the event time, optional), how a JSON
+//! value is stored into the event (with the field's type and range check) and what the field
+//! holds when a message leaves it out. The fast path, the general reader, the range checks and
+//! the field mapping all read these lists; the event structs' serde `Serialize` writes the same
+//! names in the same order, and a test holds the two together.
+//!
+//! The setters read what other producers write, not only what ours write: numbers written as
+//! strings ("21.5"), ids written as numbers, statuses and levels outside our list.
 
 use crate::streams::log::LogLevel;
 use crate::streams::sensor::SensorStatus;
@@ -56,8 +59,6 @@ pub enum Expected {
     StatusCode,
     Time,
     Label,
-    SensorStatus,
-    LogLevel,
     Field,
 }
 
@@ -68,10 +69,8 @@ impl Expected {
             Expected::Number => "a number",
             Expected::Count => "a whole number of 0 or more",
             Expected::StatusCode => "an HTTP status code",
-            Expected::Time => "an RFC 3339 timestamp",
+            Expected::Time => "a time (RFC 3339, ISO 8601, or epoch seconds or milliseconds)",
             Expected::Label => "one of the stream's labels",
-            Expected::SensorStatus => "ok, warning or offline",
-            Expected::LogLevel => "DEBUG, INFO, WARN or ERROR",
             Expected::Field => "a field of the schema",
         }
     }
@@ -98,11 +97,15 @@ impl Implausible {
 /// What a field means for the analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// The entity the event belongs to (the Kafka message key).
+    /// The entity the event belongs to (the Kafka message key): a message without it is
+    /// rejected.
     Key,
-    /// A measurement the stream's statistics are about.
+    /// A measurement the stream's statistics are about: a message needs at least one, and
+    /// one of the wrong type, not finite or absurd is rejected.
     Metric,
-    Required,
+    /// The event time; when a message leaves it out, the Kafka message's timestamp.
+    Time,
+    /// Anything else: read when it is there and readable, left out otherwise.
     Optional,
 }
 
@@ -113,21 +116,18 @@ pub struct Field {
     pub role: Role,
 }
 
-impl Field {
-    /// Whether a message must carry the field.
-    pub fn required(&self) -> bool {
-        self.role != Role::Optional
-    }
-}
-
 /// An event type's wire schema: its fields in the order our producers write them, and how a
 /// value is stored into each. Implemented by `schema!`, which writes the fields once.
 pub trait Schema {
     const FIELDS: &'static [Field];
+    /// The key's and the metrics' bits among the field positions (see `masks`).
+    const MASKS: (u64, u64) = masks(Self::FIELDS);
     /// Stores a value into field `i`, checking its type and range.
     fn set(&mut self, i: usize, v: Value<'_>) -> Result<(), Problem>;
     /// Gives field `i` its value for a message that leaves it out.
     fn clear(&mut self, i: usize);
+    /// Sets the event time (for a message without one).
+    fn set_time(&mut self, t: Timestamp);
 }
 
 /// The field called `name` in `fields`, and its position.
@@ -137,6 +137,22 @@ pub fn find(fields: &[Field], name: &str) -> Option<(usize, Field)> {
         .copied()
         .enumerate()
         .find(|(_, f)| f.name == name)
+}
+
+/// Which of `fields` a message must carry, as masks over field positions: the key, and the
+/// metrics (at least one of them).
+pub const fn masks(fields: &[Field]) -> (u64, u64) {
+    let (mut key, mut metrics) = (0u64, 0u64);
+    let mut i = 0;
+    while i < fields.len() {
+        match fields[i].role {
+            Role::Key => key |= 1 << i,
+            Role::Metric => metrics |= 1 << i,
+            Role::Time | Role::Optional => {}
+        }
+        i += 1;
+    }
+    (key, metrics)
 }
 
 /// Implements `Schema` from one list of `"name": Role => slot, setter;` where the setter is
@@ -154,6 +170,10 @@ macro_rules! schema {
 
             fn clear(&mut self, i: usize) {
                 schema!(@clear self, i, 0usize, $($slot)+)
+            }
+
+            fn set_time(&mut self, t: Timestamp) {
+                self.timestamp = t;
             }
         }
     };
@@ -181,41 +201,41 @@ macro_rules! schema {
 
 schema!(SensorReading {
     "sensor_id": Key => sensor_id, text;
-    "location": Required => location, text;
+    "location": Optional => location, text;
     "temperature": Metric => temperature, measurement;
     "humidity": Metric => humidity, measurement;
     "pressure": Metric => pressure, measurement;
-    "status": Required => status, sensor_status;
-    "timestamp": Required => timestamp, time;
-    "seq": Required => seq, count;
+    "status": Optional => status, sensor_status;
+    "timestamp": Time => timestamp, time;
+    "seq": Optional => seq, count;
     "producer_id": Optional => producer_id, text;
     "label": Optional => label, label;
 });
 
 schema!(Transaction {
-    "transaction_id": Required => transaction_id, text;
+    "transaction_id": Optional => transaction_id, text;
     "customer_id": Key => customer_id, text;
     "amount": Metric => amount, amount;
-    "currency": Required => currency, text;
-    "merchant": Required => merchant, text;
-    "category": Required => category, text;
-    "payment_method": Required => payment_method, text;
-    "location": Required => location, text;
-    "timestamp": Required => timestamp, time;
-    "seq": Required => seq, count;
+    "currency": Optional => currency, text;
+    "merchant": Optional => merchant, text;
+    "category": Optional => category, text;
+    "payment_method": Optional => payment_method, text;
+    "location": Optional => location, text;
+    "timestamp": Time => timestamp, time;
+    "seq": Optional => seq, count;
     "producer_id": Optional => producer_id, text;
     "label": Optional => label, label;
 });
 
 schema!(LogEntry {
-    "timestamp": Required => timestamp, time;
+    "timestamp": Time => timestamp, time;
     "service": Key => service, text;
-    "endpoint": Required => endpoint, text;
-    "level": Required => level, log_level;
-    "status_code": Required => status_code, status_code;
+    "endpoint": Optional => endpoint, text;
+    "level": Optional => level, log_level;
+    "status_code": Metric => status_code, status_code;
     "response_time_ms": Metric => response_time_ms, measurement;
-    "message": Required => message, text;
-    "seq": Required => seq, count;
+    "message": Optional => message, text;
+    "seq": Optional => seq, count;
     "producer_id": Optional => producer_id, text;
     "label": Optional => label, label;
 });
@@ -237,6 +257,20 @@ impl<T> Absent for Option<T> {
     }
 }
 
+/// A measurement that is not there: no value, not zero.
+impl Absent for f64 {
+    fn clear(&mut self) {
+        *self = f64::NAN;
+    }
+}
+
+/// A status code that is not there: 0, which no response has.
+impl Absent for u16 {
+    fn clear(&mut self) {
+        *self = 0;
+    }
+}
+
 macro_rules! absent_is_default {
     ($($t:ty),*) => {
         $(impl Absent for $t {
@@ -246,11 +280,11 @@ macro_rules! absent_is_default {
         })*
     };
 }
-absent_is_default!(f64, u64, u16, Timestamp, SensorStatus, LogLevel);
+absent_is_default!(Timestamp, SensorStatus, LogLevel);
 
-/// A string, copied into the slot's buffer.
+/// Text: a string, or a number kept as written (ids are often numbers).
 fn text(slot: &mut String, v: Value<'_>) -> Result<(), Problem> {
-    let Value::Str(s) = v else {
+    let (Value::Str(s) | Value::Num(s)) = v else {
         return Err(Problem::Type(Expected::Text));
     };
     slot.clear();
@@ -258,13 +292,18 @@ fn text(slot: &mut String, v: Value<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A number, or a string holding one.
 fn finite(v: Value<'_>) -> Result<f64, Problem> {
-    let Value::Num(n) = v else {
-        return Err(Problem::Type(Expected::Number));
+    let n = match v {
+        Value::Num(n) => n,
+        Value::Str(s) => s.trim(),
+        _ => return Err(Problem::Type(Expected::Number)),
     };
     match n.parse::<f64>() {
         Ok(x) if x.is_finite() => Ok(x),
-        _ => Err(Problem::Range(Implausible::NotFinite)),
+        // "inf" and "NaN" parse as floats; "1e400" overflows: a number, not a finite one.
+        Ok(_) => Err(Problem::Range(Implausible::NotFinite)),
+        Err(_) => Err(Problem::Type(Expected::Number)),
     }
 }
 
@@ -289,38 +328,37 @@ fn amount(slot: &mut f64, v: Value<'_>) -> Result<(), Problem> {
     Ok(())
 }
 
-/// A whole number of 0 or more.
-fn count(slot: &mut u64, v: Value<'_>) -> Result<(), Problem> {
-    match v {
-        Value::Num(n) => match n.parse() {
-            Ok(x) => {
-                *slot = x;
-                Ok(())
-            }
-            Err(_) => Err(Problem::Type(Expected::Count)),
-        },
-        _ => Err(Problem::Type(Expected::Count)),
-    }
+/// A whole number of 0 or more, or a string holding one.
+fn whole(v: Value<'_>, expected: Expected) -> Result<u64, Problem> {
+    let n = match v {
+        Value::Num(n) => n,
+        Value::Str(s) => s.trim(),
+        _ => return Err(Problem::Type(expected)),
+    };
+    n.parse().map_err(|_| Problem::Type(expected))
+}
+
+fn count(slot: &mut Option<u64>, v: Value<'_>) -> Result<(), Problem> {
+    *slot = Some(whole(v, Expected::Count)?);
+    Ok(())
 }
 
 fn status_code(slot: &mut u16, v: Value<'_>) -> Result<(), Problem> {
-    let mut x = 0u64;
-    count(&mut x, v).map_err(|_| Problem::Type(Expected::StatusCode))?;
+    let x = whole(v, Expected::StatusCode)?;
     *slot = u16::try_from(x).map_err(|_| Problem::Type(Expected::StatusCode))?;
     Ok(())
 }
 
+/// A time: RFC 3339 (what ours write), ISO 8601 without a zone, or epoch seconds or
+/// milliseconds as a number or as text.
 fn time(slot: &mut Timestamp, v: Value<'_>) -> Result<(), Problem> {
-    match v {
-        Value::Str(s) => match Timestamp::parse(s) {
-            Some(t) => {
-                *slot = t;
-                Ok(())
-            }
-            None => Err(Problem::Type(Expected::Time)),
-        },
-        _ => Err(Problem::Type(Expected::Time)),
-    }
+    let t = match v {
+        Value::Str(s) => Timestamp::parse_any(s),
+        Value::Num(n) => n.parse().ok().and_then(Timestamp::from_epoch),
+        _ => None,
+    };
+    *slot = t.ok_or(Problem::Type(Expected::Time))?;
+    Ok(())
 }
 
 /// The ground-truth label by its name; null is the same as no label.
@@ -337,23 +375,18 @@ fn label<L: Label>(slot: &mut Option<L>, v: Value<'_>) -> Result<(), Problem> {
 }
 
 fn sensor_status(slot: &mut SensorStatus, v: Value<'_>) -> Result<(), Problem> {
-    *slot = match v {
-        Value::Str("ok") => SensorStatus::Ok,
-        Value::Str("warning") => SensorStatus::Warning,
-        Value::Str("offline") => SensorStatus::Offline,
-        _ => return Err(Problem::Type(Expected::SensorStatus)),
+    let (Value::Str(s) | Value::Num(s)) = v else {
+        return Err(Problem::Type(Expected::Text));
     };
+    *slot = SensorStatus::parse(s);
     Ok(())
 }
 
 fn log_level(slot: &mut LogLevel, v: Value<'_>) -> Result<(), Problem> {
-    *slot = match v {
-        Value::Str("DEBUG") => LogLevel::Debug,
-        Value::Str("INFO") => LogLevel::Info,
-        Value::Str("WARN") => LogLevel::Warn,
-        Value::Str("ERROR") => LogLevel::Error,
-        _ => return Err(Problem::Type(Expected::LogLevel)),
+    let (Value::Str(s) | Value::Num(s)) = v else {
+        return Err(Problem::Type(Expected::Text));
     };
+    *slot = LogLevel::parse(s);
     Ok(())
 }
 
@@ -365,7 +398,7 @@ mod tests {
     /// The keys our producers write, in order.
     fn keys_written(kind: StreamKind) -> Vec<String> {
         let cfg = GeneratorConfig::default();
-        let e = Generator::new(kind, &cfg).next_event(Timestamp(1_796_000_000_000), 1);
+        let e = Generator::new(kind, &cfg).next_event(Timestamp(1_796_000_000_000));
         let mut bytes = Vec::new();
         e.encode_into(&mut bytes).unwrap();
         serde_json::from_slice::<KeysInOrder>(&bytes).unwrap().0
@@ -420,16 +453,20 @@ mod tests {
         let of = |fields: &[Field]| fields.iter().map(|f| f.role).collect::<Vec<_>>();
         assert_eq!(roles(&of(SensorReading::FIELDS)), (1, 3));
         assert_eq!(roles(&of(Transaction::FIELDS)), (1, 1));
-        assert_eq!(roles(&of(LogEntry::FIELDS)), (1, 1));
+        assert_eq!(roles(&of(LogEntry::FIELDS)), (1, 2));
+        for fields in [SensorReading::FIELDS, Transaction::FIELDS, LogEntry::FIELDS] {
+            assert_eq!(fields.iter().filter(|f| f.role == Role::Time).count(), 1);
+        }
         assert!(Event::empty(StreamKind::Log).key().is_empty());
+    }
+
+    fn set<T: Schema>(e: &mut T, name: &str, v: Value<'_>) -> Result<(), Problem> {
+        let (i, _) = find(T::FIELDS, name).unwrap();
+        e.set(i, v)
     }
 
     #[test]
     fn setters_check_type_and_range() {
-        fn set<T: Schema>(e: &mut T, name: &str, v: Value<'_>) -> Result<(), Problem> {
-            let (i, _) = find(T::FIELDS, name).unwrap();
-            e.set(i, v)
-        }
         let mut s = SensorReading::default();
         assert!(set(&mut s, "temperature", Value::Num("21.5")).is_ok());
         assert_eq!(s.temperature, 21.5);
@@ -441,6 +478,11 @@ mod tests {
             set(&mut s, "temperature", Value::Str("hot")),
             Err(Problem::Type(_))
         ));
+        assert!(matches!(
+            set(&mut s, "temperature", Value::Str("NaN")),
+            Err(Problem::Range(_))
+        ));
+        assert!(set(&mut s, "temperature", Value::Bool(true)).is_err());
         let mut t = Transaction::default();
         assert!(matches!(
             set(&mut t, "amount", Value::Num("-3")),
@@ -448,7 +490,47 @@ mod tests {
         ));
         let mut l = LogEntry::default();
         assert!(set(&mut l, "status_code", Value::Num("70000")).is_err());
+        assert!(set(&mut l, "status_code", Value::Num("5.5")).is_err());
         assert!(set(&mut l, "label", Value::Null).is_ok());
         assert_eq!(l.label, None);
+    }
+
+    #[test]
+    fn setters_read_what_other_producers_write() {
+        let mut s = SensorReading::default();
+        set(&mut s, "temperature", Value::Str(" 21.5 ")).unwrap();
+        assert_eq!(s.temperature, 21.5, "a number written as a string");
+        set(&mut s, "sensor_id", Value::Num("17")).unwrap();
+        assert_eq!(s.sensor_id, "17", "an id written as a number");
+        set(&mut s, "status", Value::Str("degraded")).unwrap();
+        assert_eq!(
+            s.status,
+            SensorStatus::Other("degraded".into()),
+            "kept as written"
+        );
+        set(&mut s, "status", Value::Str("OFFLINE")).unwrap();
+        assert_eq!(s.status, SensorStatus::Offline);
+        set(&mut s, "timestamp", Value::Num("1796000000")).unwrap();
+        assert_eq!(s.timestamp, Timestamp(1_796_000_000_000), "epoch seconds");
+        set(&mut s, "seq", Value::Str("41")).unwrap();
+        assert_eq!(s.seq, Some(41));
+        let mut l = LogEntry::default();
+        set(&mut l, "level", Value::Str("WARNING")).unwrap();
+        assert_eq!(l.level, LogLevel::Warn, "Python's logging level");
+        set(&mut l, "level", Value::Str("CRITICAL")).unwrap();
+        assert_eq!(l.level, LogLevel::Other("CRITICAL".into()));
+        set(&mut l, "status_code", Value::Str("503")).unwrap();
+        assert_eq!(l.status_code, 503);
+    }
+
+    #[test]
+    fn a_missing_metric_is_no_value_not_zero() {
+        let mut s = SensorReading {
+            humidity: 40.0,
+            ..SensorReading::default()
+        };
+        let (i, _) = find(SensorReading::FIELDS, "humidity").unwrap();
+        s.clear(i);
+        assert!(s.humidity.is_nan());
     }
 }

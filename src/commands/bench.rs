@@ -126,6 +126,7 @@ async fn consume(
         tick: Duration::from_secs(1),
         // As the TUI runs it.
         forward_alerts: false,
+        forward_events: false,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, brokers, plan, tx)?;
@@ -156,7 +157,7 @@ fn core_costs(streams: &[StreamKind], seed: u64) -> Vec<(String, f64)> {
         let t = Instant::now();
         for i in 0..N {
             encoded.push(codec::encode(
-                &g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i),
+                &g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5)),
             ));
         }
         out.push((format!("{}/generate+encode", kind.name()), per_event(t, N)));

@@ -1,6 +1,7 @@
 //! `streamwatch consume`: the consumer task headless. JSON lines on stdout: an `alert` line
-//! per alert, a `stats` line per stream per second and once more at the end, then a `summary`
-//! line (also after SIGINT/SIGTERM, once offsets are committed).
+//! per alert, an `event` line per analysed event with `--events`, a `stats` line per stream
+//! per second and once more at the end, then a `summary` line (also after SIGINT/SIGTERM,
+//! once offsets are committed).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +32,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         tick: Duration::from_secs(1),
         // One line per alert.
         forward_alerts: true,
+        forward_events: args.events,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
@@ -60,6 +62,9 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
                     "{}",
                     json!({"type": "alert", "stream": a.stream.name(), "alert": a})
                 )?;
+            }
+            Some(ConsumerEvent::Analysed(e)) => {
+                writeln!(out, "{}", json!({"type": "event", "event": e}))?;
             }
             Some(ConsumerEvent::Snapshot(s)) => {
                 for line in stats_lines(&s) {
@@ -97,7 +102,7 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
                 .health
                 .lag
                 .iter()
-                .filter(|l| l.topic.ends_with(st.stream.topic()))
+                .filter(|l| l.stream == st.stream)
                 .map(|l| l.lag)
                 .sum();
             json!({
@@ -109,11 +114,26 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
                 "latency": st.latency,
                 "alerts": st.alerts_total,
                 "lag": lag,
-                "scorecard": st.scorecard.iter().map(|r| json!({
-                    "rule": r.rule, "tp": r.tp, "fp": r.fp, "fn": r.fn_, "tn": r.tn,
-                    "precision": r.precision(), "recall": r.recall(), "f1": r.f1(),
-                })).collect::<Vec<_>>(),
+                "labelled": st.labelled,
+                "scorecard": scorecard_json(st),
                 "model": model.map(model_json),
+            })
+        })
+        .collect()
+}
+
+/// Each rule against the labels; without labelled events the figures would mean nothing, so
+/// they are null.
+fn scorecard_json(st: &StreamSnapshot) -> Value {
+    let known = st.labelled > 0;
+    st.scorecard
+        .iter()
+        .map(|r| {
+            json!({
+                "rule": r.rule, "tp": r.tp, "fp": r.fp, "fn": r.fn_, "tn": r.tn,
+                "precision": known.then(|| r.precision()),
+                "recall": known.then(|| r.recall()),
+                "f1": known.then(|| r.f1()),
             })
         })
         .collect()
@@ -136,18 +156,21 @@ fn metrics_json(st: &StreamSnapshot) -> Value {
         .into()
 }
 
+/// The model card; scores against labels are null until labelled events were scored.
 pub fn model_json(m: &ModelSnapshot) -> Value {
+    let scored = |n: u64, v: f64| (n > 0).then_some(v);
     json!({
         "status": m.status,
         "version": m.version,
+        "labelled": m.labelled,
         "training_size": m.training_size,
         "fit_ms": m.fit_ms,
-        "confidence_mean": m.confidence_mean,
-        "precision": m.forest.precision,
-        "recall": m.forest.recall,
-        "f1": m.forest.f1,
-        "zscore_f1": m.zscore.f1,
-        "residual_f1": m.residual.f1,
+        "confidence_mean": (m.version > 0).then_some(m.confidence_mean),
+        "precision": scored(m.forest.n, m.forest.precision),
+        "recall": scored(m.forest.n, m.forest.recall),
+        "f1": scored(m.forest.n, m.forest.f1),
+        "zscore_f1": scored(m.zscore.n, m.zscore.f1),
+        "residual_f1": scored(m.residual.n, m.residual.f1),
         "mae": m.regression.as_ref().map(|r| r.mae),
         "r2": m.regression.as_ref().map(|r| r.r2),
         "regressor": m.regression.as_ref().map(|r| r.model),
@@ -166,10 +189,16 @@ fn summary_line(s: &ConsumerSnapshot, alerts_printed: u64) -> Value {
         "alerts_printed": alerts_printed,
         "lost": s.ingest.lost,
         "duplicates": s.ingest.duplicates,
+        "unsequenced": s.ingest.unsequenced,
+        "unknown_fields": s.ingest.unknown_fields,
+        "unreadable_fields": s.ingest.unreadable_fields,
+        "group": s.membership.group,
+        "partitions": s.membership.owned,
         "events_per_s": s.events_per_s,
         "elapsed_s": s.elapsed_s,
         "streams": s.streams.iter().map(|st| (st.stream.name().to_string(), json!({
-            "events": st.events, "alerts": st.alerts_total, "incidents": st.incidents,
+            "events": st.events, "alerts": st.alerts_total, "labelled": st.labelled,
+            "incidents": st.incidents,
         }))).collect::<serde_json::Map<_, _>>(),
         "models": s.models.iter().map(|m| (m.stream.name().to_string(), model_json(m))).collect::<serde_json::Map<_, _>>(),
     })

@@ -78,7 +78,7 @@ pub fn client_config(
 
 /// The topic names for the given streams.
 pub fn topics(settings: &Settings, kinds: &[StreamKind]) -> Vec<String> {
-    kinds.iter().map(|k| settings.topic(k.topic())).collect()
+    kinds.iter().map(|&k| settings.topic(k)).collect()
 }
 
 /// The three topic names.

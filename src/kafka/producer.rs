@@ -199,7 +199,7 @@ impl ProducerHandle {
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
         let producer = create(settings, brokers, &book)?;
-        let topics: [String; 3] = StreamKind::ALL.map(|k| settings.topic(k.topic()));
+        let topics: [String; 3] = StreamKind::ALL.map(|k| settings.topic(k));
         let (tx, rx) = mpsc::channel();
         let thread_book = book.clone();
         let thread = std::thread::Builder::new()
@@ -284,7 +284,8 @@ struct Pacer {
     anchor: Instant,
     anchor_ms: i64,
     since_anchor: u64,
-    seq: u64,
+    /// Events produced so far (ties between unpaced streams go to the one with fewer).
+    produced: u64,
     last_ms: i64,
 }
 
@@ -352,7 +353,7 @@ impl Pump {
                     anchor: now,
                     anchor_ms: 0,
                     since_anchor: 0,
-                    seq: 0,
+                    produced: 0,
                     last_ms: 0,
                 };
                 p.reanchor();
@@ -424,7 +425,7 @@ impl Pump {
             .iter()
             .enumerate()
             .filter(|(_, p)| p.state == RunState::Running)
-            .min_by_key(|(_, p)| (p.due(self.started), p.seq))
+            .min_by_key(|(_, p)| (p.due(self.started), p.produced))
             .map(|(i, p)| (i, p.due(self.started)))
     }
 
@@ -467,8 +468,8 @@ impl Pump {
     fn produce_one(&mut self, i: usize) {
         let p = &mut self.pacers[i];
         let at = p.event_time();
-        let event = p.generator.next_event(at, p.seq);
-        p.seq += 1;
+        let event = p.generator.next_event(at);
+        p.produced += 1;
         p.since_anchor += 1;
         p.last_ms = at.millis();
         let kind = p.kind;

@@ -18,7 +18,7 @@ fn observations(kind: StreamKind, n: u64, seed: u64, incident_rate: f64) -> Vec<
     );
     let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
     (0..n)
-        .map(|i| a.observe(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5), i)))
+        .map(|i| a.observe(&g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 5))))
         .collect()
 }
 
@@ -89,6 +89,22 @@ fn a_stream_with_one_class_has_no_model_and_says_so() {
     assert_eq!(s.version, 0);
     assert!(s.status.contains("only one class"), "{}", s.status);
     assert_eq!(s.trees, 0);
+}
+
+/// Another producer's topic has no labels: no forest and no scores, and the regressor, which
+/// needs none, is fitted anyway.
+#[test]
+fn a_stream_without_labels_gets_a_regressor_and_no_forest() {
+    let mut m = StreamModel::new(StreamKind::Log, &inline(10));
+    for mut o in observations(StreamKind::Log, 4000, 3, 0.02) {
+        (o.incident, o.label_class) = (None, None);
+        assert!(m.observe(&o).is_none(), "no forest without labels");
+    }
+    let s = m.snapshot();
+    assert_eq!((s.version, s.labelled, s.forest.n), (0, 0, 0));
+    assert_eq!(s.status, "no labelled events yet");
+    let r = s.regression.expect("a regressor fitted without labels");
+    assert!(r.mae.is_finite() && r.mae > 0.0, "{r:?}");
 }
 
 #[test]

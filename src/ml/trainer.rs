@@ -163,6 +163,9 @@ pub struct ModelSnapshot {
     /// `RESIDUAL_K` × the mean absolute residual of normal events.
     pub residual: BinaryScores,
     pub residual_flags: u64,
+    /// Events with a ground-truth label seen so far: without them there is no forest and
+    /// no score.
+    pub labelled: u64,
     pub classes: Vec<&'static str>,
     pub confusion: Vec<Vec<u64>>,
     pub regression: Option<RegressionSnapshot>,
@@ -197,6 +200,9 @@ pub struct StreamModel {
     fit_ms: f64,
     since_fit: usize,
     last_fit: Instant,
+    /// Regression-only fits (a topic without labels) and `reg_seen` when the last started.
+    reg_fits: u32,
+    reg_fitted_at: u64,
     last_error: Option<String>,
     scores: Prequential,
     zscores: Prequential,
@@ -239,6 +245,8 @@ impl StreamModel {
             fit_ms: 0.0,
             since_fit: 0,
             last_fit: Instant::now(),
+            reg_fits: 0,
+            reg_fitted_at: 0,
             last_error: None,
             scores: Prequential::new(cfg.score_window),
             zscores: Prequential::new(cfg.score_window),
@@ -306,8 +314,10 @@ impl StreamModel {
                 }
             }
         }
-        // The regressor learns what normal looks like: labelled incidents stay out.
-        if obs.label_class.is_none_or(|c| c == 0) && y.is_finite() {
+        // The regressor learns what normal looks like: labelled incidents stay out, and so do
+        // rows with a value a message left out.
+        let complete = y.is_finite() && x.iter().all(|v| v.is_finite());
+        if obs.label_class.is_none_or(|c| c == 0) && complete {
             self.reg_seen += 1;
             let cap = self.cfg.buffer;
             if self.reg_rows.len() < cap {
@@ -323,6 +333,10 @@ impl StreamModel {
 
     fn learn(&mut self, obs: &Observation, class: usize) {
         self.labelled += 1;
+        // A row with a value a message left out is scored but not learnt from.
+        if !obs.features.iter().all(|v| v.is_finite()) {
+            return;
+        }
         self.since_fit += 1;
         self.buffer.insert(
             Row {
@@ -333,27 +347,50 @@ impl StreamModel {
         );
     }
 
+    /// Fits the forest (and the regressor) once both classes are labelled; on a topic
+    /// without labels, the regressor alone, which learns what normal looks like without them.
     fn maybe_fit(&mut self) {
-        if self.pending.is_some() || !self.buffer.has_both() {
+        if self.pending.is_some() {
             return;
         }
+        let due = if self.buffer.has_both() {
+            self.forest_due()
+        } else {
+            self.labelled == 0 && self.regression_due()
+        };
+        if due {
+            self.start_fit();
+        }
+    }
+
+    fn forest_due(&self) -> bool {
         if self.cfg.background
             && self.version > 0
             && self.last_fit.elapsed() < self.cfg.min_refit_gap
         {
-            return;
+            return false;
         }
-        let due = if self.version == 0 {
+        if self.version == 0 {
             self.labelled as usize >= self.cfg.warmup
         } else {
             self.since_fit >= self.cfg.refit_every
                 || (self.cfg.background
                     && self.last_fit.elapsed() >= self.cfg.refit_after
                     && self.since_fit > 0)
-        };
-        if due {
-            self.start_fit();
         }
+    }
+
+    /// The same warm-up and refit rules as the forest's, counted in unlabelled events.
+    fn regression_due(&self) -> bool {
+        let fresh = self.reg_seen - self.reg_fitted_at;
+        if self.reg_fits == 0 {
+            return self.reg_rows.len() >= self.cfg.warmup;
+        }
+        if self.cfg.background && self.last_fit.elapsed() < self.cfg.min_refit_gap {
+            return false;
+        }
+        fresh >= self.cfg.refit_every as u64
+            || (self.cfg.background && self.last_fit.elapsed() >= self.cfg.refit_after && fresh > 0)
     }
 
     fn start_fit(&mut self) {
@@ -368,6 +405,10 @@ impl StreamModel {
         let (spec, classes) = (self.spec, class_names(self.kind).len());
         self.since_fit = 0;
         self.last_fit = Instant::now();
+        if !self.buffer.has_both() {
+            self.reg_fits += 1;
+            self.reg_fitted_at = self.reg_seen;
+        }
         let job = move || fit_all(&x, &y, &params, classes, reg, &spec);
         if self.cfg.background {
             let (tx, rx) = mpsc::channel();
@@ -430,7 +471,7 @@ impl StreamModel {
             (true, true) => "ready, refitting".into(),
             (true, false) => "ready".into(),
             (false, true) => "fitting the first model".into(),
-            (false, false) if self.labelled == 0 => "waiting for labelled events".into(),
+            (false, false) if self.labelled == 0 => "no labelled events yet".into(),
             (false, false) if !self.buffer.has_both() => {
                 format!(
                     "no model: only one class seen in {} labelled events",
@@ -461,6 +502,7 @@ impl StreamModel {
             zscore: self.zscores.binary(),
             residual: self.residual_scores.binary(),
             residual_flags: self.residual_flags,
+            labelled: self.labelled,
             classes: names.to_vec(),
             confusion: self.scores.confusion(names.len()),
             regression: self.regressor.as_ref().map(|r| {
@@ -498,11 +540,16 @@ fn fit_all(
 ) -> Fitted {
     let start = Instant::now();
     let mut error = None;
-    let forest = match forest::fit(x, y, params) {
-        Ok(f) => Some(FlatForest::compile(&f, classes)),
-        Err(e) => {
-            error = Some(e.to_string());
-            None
+    // Without labelled rows (a topic without labels) there is no forest to fit.
+    let forest = if y.is_empty() {
+        None
+    } else {
+        match forest::fit(x, y, params) {
+            Ok(f) => Some(FlatForest::compile(&f, classes)),
+            Err(e) => {
+                error = Some(e.to_string());
+                None
+            }
         }
     };
     let fit_ms = start.elapsed().as_secs_f64() * 1000.0;

@@ -2,12 +2,14 @@
 //! (log-normal with occasional stragglers) distribution, status codes and levels as a web
 //! service emits them. Incidents: error bursts on one service, latency degradation, 5xx storms.
 
+use compact_str::CompactString;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, normal, round_to, start_probability, stream_rng,
+    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, round_to, start_probability,
+    stream_rng,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -19,20 +21,58 @@ pub struct LogEntry {
     pub status_code: u16,
     pub response_time_ms: f64,
     pub message: String,
-    pub seq: u64,
+    /// Counts the events of this producer and entity from 0 (loss and duplicate accounting);
+    /// other producers may leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     pub producer_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<LogLabel>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+/// A log line's level. Other producers' levels are kept as written; `WARNING` (Python's
+/// logging) is `WARN`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum LogLevel {
     Debug,
     #[default]
     Info,
     Warn,
     Error,
+    Other(CompactString),
+}
+
+impl LogLevel {
+    /// A level as written: ours by name in any case, anything else kept.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "DEBUG" => Self::Debug,
+            "INFO" => Self::Info,
+            "WARN" => Self::Warn,
+            "ERROR" => Self::Error,
+            _ if s.eq_ignore_ascii_case("debug") => Self::Debug,
+            _ if s.eq_ignore_ascii_case("info") => Self::Info,
+            _ if s.eq_ignore_ascii_case("warn") || s.eq_ignore_ascii_case("warning") => Self::Warn,
+            _ if s.eq_ignore_ascii_case("error") => Self::Error,
+            _ => Self::Other(CompactString::new(s)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl Serialize for LogLevel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -169,6 +209,8 @@ struct Incident {
 pub struct LogGenerator {
     rng: ChaCha8Rng,
     cumulative: Vec<f64>,
+    /// Next `seq` per service.
+    seqs: Vec<u64>,
     incidents: Vec<Option<Incident>>,
     start_p: f64,
     producer_id: String,
@@ -193,13 +235,14 @@ impl LogGenerator {
         Self {
             rng: stream_rng(cfg.seed, StreamKind::Log),
             cumulative,
+            seqs: vec![0; SERVICES.len()],
             incidents: vec![None; SERVICES.len()],
             start_p: start_probability(cfg.incident_rate, mean_len),
             producer_id: cfg.producer_id.clone(),
         }
     }
 
-    pub fn next_at(&mut self, at: Timestamp, seq: u64) -> LogEntry {
+    pub fn next_at(&mut self, at: Timestamp) -> LogEntry {
         let u: f64 = self.rng.r#gen();
         let s = self
             .cumulative
@@ -219,6 +262,7 @@ impl LogGenerator {
                 self.incidents[s] = None;
             }
         }
+        let seq = next_seq(&mut self.seqs, s);
         self.make(s, label, factor, at, seq)
     }
 
@@ -272,7 +316,7 @@ impl LogGenerator {
             status_code: status,
             response_time_ms: latency,
             message: message(endpoint.route, status, latency),
-            seq,
+            seq: Some(seq),
             producer_id: self.producer_id.clone(),
             label: Some(label),
         }

@@ -103,7 +103,8 @@ impl Event {
         }
     }
 
-    pub fn seq(&self) -> u64 {
+    /// The event's place among its producer's events of its entity, if it says.
+    pub fn seq(&self) -> Option<u64> {
         match self {
             Event::Sensor(e) => e.seq,
             Event::Transaction(e) => e.seq,
@@ -199,12 +200,14 @@ impl Generator {
         }
     }
 
-    /// The next event, stamped with `at` and sequence number `seq`.
-    pub fn next_event(&mut self, at: Timestamp, seq: u64) -> Event {
+    /// The next event, stamped with `at`. Its `seq` counts the events of its entity (the
+    /// message key) from 0, so that a consumer that owns only some partitions, and so only
+    /// some entities, sees every entity's sequence whole.
+    pub fn next_event(&mut self, at: Timestamp) -> Event {
         match self {
-            Generator::Sensor(g) => Event::Sensor(g.next_at(at, seq)),
-            Generator::Transaction(g) => Event::Transaction(g.next_at(at, seq)),
-            Generator::Log(g) => Event::Log(g.next_at(at, seq)),
+            Generator::Sensor(g) => Event::Sensor(g.next_at(at)),
+            Generator::Transaction(g) => Event::Transaction(g.next_at(at)),
+            Generator::Log(g) => Event::Log(g.next_at(at)),
         }
     }
 }
@@ -227,6 +230,13 @@ pub(crate) fn start_probability(rate: f64, mean_len: f64) -> f64 {
     } else {
         (rate / (mean_len * (1.0 - rate))).min(1.0)
     }
+}
+
+/// The next sequence number of entity `i`, counting from 0.
+pub(crate) fn next_seq(seqs: &mut [u64], i: usize) -> u64 {
+    let seq = seqs[i];
+    seqs[i] += 1;
+    seq
 }
 
 /// Standard normal sample (Box–Muller; one draw, cheap enough at these rates).

@@ -2,13 +2,14 @@
 //! own climate, a slow drift and a daily rhythm. Humidity falls as a room warms, as in a real
 //! room. Incidents: spikes, sustained drift, a stuck sensor (flat line) and dropouts.
 
+use compact_str::CompactString;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, normal, pick, round_to, start_probability,
-    stream_rng,
+    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, pick, round_to,
+    start_probability, stream_rng,
 };
 
 /// One reading, as it travels on the `sensor-data` topic.
@@ -24,19 +25,53 @@ pub struct SensorReading {
     pub pressure: f64,
     pub status: SensorStatus,
     pub timestamp: Timestamp,
-    pub seq: u64,
+    /// Counts the events of this producer and entity from 0 (loss and duplicate accounting);
+    /// other producers may leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     pub producer_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<SensorLabel>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What a sensor says of itself. Other producers' statuses are kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum SensorStatus {
     #[default]
     Ok,
     Warning,
     Offline,
+    Other(CompactString),
+}
+
+impl SensorStatus {
+    /// A status as written: ours by name in any case, anything else kept.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "ok" => Self::Ok,
+            "warning" => Self::Warning,
+            "offline" => Self::Offline,
+            _ if s.eq_ignore_ascii_case("ok") => Self::Ok,
+            _ if s.eq_ignore_ascii_case("warning") => Self::Warning,
+            _ if s.eq_ignore_ascii_case("offline") => Self::Offline,
+            _ => Self::Other(CompactString::new(s)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warning => "warning",
+            Self::Offline => "offline",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl Serialize for SensorStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -117,6 +152,8 @@ struct Sensor {
 pub struct SensorGenerator {
     rng: ChaCha8Rng,
     sensors: Vec<Sensor>,
+    /// Next `seq` per sensor.
+    seqs: Vec<u64>,
     start_p: f64,
     producer_id: String,
 }
@@ -133,13 +170,15 @@ impl SensorGenerator {
         Self {
             rng,
             sensors,
+            seqs: vec![0; SENSORS],
             start_p: start_probability(cfg.incident_rate, mean_len),
             producer_id: cfg.producer_id.clone(),
         }
     }
 
-    pub fn next_at(&mut self, at: Timestamp, seq: u64) -> SensorReading {
+    pub fn next_at(&mut self, at: Timestamp) -> SensorReading {
         let i = self.rng.gen_range(0..self.sensors.len());
+        let seq = next_seq(&mut self.seqs, i);
         let rng = &mut self.rng;
         let s = &mut self.sensors[i];
         let (mut t, mut h, mut p) = s.normal_reading(rng, at);
@@ -179,7 +218,7 @@ impl SensorGenerator {
             pressure: p,
             status,
             timestamp: at,
-            seq,
+            seq: Some(seq),
             producer_id: self.producer_id.clone(),
             label: Some(label),
         }

@@ -6,7 +6,7 @@ use crate::streams::transaction::Profile;
 fn generate(kind: StreamKind, cfg: &GeneratorConfig, n: u64) -> Vec<Event> {
     let mut g = Generator::new(kind, cfg);
     (0..n)
-        .map(|i| g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 20), i))
+        .map(|i| g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 20)))
         .collect()
 }
 
@@ -128,7 +128,7 @@ fn customer_amounts_cluster_around_their_profile() {
     let mut log_ratio = Vec::new();
     let mut per_customer: HashMap<String, Vec<f64>> = HashMap::new();
     for i in 0..300_000u64 {
-        let t = g.next_at(Timestamp(i as i64 * 20), i);
+        let t = g.next_at(Timestamp(i as i64 * 20));
         log_ratio.push((t.amount / medians[&t.customer_id]).ln());
         per_customer
             .entry(t.customer_id)

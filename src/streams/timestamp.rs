@@ -1,7 +1,9 @@
 //! Event time: milliseconds since the Unix epoch, written as RFC 3339 UTC on the wire.
 //!
 //! Formatting is done by hand (days-to-civil) because it runs once per produced event; parsing
-//! takes the same shape on a fast path and falls back to a full RFC 3339 parser.
+//! takes the same shape on a fast path and falls back to a full RFC 3339 parser. Other
+//! producers' times are read too: ISO 8601 without a zone (as UTC), and epoch seconds or
+//! milliseconds.
 
 use std::fmt;
 
@@ -66,6 +68,31 @@ impl Timestamp {
                 .ok()?;
             Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
         })
+    }
+
+    /// Parses a time as other producers write it: RFC 3339, ISO 8601 without a zone (read as
+    /// UTC, `T` or a space between date and time), or epoch seconds or milliseconds as text.
+    pub fn parse_any(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if let Some(t) = Self::parse(s) {
+            return Some(t);
+        }
+        if let Ok(x) = s.parse::<f64>() {
+            return Self::from_epoch(x);
+        }
+        let format = time::macros::format_description!(
+            "[year]-[month]-[day][first [T][ ]][hour]:[minute][optional [:[second][optional [.[subsecond]]]]]"
+        );
+        let t = time::PrimitiveDateTime::parse(s, format).ok()?.assume_utc();
+        Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+
+    /// An epoch number: seconds when below 10^11 (until the year 5138), else milliseconds.
+    /// `None` beyond year 9999 or not finite.
+    pub fn from_epoch(x: f64) -> Option<Self> {
+        const MAX_MS: f64 = 253_402_300_799_999.0;
+        let ms = if x.abs() < 1e11 { x * 1000.0 } else { x };
+        (ms.is_finite() && ms.abs() <= MAX_MS).then(|| Timestamp(ms.round() as i64))
     }
 }
 
@@ -167,6 +194,31 @@ mod tests {
     fn clock_is_the_utc_time_of_day() {
         assert_eq!(Timestamp(1_796_000_000_123).clock(), "00:53:20");
         assert_eq!(Timestamp(-1).clock(), "23:59:59");
+    }
+
+    #[test]
+    fn reads_other_producers_times() {
+        let t = Timestamp(1_796_000_000_123);
+        for s in [
+            "2026-11-30T00:53:20.123Z",
+            "2026-11-30T01:53:20.123+01:00",
+            "2026-11-30T00:53:20.123",
+            "2026-11-30 00:53:20.123",
+            "1796000000.123",
+            "1796000000123",
+        ] {
+            assert_eq!(Timestamp::parse_any(s), Some(t), "{s}");
+        }
+        assert_eq!(
+            Timestamp::parse_any("2026-11-30T00:53"),
+            Some(Timestamp(1_796_000_000_000 - 20_000))
+        );
+        assert_eq!(
+            Timestamp::from_epoch(1_796_000_000.0),
+            Some(Timestamp(1_796_000_000_000))
+        );
+        assert_eq!(Timestamp::from_epoch(1e300), None);
+        assert_eq!(Timestamp::parse_any("yesterday"), None);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use serde::Serialize;
 use crate::named::Named;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, normal, pick, round_to, start_probability,
-    stream_rng,
+    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, pick, round_to,
+    start_probability, stream_rng,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -27,7 +27,10 @@ pub struct Transaction {
     pub payment_method: String,
     pub location: String,
     pub timestamp: Timestamp,
-    pub seq: u64,
+    /// Counts the events of this producer and entity from 0 (loss and duplicate accounting);
+    /// other producers may leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     pub producer_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<TransactionLabel>,
@@ -206,6 +209,8 @@ impl Profile {
 pub struct TransactionGenerator {
     rng: ChaCha8Rng,
     customers: Vec<Profile>,
+    /// Next `seq` per customer.
+    seqs: Vec<u64>,
     pending: VecDeque<(usize, TransactionLabel)>,
     start_p: f64,
     next_id: u64,
@@ -222,6 +227,7 @@ impl TransactionGenerator {
         Self {
             rng,
             customers,
+            seqs: vec![0; CUSTOMERS],
             pending: VecDeque::new(),
             start_p: start_probability(cfg.incident_rate, MEAN_INCIDENT_LEN),
             next_id: 0,
@@ -234,7 +240,7 @@ impl TransactionGenerator {
         &self.customers
     }
 
-    pub fn next_at(&mut self, at: Timestamp, seq: u64) -> Transaction {
+    pub fn next_at(&mut self, at: Timestamp) -> Transaction {
         if self.pending.is_empty() && self.rng.r#gen::<f64>() < self.start_p {
             self.plan_incident(at);
         }
@@ -242,6 +248,7 @@ impl TransactionGenerator {
             Some(p) => p,
             None => (self.active_customer(at), TransactionLabel::Normal),
         };
+        let seq = next_seq(&mut self.seqs, c);
         self.make(c, label, at, seq)
     }
 
@@ -346,7 +353,7 @@ impl TransactionGenerator {
             payment_method: method.name().to_string(),
             location: city.name.to_string(),
             timestamp: at,
-            seq,
+            seq: Some(seq),
             producer_id: self.producer_id.clone(),
             label: Some(label),
         }

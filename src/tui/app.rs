@@ -175,8 +175,8 @@ impl App {
                 self.latest = Some(s);
                 self.stale = true;
             }
-            // The screen reads alerts from the books in the snapshots.
-            ConsumerEvent::Alert(_) => {}
+            // The screen reads alerts from the books in the snapshots; events are not sent to it.
+            ConsumerEvent::Alert(_) | ConsumerEvent::Analysed(_) => {}
             ConsumerEvent::Problem(p) => {
                 self.push_problem(p);
                 self.stale = true;

@@ -50,7 +50,11 @@ pub fn run(
         .as_deref()
         .map_or_else(|| StreamKind::ALL.to_vec(), StreamChoice::kinds_of);
     let (tx, rx) = unbounded_channel();
-    let (session, broker_label, embedded) = start(settings, &streams, tx)?;
+    let group = args
+        .group
+        .clone()
+        .unwrap_or_else(|| format!("streamwatch-tui-{}", std::process::id()));
+    let (session, broker_label, embedded) = start(settings, &streams, group, tx)?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
     let mut terminal = init_terminal()?;
     let result = runtime.block_on(event_loop(
@@ -94,6 +98,7 @@ pub fn run(
 fn start(
     settings: &Settings,
     streams: &[StreamKind],
+    group: String,
     tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
 ) -> Result<(Session, String, bool)> {
     let broker = Target::start(settings)?;
@@ -118,13 +123,14 @@ fn start(
         &brokers,
         ConsumerPlan {
             streams: StreamKind::ALL.to_vec(),
-            group: format!("streamwatch-tui-{}", std::process::id()),
+            group,
             from_beginning: embedded,
             count: 0,
             duration: None,
             tick: Duration::from_secs_f64(1.0 / settings.tui.fps),
             // The screen reads the alert books in the snapshots.
             forward_alerts: false,
+            forward_events: false,
         },
         tx,
     )?;

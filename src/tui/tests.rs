@@ -11,13 +11,16 @@ use super::app::{App, Effect, View};
 use super::event::{Event, Tick};
 use super::ui;
 use crate::kafka::consumer::{
-    ConsumerControl, ConsumerEvent, ConsumerSnapshot, Health, PartitionLag,
+    ConsumerControl, ConsumerEvent, ConsumerSnapshot, Health, Membership, PartitionLag,
 };
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
-use streamwatch::analytics::ingest::IngestBook;
+use streamwatch::analytics::StreamSnapshot;
+use streamwatch::analytics::ingest::{IngestBook, Origin};
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
-use streamwatch::ml::{BinaryScores, MlConfig, StreamModel};
-use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+use streamwatch::ml::{BinaryScores, MlConfig, ModelSnapshot, StreamModel};
+use streamwatch::streams::{
+    Event as StreamEvent, Generator, GeneratorConfig, StreamKind, Timestamp,
+};
 
 /// A consumer snapshot after 6,000 seeded events per stream, with the few values that depend
 /// on wall-clock time (fit duration) or that linfa may move by a tree's vote (confidence,
@@ -27,60 +30,100 @@ fn seeded_snapshot() -> ConsumerSnapshot {
     SNAPSHOT.get_or_init(build_snapshot).clone()
 }
 
+/// 6,000 seeded events of one stream through an analyzer and a model, accounted in
+/// `ingest`; `unlabelled` strips the labels and sequence numbers, as another producer
+/// writes its events.
+fn run_stream(
+    kind: StreamKind,
+    ingest: &mut IngestBook,
+    unlabelled: bool,
+) -> (StreamSnapshot, ModelSnapshot) {
+    let cfg = GeneratorConfig {
+        seed: 7,
+        incident_rate: 0.04,
+        producer_id: "p".into(),
+    };
+    let mut g = Generator::new(kind, &cfg);
+    let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
+    let ml = MlConfig {
+        background: false,
+        trees: 9,
+        refit_every: 2500,
+        warmup: 800,
+        ..MlConfig::default()
+    };
+    let mut m = StreamModel::new(kind, &ml);
+    for i in 0..6000u64 {
+        let mut e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 20));
+        if unlabelled {
+            e = strip(e);
+        }
+        let at = Origin {
+            stream: kind,
+            partition: 0,
+            offset: i as i64,
+        };
+        ingest.accept(at, e.producer_id(), e.key(), e.seq());
+        m.observe(&a.observe(&e));
+    }
+    (a.snapshot(), m.snapshot())
+}
+
+/// The event as another producer would write it: no label, no seq, no producer id.
+fn strip(e: StreamEvent) -> StreamEvent {
+    match e {
+        StreamEvent::Sensor(mut s) => {
+            (s.label, s.seq, s.producer_id) = (None, None, String::new());
+            StreamEvent::Sensor(s)
+        }
+        StreamEvent::Transaction(mut t) => {
+            (t.label, t.seq, t.producer_id) = (None, None, String::new());
+            StreamEvent::Transaction(t)
+        }
+        StreamEvent::Log(mut l) => {
+            (l.label, l.seq, l.producer_id) = (None, None, String::new());
+            StreamEvent::Log(l)
+        }
+    }
+}
+
+/// Pins what depends on wall-clock time (fit duration) or that linfa may move by a tree's
+/// vote (confidence, forest scores).
+fn pin(ms: &mut ModelSnapshot) {
+    ms.fit_ms = 412.0;
+    ms.forest = BinaryScores {
+        n: 4000,
+        tp: 90,
+        fp: 10,
+        fn_: 20,
+        tn: 3880,
+        accuracy: 0.9925,
+        precision: 0.9,
+        recall: 0.818,
+        f1: 0.857,
+    };
+    ms.last_confidence = Some(0.93);
+    ms.confidence_mean = 0.97;
+    ms.confidence_history = (0..60)
+        .map(|i| 0.9 + 0.1 * ((i as f64) / 7.0).sin().abs())
+        .collect();
+}
+
 fn build_snapshot() -> ConsumerSnapshot {
     let mut streams = Vec::new();
     let mut models = Vec::new();
     let mut ingest = IngestBook::default();
     for kind in StreamKind::ALL {
-        let mut g = Generator::new(
-            kind,
-            &GeneratorConfig {
-                seed: 7,
-                incident_rate: 0.04,
-                producer_id: "p".into(),
-            },
-        );
-        let mut a = StreamAnalyzer::new(kind, &AnalyzerConfig::default());
-        let mut m = StreamModel::new(
-            kind,
-            &MlConfig {
-                background: false,
-                trees: 9,
-                refit_every: 2500,
-                warmup: 800,
-                ..MlConfig::default()
-            },
-        );
-        for i in 0..6000u64 {
-            let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64 * 20), i);
-            ingest.accept(kind, "p", i);
-            m.observe(&a.observe(&e));
-        }
-        streams.push(a.snapshot());
-        let mut ms = m.snapshot();
-        ms.fit_ms = 412.0;
-        ms.forest = BinaryScores {
-            n: 4000,
-            tp: 90,
-            fp: 10,
-            fn_: 20,
-            tn: 3880,
-            accuracy: 0.9925,
-            precision: 0.9,
-            recall: 0.818,
-            f1: 0.857,
-        };
-        ms.last_confidence = Some(0.93);
-        ms.confidence_mean = 0.97;
-        ms.confidence_history = (0..60)
-            .map(|i| 0.9 + 0.1 * ((i as f64) / 7.0).sin().abs())
-            .collect();
+        let (st, mut ms) = run_stream(kind, &mut ingest, false);
+        pin(&mut ms);
+        streams.push(st);
         models.push(ms);
     }
     let lag = StreamKind::ALL
         .iter()
         .flat_map(|k| {
             (0..3).map(move |p| PartitionLag {
+                stream: *k,
                 topic: k.topic().to_string(),
                 partition: p,
                 high: 2000 + i64::from(p),
@@ -92,6 +135,10 @@ fn build_snapshot() -> ConsumerSnapshot {
         streams,
         models,
         ingest: ingest.snapshot(),
+        membership: Membership {
+            group: "streamwatch-tui-7".into(),
+            ..Membership::default()
+        },
         health: Health {
             brokers_up: 1,
             brokers: 1,
@@ -436,4 +483,43 @@ fn task_problems_show_as_alerts_not_crashes() {
         .map(|c| c.symbol())
         .collect();
     assert!(text.contains("broker transport failure"));
+}
+
+/// Another producer's transactions: no labels, so no forest and no scores, said plainly; and
+/// a member of a group with half the partitions says which it owns.
+#[test]
+fn a_topic_without_labels_and_a_member_with_part_of_the_partitions() {
+    let mut ingest = IngestBook::default();
+    let (st, ms) = run_stream(StreamKind::Transaction, &mut ingest, true);
+    assert_eq!((st.labelled, ms.labelled, ms.version), (0, 0, 0));
+    let mut snap = seeded_snapshot();
+    snap.streams[1] = st;
+    snap.models[1] = ms;
+    snap.ingest = ingest.snapshot();
+    snap.membership = Membership {
+        group: "g2".into(),
+        owned: [("transaction-data".to_string(), vec![0, 2, 4])].into(),
+        partitions: [("transaction-data".to_string(), 6)].into(),
+    };
+    let mut app = seeded_app();
+    app.update(snapshot(snap));
+    app.update(tick(76, 6000));
+    press(&mut app, key('2'));
+    insta::assert_snapshot!(
+        "transaction_unlabelled_member_120x40",
+        render(&app, 120, 40).backend()
+    );
+    let text = screen_text(&render(&app, 120, 40));
+    assert!(text.contains("member of g2, partitions 0, 2, 4"), "{text}");
+    assert!(text.contains("no labelled events yet"), "{text}");
+    assert!(!text.contains("precision"), "no scores without labels");
+}
+
+fn screen_text(t: &Terminal<TestBackend>) -> String {
+    t.backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
 }

@@ -89,7 +89,12 @@ impl LogRules {
         let z = endpoint_zscore(st, cfg, &l.endpoint).observe(ll);
         let is5xx = l.status_code >= 500;
         values[0] = l.response_time_ms;
-        values[1] = if is5xx { 100.0 } else { 0.0 };
+        // No status code (0): no value for the error rate, rather than a success.
+        values[1] = match l.status_code {
+            0 => f64::NAN,
+            _ if is5xx => 100.0,
+            _ => 0.0,
+        };
         let mut fire = Fire::new(StreamKind::Log, &l.service, l.timestamp, sink);
         zscore(&mut fire, l, &z, cfg);
         threshold(&mut fire, l, cfg);
@@ -164,7 +169,11 @@ fn threshold(fire: &mut Fire<'_, '_>, l: &LogEntry, cfg: &AnalyzerConfig) {
 }
 
 /// The service's 5xx share over its last requests against its baseline; returns the share.
+/// A line without a status code leaves the share as it was.
 fn error_rate(fire: &mut Fire<'_, '_>, l: &LogEntry, st: &mut ServiceState, is5xx: bool) -> f64 {
+    if l.status_code == 0 {
+        return st.errors.share();
+    }
     let (share, base, alarm) = st.errors.observe(is5xx, ERROR_MIN_SHARE, ERROR_FACTOR);
     if alarm {
         let r = Reading {
@@ -222,7 +231,7 @@ fn features(f: &mut FeatureVector, l: &LogEntry, cx: &Context) {
             (F::Is4xx, flag((400..500).contains(&l.status_code))),
             (F::ErrorShare, cx.share),
             (F::P95Ratio, cx.p95 / cx.p95_base.max(1e-9)),
-            (F::Level, level_index(l.level)),
+            (F::Level, level_index(&l.level)),
             (F::MsSinceLast, cx.since_ms),
             (F::Hour, l.timestamp.hour_of_day(0.0)),
             (F::Service, index(service.map(|(i, _)| i))),
@@ -232,11 +241,13 @@ fn features(f: &mut FeatureVector, l: &LogEntry, cx: &Context) {
     );
 }
 
-fn level_index(l: LogLevel) -> f64 {
+/// A level as a feature: ours in order of severity, any other level -1 (unknown).
+fn level_index(l: &LogLevel) -> f64 {
     match l {
         LogLevel::Debug => 0.0,
         LogLevel::Info => 1.0,
         LogLevel::Warn => 2.0,
         LogLevel::Error => 3.0,
+        LogLevel::Other(_) => -1.0,
     }
 }

@@ -50,7 +50,8 @@ pub(crate) struct SensorRules {
 struct SensorState {
     /// One per reading, in `READINGS` order.
     z: [ZScore; 3],
-    last: Option<(f64, f64, f64)>,
+    /// The last reading's bits (a metric a message left out repeats as the same NaN).
+    last: Option<[u64; 3]>,
     last_t: i64,
     flat: Run,
     anomalous: Run,
@@ -189,7 +190,7 @@ fn threshold(fire: &mut Fire<'_, '_>, s: &SensorReading, cfg: &AnalyzerConfig) {
 
 /// Fires when the sensor repeats one reading; returns how many repeats in a row so far.
 fn stuck(fire: &mut Fire<'_, '_>, s: &SensorReading, st: &mut SensorState) -> u32 {
-    let reading = (s.temperature, s.humidity, s.pressure);
+    let reading = [s.temperature, s.humidity, s.pressure].map(f64::to_bits);
     let flat = st.flat.step(st.last == Some(reading));
     st.last = Some(reading);
     if flat + 1 >= STUCK_RUN {

@@ -71,6 +71,7 @@ impl<'a> StreamCard<'a> {
 
     fn model_line(&self) -> Line<'static> {
         match self.model {
+            Some(m) if m.labelled == 0 => Line::styled("no labelled events yet", THEME.dim),
             Some(m) if m.version > 0 => {
                 let conf = m.last_confidence.unwrap_or(m.confidence_mean);
                 Line::from(vec![

@@ -15,6 +15,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, View};
 use super::keys;
+use crate::kafka::consumer::ConsumerSnapshot;
 use crate::kafka::producer::RunState;
 use streamwatch::streams::StreamKind;
 use theme::THEME;
@@ -96,6 +97,7 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             secs / 60 % 60,
             secs % 60
         )),
+        Span::styled(membership(snap), THEME.accent),
         if app.frozen {
             Span::styled(
                 "   ❄ FROZEN (space resumes)",
@@ -137,6 +139,15 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("   ⚠ {e}"), THEME.bad));
     }
     frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
+}
+
+/// The consumer group, and for a member with part of the partitions, which: stream-wide
+/// figures are then this member's share.
+fn membership(snap: Option<&ConsumerSnapshot>) -> String {
+    match snap.map(|s| &s.membership) {
+        Some(m) if !m.group.is_empty() => format!("   {}", m.describe()),
+        _ => String::new(),
+    }
 }
 
 fn render_overview(app: &App, frame: &mut Frame, area: Rect) {

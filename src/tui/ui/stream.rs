@@ -69,12 +69,16 @@ fn render_metrics(
             .map(|_| Constraint::Ratio(1, snap.metrics.len() as u32)),
     );
     let areas = Layout::vertical(rows).split(inner);
+    let incidents = if snap.labelled > 0 {
+        format!("incidents {}", fmt_int(snap.incidents))
+    } else {
+        "no labels".to_string()
+    };
     let summary = format!(
-        "events {}  rate {} ev/s  entities {}  incidents {}  alerts {}",
+        "events {}  rate {} ev/s  entities {}  {incidents}  alerts {}",
         fmt_int(snap.events),
         fmt_num(snap.event_rate),
         snap.entities,
-        fmt_int(snap.incidents),
         fmt_int(snap.alerts_total)
     );
     let summary = match &snap.latency {
@@ -130,13 +134,10 @@ fn render_model(
     frame: &mut Frame,
     area: Rect,
 ) {
-    let lag_rows = app.shown.as_ref().map_or(0, |s| {
-        s.health
-            .lag
-            .iter()
-            .filter(|l| l.topic.ends_with(k.topic()))
-            .count()
-    }) as u16;
+    let lag_rows =
+        app.shown
+            .as_ref()
+            .map_or(0, |s| s.health.lag.iter().filter(|l| l.stream == k).count()) as u16;
     let [card, conf, lag] = Layout::vertical([
         Constraint::Min(7),
         Constraint::Length(5),
@@ -162,6 +163,39 @@ fn render_model_card(
         );
         return;
     };
+    let mut lines = if m.labelled == 0 {
+        unlabelled_lines()
+    } else {
+        scored_lines(snap, m)
+    };
+    if let Some(r) = &m.regression {
+        lines.push(Line::from(format!(
+            "regression: {} by the {} model",
+            r.target, r.model
+        )));
+        lines.push(Line::from(format!(
+            "  MAE {}  R² {:.2}  last {}±{}",
+            fmt_num(r.mae),
+            r.r2,
+            fmt_num(r.last_prediction),
+            fmt_num(r.last_band)
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+/// A topic without ground truth (another producer's): no forest, no scores, and why.
+fn unlabelled_lines() -> Vec<Line<'static>> {
+    vec![
+        Line::from("no labelled events yet"),
+        Line::styled("forest and scores need ground truth", THEME.dim),
+        Line::styled("(a `label` field); rules, z-scores", THEME.dim),
+        Line::styled("and the regressor run without it", THEME.dim),
+    ]
+}
+
+/// The forest, its scores beside the rules', against the labels.
+fn scored_lines(snap: Option<&StreamSnapshot>, m: &ModelSnapshot) -> Vec<Line<'static>> {
     let mut lines = vec![
         Line::from(format!(
             "model v{} · {} trees · trained on {} · fit {:.0} ms",
@@ -206,20 +240,7 @@ fn render_model_card(
             THEME.accent,
         ));
     }
-    if let Some(r) = &m.regression {
-        lines.push(Line::from(format!(
-            "regression: {} by the {} model",
-            r.target, r.model
-        )));
-        lines.push(Line::from(format!(
-            "  MAE {}  R² {:.2}  last {}±{}",
-            fmt_num(r.mae),
-            r.r2,
-            fmt_num(r.last_prediction),
-            fmt_num(r.last_band)
-        )));
-    }
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    lines
 }
 
 fn score_row(name: &str, p: f64, r: f64, f1: f64, style: Style) -> Line<'static> {
@@ -265,7 +286,7 @@ fn render_lag(app: &App, k: StreamKind, frame: &mut Frame, area: Rect) {
             s.health
                 .lag
                 .iter()
-                .filter(|l| l.topic.ends_with(k.topic()))
+                .filter(|l| l.stream == k)
                 .map(|l| {
                     Line::from(format!(
                         "{} [{}]  high {}  lag {}",

@@ -1,0 +1,278 @@
+//! The consumer thread's work: poll, decode each message through its topic's codec, account
+//! for it, analyse what is new, publish a snapshot per tick, commit on the way out.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{BorrowedMessage, Message};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::context::ConsumerCtx;
+use super::{
+    AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, Shared,
+};
+use crate::config::Settings;
+use streamwatch::analytics::ingest::{Arrival, IngestBook, Origin};
+use streamwatch::analytics::{Alert, Observation, StreamAnalyzer};
+use streamwatch::codec::{Codec, Notes};
+use streamwatch::ml::StreamModel;
+use streamwatch::streams::{Event, StreamKind, Timestamp};
+
+/// Everything the consumer keeps for one topic.
+struct Topic {
+    name: String,
+    codec: Codec,
+    analyzer: StreamAnalyzer,
+    model: StreamModel,
+    /// The event every message of the topic is decoded into (no allocation per message).
+    scratch: Event,
+}
+
+pub(super) struct Engine {
+    topics: Vec<Topic>,
+    ingest: IngestBook,
+    /// What the last message carried that the analysis did not use.
+    notes: Notes,
+    pending_alerts: Vec<Alert>,
+    forward_alerts: bool,
+    forward_events: bool,
+    first_message: Option<Instant>,
+    /// The assignments seen so far (see `ConsumerCtx::assignments`).
+    assignments: u64,
+}
+
+impl Engine {
+    pub fn new(settings: &Settings, plan: &ConsumerPlan, topics: &[(String, StreamKind)]) -> Self {
+        let (analyzer, ml) = (settings.analyzer(), settings.ml());
+        let topics = topics
+            .iter()
+            .map(|(name, kind)| Topic {
+                name: name.clone(),
+                codec: settings.codec(*kind).clone(),
+                analyzer: StreamAnalyzer::new(*kind, &analyzer),
+                model: StreamModel::new(*kind, &ml),
+                scratch: Event::empty(*kind),
+            })
+            .collect();
+        Self {
+            topics,
+            ingest: IngestBook::default(),
+            notes: Notes::default(),
+            pending_alerts: Vec::new(),
+            forward_alerts: plan.forward_alerts,
+            forward_events: plan.forward_events,
+            first_message: None,
+            assignments: 0,
+        }
+    }
+
+    pub fn run(
+        mut self,
+        consumer: BaseConsumer<ConsumerCtx>,
+        shared: Shared,
+        plan: ConsumerPlan,
+        control: Receiver<ConsumerControl>,
+        out: UnboundedSender<ConsumerEvent>,
+    ) {
+        let started = Instant::now();
+        let deadline = plan.duration.map(|d| started + d);
+        let mut next_tick = started + plan.tick;
+        let mut last_count = 0u64;
+        let mut last_tick = started;
+        loop {
+            match control.try_recv() {
+                Ok(ConsumerControl::Shutdown) | Err(TryRecvError::Disconnected) => break,
+                Ok(ConsumerControl::ClearAlerts) => self
+                    .topics
+                    .iter_mut()
+                    .for_each(|t| t.analyzer.clear_alerts()),
+                Err(TryRecvError::Empty) => {}
+            }
+            if plan.count > 0 && self.ingest.consumed() >= plan.count {
+                break;
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            // A snapshot per tick while events flow; when idle, one a second (health, lag).
+            let idle = self.ingest.consumed() == last_count;
+            if now >= next_tick && (!idle || now - last_tick >= Duration::from_secs(1)) {
+                let rate = (self.ingest.consumed() - last_count) as f64
+                    / (now - last_tick).as_secs_f64().max(1e-3);
+                (last_count, last_tick) = (self.ingest.consumed(), now);
+                self.flush_alerts(&out);
+                let snap = self.snapshot(&shared, started.elapsed().as_secs_f64(), rate);
+                let _ = out.send(ConsumerEvent::Snapshot(Box::new(snap)));
+            }
+            if now >= next_tick {
+                next_tick = now + plan.tick;
+            }
+            self.poll_batch(&consumer, &shared, &out, plan.count);
+        }
+        self.finish(&consumer, &shared, started, &out);
+    }
+
+    /// Commits what was analysed and publishes the final snapshot.
+    fn finish(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        started: Instant,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            // Nothing consumed yet means nothing to commit; anything else is worth saying.
+            if !matches!(
+                e,
+                RdError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)
+            ) {
+                let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let active = self
+            .first_message
+            .map_or(elapsed, |t| t.elapsed().as_secs_f64());
+        let rate = self.ingest.consumed() as f64 / active.max(1e-3);
+        self.flush_alerts(out);
+        let snap = self.snapshot(shared, elapsed, rate);
+        let _ = out.send(ConsumerEvent::Finished(Box::new(snap)));
+    }
+
+    /// Processes up to a few thousand messages, returning early when none is waiting.
+    fn poll_batch(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        out: &UnboundedSender<ConsumerEvent>,
+        limit: u64,
+    ) {
+        for i in 0..4096 {
+            if limit > 0 && self.ingest.consumed() >= limit {
+                return;
+            }
+            let wait = if i == 0 {
+                Duration::from_millis(20)
+            } else {
+                Duration::ZERO
+            };
+            let polled = consumer.poll(wait);
+            // Rebalances run inside `poll`, before the message it returns.
+            self.note_assignments(shared);
+            match polled {
+                None => return,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "poll error");
+                    let _ = out.send(ConsumerEvent::Problem(format!("consume error: {e}")));
+                    return;
+                }
+                Some(Ok(msg)) => {
+                    self.first_message.get_or_insert_with(Instant::now);
+                    self.process(&msg, out);
+                    if let Err(e) = consumer.store_offset_from_message(&msg) {
+                        tracing::warn!(error = %e, "offset store failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tells the ingest book when the group assigned partitions since the last poll.
+    fn note_assignments(&mut self, shared: &Shared) {
+        let n = shared.assignments.load(Ordering::Acquire);
+        if n != self.assignments {
+            self.assignments = n;
+            self.ingest.reassigned();
+        }
+    }
+
+    fn process(&mut self, msg: &BorrowedMessage<'_>, out: &UnboundedSender<ConsumerEvent>) {
+        let Some(topic) = self.topics.iter_mut().find(|t| t.name == msg.topic()) else {
+            return;
+        };
+        let time = msg.timestamp().to_millis().map(Timestamp);
+        let event = &mut topic.scratch;
+        if let Err(r) = topic
+            .codec
+            .decode_into(msg.payload(), time, event, &mut self.notes)
+        {
+            self.ingest.reject(r);
+            return;
+        }
+        if !self.notes.is_empty() {
+            self.ingest.note(&self.notes);
+        }
+        let at = Origin {
+            stream: event.kind(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+        };
+        let arrival = self
+            .ingest
+            .accept(at, event.producer_id(), event.key(), event.seq());
+        // A duplicate was analysed when it first came: it is not counted twice.
+        if arrival == Arrival::Duplicate {
+            return;
+        }
+        let obs = topic.analyzer.observe(event);
+        topic.model.observe(&obs);
+        if self.forward_events {
+            let analysed = analysed_event(at, event, &obs, topic.analyzer.rule_names());
+            let _ = out.send(ConsumerEvent::Analysed(Box::new(analysed)));
+        }
+        if self.forward_alerts {
+            self.pending_alerts.extend(obs.new_alerts);
+        }
+    }
+
+    fn flush_alerts(&mut self, out: &UnboundedSender<ConsumerEvent>) {
+        for a in self.pending_alerts.drain(..) {
+            let _ = out.send(ConsumerEvent::Alert(Box::new(a)));
+        }
+    }
+
+    fn snapshot(&self, shared: &Shared, elapsed_s: f64, rate: f64) -> ConsumerSnapshot {
+        ConsumerSnapshot {
+            streams: self.topics.iter().map(|t| t.analyzer.snapshot()).collect(),
+            models: self.topics.iter().map(|t| t.model.snapshot()).collect(),
+            ingest: self.ingest.snapshot(),
+            health: shared.health.lock().map(|h| h.clone()).unwrap_or_default(),
+            membership: shared
+                .membership
+                .lock()
+                .map(|m| m.clone())
+                .unwrap_or_default(),
+            elapsed_s,
+            active_s: self
+                .first_message
+                .map_or(0.0, |t| t.elapsed().as_secs_f64()),
+            events_per_s: rate,
+        }
+    }
+}
+
+fn analysed_event(
+    at: Origin,
+    e: &Event,
+    obs: &Observation,
+    rules: &'static [&'static str],
+) -> AnalysedEvent {
+    AnalysedEvent {
+        stream: at.stream,
+        partition: at.partition,
+        offset: at.offset,
+        producer: e.producer_id().to_string(),
+        entity: e.key().to_string(),
+        seq: e.seq(),
+        rules: rules
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| obs.fired & (1 << i) != 0)
+            .map(|(_, r)| *r)
+            .collect(),
+    }
+}

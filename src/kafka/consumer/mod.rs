@@ -1,0 +1,207 @@
+//! The consumer task the TUI and `consume` share: one thread that polls librdkafka, decodes
+//! each message through its topic's codec (what cannot be analysed becomes a counted
+//! reject), accounts for it (loss and duplicates per producer and entity), runs the stream's
+//! analyzer and model, and publishes a snapshot per tick. The screen therefore costs the same
+//! at 10 events/s and at 500,000.
+//!
+//! Offsets are stored after processing and committed by librdkafka in the background, and
+//! synchronously on shutdown: at-least-once. Several processes with one `group` share the
+//! partitions; each snapshot says which this member owns (`Membership`).
+
+mod context;
+mod engine;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::KafkaError;
+use crate::config::Settings;
+use context::ConsumerCtx;
+#[cfg(test)]
+pub use context::PartitionLag;
+pub use context::{Health, Membership};
+use engine::Engine;
+use streamwatch::analytics::ingest::IngestSnapshot;
+use streamwatch::analytics::{Alert, StreamSnapshot};
+use streamwatch::ml::ModelSnapshot;
+use streamwatch::streams::StreamKind;
+
+/// What the consumer publishes.
+#[derive(Debug, Clone)]
+pub enum ConsumerEvent {
+    Alert(Box<Alert>),
+    /// An event that was analysed (sent when the plan asks for them).
+    Analysed(Box<AnalysedEvent>),
+    Snapshot(Box<ConsumerSnapshot>),
+    /// A problem worth showing (commit failed, poll error).
+    Problem(String),
+    Finished(Box<ConsumerSnapshot>),
+}
+
+/// One analysed event: where it came from, whose it is, and which rules it fired.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnalysedEvent {
+    pub stream: StreamKind,
+    pub partition: i32,
+    pub offset: i64,
+    pub producer: String,
+    pub entity: String,
+    pub seq: Option<u64>,
+    pub rules: Vec<&'static str>,
+}
+
+/// One tick's view of the whole consumer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConsumerSnapshot {
+    pub streams: Vec<StreamSnapshot>,
+    pub models: Vec<ModelSnapshot>,
+    pub ingest: IngestSnapshot,
+    pub health: Health,
+    pub membership: Membership,
+    pub elapsed_s: f64,
+    /// Seconds from the first message to now: the time spent consuming, not joining.
+    pub active_s: f64,
+    pub events_per_s: f64,
+}
+
+/// Runtime control of the consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsumerControl {
+    ClearAlerts,
+    Shutdown,
+}
+
+/// How the consumer starts.
+#[derive(Debug, Clone)]
+pub struct ConsumerPlan {
+    pub streams: Vec<StreamKind>,
+    pub group: String,
+    pub from_beginning: bool,
+    /// Stop after this many messages (0 = no limit).
+    pub count: u64,
+    pub duration: Option<Duration>,
+    pub tick: Duration,
+    /// Send every new alert as it opens (`consume` prints them); a screen reads the alert
+    /// books in the snapshots instead.
+    pub forward_alerts: bool,
+    /// Send every analysed event (`consume --events`).
+    pub forward_events: bool,
+}
+
+pub struct ConsumerHandle {
+    control: Sender<ConsumerControl>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the consumer thread shares with librdkafka's callbacks.
+struct Shared {
+    health: Arc<Mutex<Health>>,
+    membership: Arc<Mutex<Membership>>,
+    assignments: Arc<AtomicU64>,
+}
+
+impl ConsumerHandle {
+    /// Subscribes (failing early on bad properties) and starts the consumer thread, which
+    /// publishes into `out` until told to stop or its limits are reached.
+    pub fn spawn(
+        settings: &Settings,
+        brokers: &str,
+        plan: ConsumerPlan,
+        out: UnboundedSender<ConsumerEvent>,
+    ) -> Result<Self, KafkaError> {
+        let topics: Vec<(String, StreamKind)> = plan
+            .streams
+            .iter()
+            .map(|&k| (settings.topic(k), k))
+            .collect();
+        let shared = Shared {
+            health: Arc::default(),
+            membership: Arc::new(Mutex::new(Membership {
+                group: plan.group.clone(),
+                ..Membership::default()
+            })),
+            assignments: Arc::default(),
+        };
+        let ctx = ConsumerCtx {
+            health: shared.health.clone(),
+            membership: shared.membership.clone(),
+            assignments: shared.assignments.clone(),
+            streams: topics.iter().cloned().collect(),
+        };
+        let consumer = create(settings, brokers, &plan, ctx)?;
+        let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+        consumer.subscribe(&names).map_err(KafkaError::Client)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let engine = Engine::new(settings, &plan, &topics);
+        let thread = std::thread::Builder::new()
+            .name("consumer".into())
+            .spawn(move || engine.run(consumer, shared, plan, rx, out))
+            .map_err(|source| KafkaError::Thread {
+                role: "consumer",
+                source,
+            })?;
+        Ok(Self {
+            control: tx,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn control(&self, c: ConsumerControl) {
+        let _ = self.control.send(c);
+    }
+
+    /// Asks the thread to commit and stop, and waits for it.
+    pub fn shutdown(mut self) {
+        let _ = self.control.send(ConsumerControl::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for ConsumerHandle {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = self.control.send(ConsumerControl::Shutdown);
+            let _ = t.join();
+        }
+    }
+}
+
+fn create(
+    settings: &Settings,
+    brokers: &str,
+    plan: &ConsumerPlan,
+    ctx: ConsumerCtx,
+) -> Result<BaseConsumer<ConsumerCtx>, KafkaError> {
+    let cfg = super::client_config(settings, brokers, |c| {
+        c.set("group.id", &plan.group);
+        // At least once: an offset is stored only after its message is analysed, and
+        // librdkafka commits the stored offsets every second (and on shutdown, synchronously).
+        c.set("enable.auto.commit", "true");
+        c.set("enable.auto.offset.store", "false");
+        c.set("auto.commit.interval.ms", "1000");
+        let reset = if plan.from_beginning {
+            "earliest"
+        } else {
+            "latest"
+        };
+        c.set("auto.offset.reset", reset);
+        // Lag and broker health come from the statistics callback, once a second.
+        c.set("statistics.interval.ms", "1000");
+        // A fetch returns within 50 ms even when little is waiting: a quiet topic shows
+        // new events at once.
+        c.set("fetch.wait.max.ms", "50");
+        // A member that stops answering leaves the group within 10 s, so its partitions
+        // move on to the others.
+        c.set("session.timeout.ms", "10000");
+    });
+    cfg.create_with_context(ctx).map_err(KafkaError::Client)
+}
