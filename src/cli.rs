@@ -85,6 +85,8 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Consume and analyse events headless, writing JSON lines.
     Consume(ConsumeArgs),
+    /// List the consumer groups, or show one group's lag and members.
+    Groups(GroupsArgs),
     /// Measure end-to-end throughput and per-event costs.
     Bench(BenchArgs),
 }
@@ -215,6 +217,18 @@ pub struct ConsumeArgs {
     /// entity, seq and the rules it fired.
     #[arg(long)]
     pub events: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    /// The group to show: per partition of the stream topics its committed offset, the high
+    /// watermark and the lag, and its members where the broker reports them. Without it, the
+    /// cluster's groups.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -357,6 +357,7 @@ impl Settings {
                 set(&mut self.producer.incident_rate, a.incident_rate);
             }
             Some(Command::Consume(a)) => set(&mut self.producer.seed, a.seed),
+            Some(Command::Groups(_)) => {}
             Some(Command::Bench(a)) => set(&mut self.producer.seed, a.seed),
         }
     }

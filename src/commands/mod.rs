@@ -3,6 +3,7 @@
 mod bench;
 mod broker;
 mod consume;
+mod groups;
 mod produce;
 mod setup;
 
@@ -25,6 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Setup(args)) => runtime.block_on(setup::run(&settings, &args)),
         Some(Command::Produce(args)) => runtime.block_on(produce::run(&settings, &args)),
         Some(Command::Consume(args)) => runtime.block_on(consume::run(&settings, &args)),
+        Some(Command::Groups(args)) => runtime.block_on(groups::run(&settings, &args)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(&settings, &args)),
         Some(Command::Tui(args)) => crate::tui::run(&settings, &args, &runtime),
         None => crate::tui::run(&settings, &cli.tui, &runtime),

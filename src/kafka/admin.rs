@@ -64,6 +64,16 @@ impl Admin {
         Ok(this)
     }
 
+    /// The session's consumer (no group): metadata, watermarks, group lists.
+    pub fn consumer(&self) -> &BaseConsumer {
+        &self.consumer
+    }
+
+    /// How long a request may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     fn metadata(&self) -> Result<Metadata, KafkaError> {
         self.consumer
             .fetch_metadata(None, self.timeout)

@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use super::KafkaError;
 use crate::config::Settings;
+use streamwatch::codec::Codec;
 use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
 
 /// Event-time spacing used when a stream produces as fast as it can (`rate` 0), so that
@@ -199,7 +200,10 @@ impl ProducerHandle {
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
         let producer = create(settings, brokers, &book)?;
-        let topics: [String; 3] = StreamKind::ALL.map(|k| settings.topic(k));
+        let topics = StreamKind::ALL.map(|k| Outlet {
+            topic: settings.topic(k),
+            codec: settings.codec(k).clone(),
+        });
         let (tx, rx) = mpsc::channel();
         let thread_book = book.clone();
         let thread = std::thread::Builder::new()
@@ -315,9 +319,16 @@ impl Pacer {
     }
 }
 
+/// A stream's topic and its codec (the topic's field names).
+struct Outlet {
+    topic: String,
+    codec: Codec,
+}
+
 struct Pump {
     producer: ThreadedProducer<DeliveryContext>,
-    topics: [String; 3],
+    /// Per stream (by index): where its events go and how they are written.
+    topics: [Outlet; 3],
     pacers: Vec<Pacer>,
     book: Arc<DeliveryBook>,
     control: Receiver<Control>,
@@ -330,7 +341,7 @@ struct Pump {
 impl Pump {
     fn new(
         producer: ThreadedProducer<DeliveryContext>,
-        topics: [String; 3],
+        topics: [Outlet; 3],
         plan: ProducerPlan,
         book: Arc<DeliveryBook>,
         control: Receiver<Control>,
@@ -474,13 +485,14 @@ impl Pump {
         p.last_ms = at.millis();
         let kind = p.kind;
         self.buf.clear();
-        let _ = event.encode_into(&mut self.buf);
+        let outlet = &self.topics[kind.index()];
+        outlet.codec.encode_into(&event, &mut self.buf);
         let counters = &self.book.streams[kind.index()];
         counters.sent.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes
             .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
-        let mut record = BaseRecord::with_opaque_to(&self.topics[kind.index()], kind.index())
+        let mut record = BaseRecord::with_opaque_to(&outlet.topic, kind.index())
             .key(event.key())
             .payload(&self.buf);
         loop {

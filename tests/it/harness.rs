@@ -62,8 +62,14 @@ pub struct Broker {
 
 impl Broker {
     pub fn start(partitions: u32) -> Self {
+        Self::start_with(partitions, &[])
+    }
+
+    /// A broker with global options before the command (`--config FILE`).
+    pub fn start_with(partitions: u32, global: &[&str]) -> Self {
         let dir = scratch();
         let mut child = Command::new(bin())
+            .args(global)
             .args([
                 "broker",
                 "--listen",
@@ -184,6 +190,72 @@ impl Drop for Tansu {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The JSON objects among the lines of `text`.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The `summary` line of a `consume` run.
+pub fn summary(text: &str) -> serde_json::Value {
+    json_lines(text)
+        .into_iter()
+        .find(|l| l["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary line in:\n{text}"))
+}
+
+/// `streamwatch ARGS` in the background with stdout in a scratch file, stopped with SIGTERM.
+pub struct Background {
+    child: Child,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Background {
+    pub fn start(args: &[&str]) -> Self {
+        let dir = scratch();
+        let out = dir.path().join("stdout");
+        let child = Command::new(bin())
+            .args(args)
+            .env("STREAMWATCH_LOG_FILE", dir.path().join("test.log"))
+            .env_remove("STREAMWATCH_BROKERS")
+            .stdout(std::fs::File::create(&out).expect("stdout file"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn streamwatch");
+        Self {
+            child,
+            out,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the process (SIGTERM) and returns what it printed.
+    pub fn stop(mut self) -> String {
+        assert_eq!(terminate(&mut self.child), Some(0), "clean exit on SIGTERM");
+        std::fs::read_to_string(&self.out).expect("stdout")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// Runs a Python script with arguments (kafka-python is installed by `make test`).
+pub fn python(script: &str, args: &[&str]) -> Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3")
 }
 
 /// Runs kcat with arguments; its output.

@@ -6,13 +6,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use super::harness::{Broker, kcat, stderr, stdout, streamwatch};
-
-fn json_lines(text: &str) -> Vec<Value> {
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
+use super::harness::{Broker, json_lines, kcat, stderr, stdout, streamwatch};
 
 fn watermark_total(list: &str) -> u64 {
     list.lines()
