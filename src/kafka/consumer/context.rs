@@ -121,7 +121,7 @@ impl ConsumerCtx {
                         topic: topic.clone(),
                         partition: p.partition,
                         high: p.hi_offset,
-                        lag: p.consumer_lag.max(0),
+                        lag: analysis_lag(p),
                     })
             })
             .collect();
@@ -140,6 +140,17 @@ impl ConsumerCtx {
             })
             .filter(|(_, n)| *n > 0)
             .collect()
+    }
+}
+
+/// Messages not yet analysed: the high watermark against the offset stored after analysis
+/// (`consumer_lag` is against the committed offset, which trails by the commit interval:
+/// a second's worth of events at any rate); before anything is stored, against the commit.
+fn analysis_lag(p: &rdkafka::statistics::Partition) -> i64 {
+    if p.consumer_lag_stored >= 0 {
+        p.consumer_lag_stored
+    } else {
+        p.consumer_lag.max(0)
     }
 }
 
