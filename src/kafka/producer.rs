@@ -24,6 +24,13 @@ use crate::config::Settings;
 use streamwatch::codec::Codec;
 use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
 
+/// How long a producer told to stop waits for the messages in flight (a run that ends on its
+/// own waits for all of them, up to the message timeout): a user stopping it during a broker
+/// outage gets the prompt back within seconds, with what was not delivered counted.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
+/// Matches `message.timeout.ms`: by then every message is delivered or failed.
+const FLUSH: Duration = Duration::from_secs(30);
+
 /// Event-time spacing used when a stream produces as fast as it can (`rate` 0), so that
 /// time-based patterns (velocity, daily rhythm) keep their meaning.
 pub const NOMINAL_RATE: f64 = 1000.0;
@@ -336,6 +343,8 @@ struct Pump {
     deadline: Option<Instant>,
     started: Instant,
     buf: Vec<u8>,
+    /// Told to stop (not ended by its count or duration).
+    stopped: bool,
 }
 
 impl Pump {
@@ -384,6 +393,7 @@ impl Pump {
             deadline: plan.duration.map(|d| now + d),
             started: now,
             buf: Vec::with_capacity(512),
+            stopped: false,
         }
     }
 
@@ -457,7 +467,10 @@ impl Pump {
 
     fn apply(&mut self, c: Control) -> bool {
         let (kind, state, rate) = match c {
-            Control::Shutdown => return false,
+            Control::Shutdown => {
+                self.stopped = true;
+                return false;
+            }
             Control::Start(k) | Control::Resume(k) => (k, Some(RunState::Running), None),
             Control::Stop(k) => (k, Some(RunState::Stopped), None),
             Control::Pause(k) => (k, Some(RunState::Paused), None),
@@ -515,7 +528,8 @@ impl Pump {
     }
 
     fn finish(self) -> ProduceSummary {
-        if let Err(e) = self.producer.flush(Duration::from_secs(30)) {
+        let bound = if self.stopped { SHUTDOWN_FLUSH } else { FLUSH };
+        if let Err(e) = self.producer.flush(bound) {
             tracing::warn!(error = %e, "flush did not complete");
         }
         let elapsed = self.started.elapsed().as_secs_f64();

@@ -124,15 +124,7 @@ impl Engine {
         started: Instant,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
-            // Nothing consumed yet means nothing to commit; anything else is worth saying.
-            if !matches!(
-                e,
-                RdError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)
-            ) {
-                let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
-            }
-        }
+        commit(consumer, shared, out);
         let elapsed = started.elapsed().as_secs_f64();
         let active = self
             .first_message
@@ -251,6 +243,34 @@ impl Engine {
                 .first_message
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
+        }
+    }
+}
+
+/// The final, synchronous commit. With every broker down it would wait out the session
+/// timeout for a coordinator that is gone: it is skipped, and the group resumes from its last
+/// commit (at least once: what came after is analysed again).
+fn commit(
+    consumer: &BaseConsumer<ConsumerCtx>,
+    shared: &Shared,
+    out: &UnboundedSender<ConsumerEvent>,
+) {
+    let down = shared
+        .health
+        .lock()
+        .is_ok_and(|h| h.brokers > 0 && h.brokers_up == 0);
+    if down {
+        let why = "final commit skipped: no broker is up (the group resumes from its last commit)";
+        let _ = out.send(ConsumerEvent::Problem(why.into()));
+        return;
+    }
+    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing consumed yet means nothing to commit; anything else is worth saying.
+        if !matches!(
+            e,
+            RdError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)
+        ) {
+            let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
         }
     }
 }
