@@ -4,7 +4,7 @@ use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, cr
 use streamwatch::analytics::anomaly::{QuantileVsBaseline, ShareVsBaseline, Velocity, ZScore};
 use streamwatch::analytics::rolling::{Bounds, BucketWindow, SlidingMoments, Window};
 use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
-use streamwatch::codec;
+use streamwatch::codec::{self, Codec, Notes};
 use streamwatch::ml::forest::{self, FlatForest, ForestParams};
 use streamwatch::ml::{MlConfig, StreamModel};
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
@@ -166,8 +166,37 @@ fn observe(c: &mut Criterion) {
                 black_box(a.observe(&e).fired)
             })
         });
+        // Another producer's messages take the tolerant reader (not the budget: ours do).
+        let foreign: Vec<Vec<u8>> = decoded.iter().map(foreign_style).collect();
+        let (codec, mut notes) = (Codec::ours(kind), Notes::default());
+        group.bench_function("decode_other_producer", |b| {
+            b.iter(|| {
+                i += 1;
+                let msg = Some(&foreign[i % foreign.len()][..]);
+                codec.decode_into(msg, None, &mut e, &mut notes).unwrap();
+                black_box(e.seq())
+            })
+        });
         group.finish();
     }
+}
+
+/// The event as a typical Python producer writes it: no seq, producer id or label, epoch
+/// seconds for the time, and a field of its own.
+fn foreign_style(e: &Event) -> Vec<u8> {
+    let mut v = match e {
+        Event::Sensor(s) => serde_json::to_value(s),
+        Event::Transaction(t) => serde_json::to_value(t),
+        Event::Log(l) => serde_json::to_value(l),
+    }
+    .unwrap();
+    let m = v.as_object_mut().unwrap();
+    for k in ["seq", "producer_id", "label"] {
+        m.remove(k);
+    }
+    m.insert("timestamp".into(), (e.timestamp().millis() / 1000).into());
+    m.insert("firmware".into(), "1.4.2".into());
+    serde_json::to_vec(&v).unwrap()
 }
 
 fn training_rows(kind: StreamKind, n: u64) -> Vec<Observation> {

@@ -20,7 +20,7 @@ use crate::named_enum;
 use crate::streams::{Event, LogEntry, SensorReading, StreamKind, Timestamp, Transaction};
 pub use reader::Notes;
 pub use schema::MAX_MAGNITUDE;
-use schema::{Field, Role, Schema};
+use schema::{Field, Schema};
 
 /// Messages larger than this are rejected without parsing.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
@@ -220,8 +220,7 @@ impl Codec {
             }
             None => reader::read(bytes, &self.names, out, notes)?,
         };
-        let time = T::FIELDS.iter().position(|f| f.role == Role::Time);
-        if time.is_some_and(|i| seen & (1 << i) == 0) {
+        if seen & T::TIME == 0 {
             out.set_time(message_time.unwrap_or_else(Timestamp::now));
         }
         Ok(())

@@ -122,6 +122,8 @@ pub trait Schema {
     const FIELDS: &'static [Field];
     /// The key's and the metrics' bits among the field positions (see `masks`).
     const MASKS: (u64, u64) = masks(Self::FIELDS);
+    /// The bit of the event-time field.
+    const TIME: u64 = time_bit(Self::FIELDS);
     /// Stores a value into field `i`, checking its type and range.
     fn set(&mut self, i: usize, v: Value<'_>) -> Result<(), Problem>;
     /// Gives field `i` its value for a message that leaves it out.
@@ -153,6 +155,18 @@ pub const fn masks(fields: &[Field]) -> (u64, u64) {
         i += 1;
     }
     (key, metrics)
+}
+
+/// The bit of the `Role::Time` field among the field positions (0 if there is none).
+pub const fn time_bit(fields: &[Field]) -> u64 {
+    let mut i = 0;
+    while i < fields.len() {
+        if matches!(fields[i].role, Role::Time) {
+            return 1 << i;
+        }
+        i += 1;
+    }
+    0
 }
 
 /// Implements `Schema` from one list of `"name": Role => slot, setter;` where the setter is
