@@ -88,6 +88,22 @@ pub struct StreamDelivery {
     pub state: RunState,
 }
 
+impl StreamDelivery {
+    /// A stream that has sent nothing yet, in `state` at `rate`.
+    pub fn idle(state: RunState, rate: f64) -> Self {
+        Self {
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            in_flight: 0,
+            bytes: 0,
+            backpressure: 0,
+            rate,
+            state,
+        }
+    }
+}
+
 impl DeliveryBook {
     pub fn stream(&self, kind: StreamKind) -> StreamDelivery {
         let c = &self.streams[kind.index()];

@@ -83,19 +83,13 @@ pub struct App {
 
 impl App {
     pub fn new(broker: String, embedded: bool, rate: f64, running: &[StreamKind]) -> Self {
-        let delivery = StreamKind::ALL.map(|k| StreamDelivery {
-            sent: 0,
-            acked: 0,
-            failed: 0,
-            in_flight: 0,
-            bytes: 0,
-            backpressure: 0,
-            rate,
-            state: if running.contains(&k) {
+        let delivery = StreamKind::ALL.map(|k| {
+            let state = if running.contains(&k) {
                 RunState::Running
             } else {
                 RunState::Stopped
-            },
+            };
+            StreamDelivery::idle(state, rate)
         });
         Self {
             view: View::Overview,

@@ -3,7 +3,7 @@
 
 use compact_str::CompactString;
 
-use super::{EntityMap, Fire, MetricValues, Reading, Sink, band, flag, z_severity};
+use super::{EntityMap, Fire, MetricValues, Reading, Sink, above, band, flag, z_severity};
 use crate::analytics::alerts::Severity;
 use crate::analytics::anomaly::{QuantileVsBaseline, ShareVsBaseline, ZOutcome, ZScore};
 use crate::analytics::config::AnalyzerConfig;
@@ -153,19 +153,13 @@ fn zscore(fire: &mut Fire<'_, '_>, l: &LogEntry, z: &ZOutcome, cfg: &AnalyzerCon
 }
 
 fn threshold(fire: &mut Fire<'_, '_>, l: &LogEntry, cfg: &AnalyzerConfig) {
-    if l.response_time_ms > cfg.response_time_ms_max {
-        let r = Reading {
-            severity: Severity::Warning,
-            value: l.response_time_ms,
-            expected: (0.0, cfg.response_time_ms_max),
-        };
-        fire.fire(LogRule::Threshold, r, || {
-            format!(
-                "{} {} took {:.0} ms, above {:.0} ms",
-                l.service, l.endpoint, l.response_time_ms, cfg.response_time_ms_max
-            )
-        });
-    }
+    let limit = (l.response_time_ms, cfg.response_time_ms_max);
+    above(fire, LogRule::Threshold, Severity::Warning, limit, || {
+        format!(
+            "{} {} took {:.0} ms, above {:.0} ms",
+            l.service, l.endpoint, l.response_time_ms, cfg.response_time_ms_max
+        )
+    });
 }
 
 /// The service's 5xx share over its last requests against its baseline; returns the share.

@@ -174,6 +174,24 @@ impl<'a, 'b> Fire<'a, 'b> {
     }
 }
 
+/// Fires `rule` when `value` is above `max`, a configured limit.
+fn above(
+    fire: &mut Fire<'_, '_>,
+    rule: impl Named,
+    severity: Severity,
+    (value, max): (f64, f64),
+    message: impl FnOnce() -> String,
+) {
+    if value > max {
+        let r = Reading {
+            severity,
+            value,
+            expected: (0.0, max),
+        };
+        fire.fire(rule, r, message);
+    }
+}
+
 fn z_severity(z: f64) -> Severity {
     if z.abs() >= 6.0 {
         Severity::Critical

@@ -4,7 +4,7 @@
 
 use compact_str::CompactString;
 
-use super::{EntityMap, Fire, MetricValues, Reading, Sink, band, flag, z_severity};
+use super::{EntityMap, Fire, MetricValues, Reading, Sink, above, band, flag, z_severity};
 use crate::analytics::alerts::Severity;
 use crate::analytics::anomaly::{VELOCITY_CAP, Velocity, ZOutcome, ZScore};
 use crate::analytics::config::AnalyzerConfig;
@@ -147,19 +147,19 @@ fn zscore(fire: &mut Fire<'_, '_>, tx: &Transaction, z: &ZOutcome, cfg: &Analyze
 }
 
 fn threshold(fire: &mut Fire<'_, '_>, tx: &Transaction, cfg: &AnalyzerConfig) {
-    if tx.amount > cfg.amount_max {
-        let r = Reading {
-            severity: Severity::Critical,
-            value: tx.amount,
-            expected: (0.0, cfg.amount_max),
-        };
-        fire.fire(TransactionRule::Threshold, r, || {
+    let limit = (tx.amount, cfg.amount_max);
+    above(
+        fire,
+        TransactionRule::Threshold,
+        Severity::Critical,
+        limit,
+        || {
             format!(
                 "{} spent {:.2} {}, above {:.0}",
                 tx.customer_id, tx.amount, tx.currency, cfg.amount_max
             )
-        });
-    }
+        },
+    );
 }
 
 /// Many payments by one customer within seconds; returns the count in the span.

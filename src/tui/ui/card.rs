@@ -160,19 +160,6 @@ mod tests {
     use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
     use streamwatch::streams::{Event, SensorReading, Timestamp};
 
-    fn delivery(state: RunState) -> StreamDelivery {
-        StreamDelivery {
-            sent: 0,
-            acked: 0,
-            failed: 0,
-            in_flight: 0,
-            bytes: 0,
-            backpressure: 0,
-            rate: 200.0,
-            state,
-        }
-    }
-
     /// Five readings, one a second, of a sensor warming by a degree each time.
     fn warming() -> StreamSnapshot {
         let mut a = StreamAnalyzer::new(StreamKind::Sensor, &AnalyzerConfig::default());
@@ -192,7 +179,7 @@ mod tests {
     fn card(snapshot: Option<&StreamSnapshot>) -> StreamCard<'_> {
         StreamCard {
             kind: StreamKind::Sensor,
-            delivery: delivery(RunState::Running),
+            delivery: StreamDelivery::idle(RunState::Running, 200.0),
             produced: 199.0,
             snapshot,
             model: None,
