@@ -352,8 +352,16 @@ fn whole(v: Value<'_>, expected: Expected) -> Result<u64, Problem> {
     n.parse().map_err(|_| Problem::Type(expected))
 }
 
+/// The largest `seq` taken: JSON integers beyond 2^53 are not portable, and the loss
+/// accounting's arithmetic stays far from overflow below it.
+pub const MAX_SEQ: u64 = 1 << 53;
+
 fn count(slot: &mut Option<u64>, v: Value<'_>) -> Result<(), Problem> {
-    *slot = Some(whole(v, Expected::Count)?);
+    let n = whole(v, Expected::Count)?;
+    if n > MAX_SEQ {
+        return Err(Problem::Range(Implausible::TooLarge));
+    }
+    *slot = Some(n);
     Ok(())
 }
 
@@ -528,6 +536,7 @@ mod tests {
         assert_eq!(s.timestamp, Timestamp(1_796_000_000_000), "epoch seconds");
         set(&mut s, "seq", Value::Str("41")).unwrap();
         assert_eq!(s.seq, Some(41));
+        assert!(set(&mut s, "seq", Value::Num("18446744073709551615")).is_err());
         let mut l = LogEntry::default();
         set(&mut l, "level", Value::Str("WARNING")).unwrap();
         assert_eq!(l.level, LogLevel::Warn, "Python's logging level");
