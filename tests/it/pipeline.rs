@@ -342,3 +342,43 @@ fn same_seed_and_start_time_give_byte_identical_messages() {
     let bad = streamwatch(&["-b", "127.0.0.1:1", "produce", "--start-time", "yesterday"]);
     assert!(!bad.status.success());
 }
+
+/// `streamwatch consume | head -1`: a reader that goes away is not an error. The consumer
+/// stops at its next write and exits 0, without a word on stderr.
+#[test]
+fn consume_into_a_closed_pipe_exits_0_quietly() {
+    use std::io::{BufRead, BufReader};
+    let broker = Broker::start(1);
+    let b = broker.addr.as_str();
+    assert!(
+        streamwatch(&["-b", b, "produce", "--count", "300", "--rate", "0"])
+            .status
+            .success()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(super::harness::bin())
+        .args(["-b", b, "consume", "--from-beginning"])
+        .env("STREAMWATCH_LOG_FILE", dir.path().join("c.log"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    // The reader is gone (the pipe dropped with it); the next line ends the run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert!(err.is_empty(), "quiet: {err}");
+}
