@@ -12,11 +12,6 @@ pub trait Named: Copy + Eq + std::fmt::Debug + 'static {
     /// The member's position in `ALL`.
     fn index(self) -> usize;
 
-    /// Every member's name, in order.
-    fn names() -> impl ExactSizeIterator<Item = &'static str> {
-        Self::ALL.iter().map(|m| m.name())
-    }
-
     /// The member called `name`, if any.
     fn named(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|m| m.name() == name)
@@ -88,7 +83,6 @@ mod tests {
     fn names_positions_and_bits_follow_the_declaration() {
         assert_eq!(Colour::COUNT, 3);
         assert_eq!(Colour::NAMES, &["red", "green", "blue"]);
-        assert_eq!(Colour::names().collect::<Vec<_>>(), Colour::NAMES);
         for (i, c) in Colour::ALL.iter().enumerate() {
             assert_eq!(c.index(), i);
             assert_eq!(Colour::named(c.name()), Some(*c));
