@@ -10,6 +10,7 @@ use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
 use streamwatch::streams::StreamKind;
@@ -187,6 +188,10 @@ impl ClientContext for ConsumerCtx {
     fn error(&self, error: RdError, reason: &str) {
         tracing::warn!(%error, reason, "consumer client error");
         if let Ok(mut h) = self.health.lock() {
+            // librdkafka says so at once; the statistics would say it up to a second later.
+            if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+                h.brokers_up = 0;
+            }
             h.last_error = Some(format!("{error}: {reason}"));
         }
     }
