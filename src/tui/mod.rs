@@ -25,11 +25,15 @@ use crate::cli::{StreamChoice, TuiArgs};
 use crate::config::Settings;
 use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan};
+use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan};
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use app::{App, Effect};
 use event::Events;
 use streamwatch::streams::StreamKind;
+
+/// How long quitting waits for the consumer to close once the producer has flushed: closing
+/// takes milliseconds with a broker, the session timeout without one.
+const CONSUMER_CLOSE: Duration = Duration::from_secs(2);
 
 /// Everything the TUI runs besides the screen.
 struct Session {
@@ -80,8 +84,10 @@ pub fn run(
         consumer,
         ..
     } = session;
+    // The consumer commits while the producer flushes; neither waits out a broker outage.
+    consumer.control(ConsumerControl::Shutdown);
     let summary = producer.shutdown();
-    consumer.shutdown();
+    consumer.shutdown_within(CONSUMER_CLOSE);
     restore_terminal();
     drop(_broker);
     if let Some(s) = summary {

@@ -164,6 +164,27 @@ impl ConsumerHandle {
             let _ = t.join();
         }
     }
+
+    /// Asks the thread to commit and stop, and waits for it at most `limit`; false if it was
+    /// still closing then. The thread commits before it closes the consumer, and closing
+    /// waits for the group's coordinator, which a broker outage takes away for the whole
+    /// session timeout: past `limit` the close goes on by itself while the process ends.
+    pub fn shutdown_within(mut self, limit: Duration) -> bool {
+        let _ = self.control.send(ConsumerControl::Shutdown);
+        let Some(t) = self.thread.take() else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + limit;
+        while !t.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                tracing::warn!(?limit, "the consumer is still closing; not waiting for it");
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = t.join();
+        true
+    }
 }
 
 impl Drop for ConsumerHandle {
