@@ -78,6 +78,15 @@ pub enum Command {
     /// Open the live monitor (the default when no command is given).
     Tui(TuiArgs),
     /// Run the embedded Kafka broker as a standalone process for other clients.
+    ///
+    /// It keeps its data in memory, and per partition at most 5 MiB of (compressed) record
+    /// batches or 100,000 batches: past that it deletes the oldest, read or not. Our events take
+    /// about 60-120 bytes each in lz4 batches, so a partition holds some 50,000-80,000 of
+    /// them; give a backlog you mean to keep enough partitions (--partitions).
+    ///
+    /// Outages can be rehearsed: SIGUSR1 takes the broker down (clients see connections
+    /// refused, the data stays), SIGUSR2 brings it back. Ctrl-C or SIGTERM stops it.
+    #[command(verbatim_doc_comment)]
     Broker(BrokerArgs),
     /// Create, list or delete the three stream topics.
     Setup(SetupArgs),
@@ -204,9 +213,13 @@ pub struct ConsumeArgs {
     /// Start from the earliest offset when the group has no committed offset.
     #[arg(long)]
     pub from_beginning: bool,
-    /// Stop after this many events (0 = no limit).
+    /// Stop once this many events were consumed or found lost (0 = no limit): a loss cannot
+    /// make it wait for ever.
     #[arg(long, default_value_t = 0)]
     pub count: u64,
+    /// Stop once every partition this consumer owns is read to its end (like kcat -e).
+    #[arg(long)]
+    pub until_end: bool,
     /// Stop after this many seconds (0 = until stopped).
     #[arg(long, default_value_t = 0.0, value_parser = non_negative)]
     pub duration: f64,

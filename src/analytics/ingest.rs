@@ -88,7 +88,7 @@ impl Equivalent<TrackerKey> for TrackerRef<'_> {
 #[derive(Debug, Clone, Default)]
 struct PartitionBook {
     trackers: HashMap<TrackerKey, SeqTracker>,
-    /// The highest offset seen.
+    /// The offset of the last message.
     last_offset: Option<i64>,
     /// A rebalance happened since the last message: the next one tells whether this
     /// consumer continues here or another member read the partition meanwhile.
@@ -136,7 +136,13 @@ pub struct IngestBook {
     /// Per stream (by index), per partition (by id).
     partitions: [Vec<PartitionBook>; 3],
     /// Loss found in trackers closed when their partition moved to another member and back.
-    closed_lost: u64,
+    closed_lost: [u64; 3],
+    /// Messages deleted (by the broker's retention) before they could be read.
+    expired: [u64; 3],
+    /// Per stream.
+    duplicates_of: [u64; 3],
+    /// Partitions whose log went back (a broker that lost its data).
+    rewinds: u64,
     producers: [BTreeSet<CompactString>; 3],
 }
 
@@ -147,7 +153,12 @@ pub struct IngestSnapshot {
     pub analysed: u64,
     pub rejected: u64,
     pub rejects: BTreeMap<&'static str, RejectCount>,
+    /// Events that never arrived: gaps in a producer's `seq`, and `expired`.
     pub lost: u64,
+    /// Of `lost`: messages the broker deleted before they could be read.
+    pub expired: u64,
+    /// Partitions whose log went back (a broker restarted without its data).
+    pub rewinds: u64,
     pub duplicates: u64,
     /// Events without `seq` (outside loss and duplicate accounting).
     pub unsequenced: u64,
@@ -156,6 +167,15 @@ pub struct IngestSnapshot {
     /// Fields of the schema whose value could not be read (left out), by name.
     pub unreadable_fields: BTreeMap<&'static str, u64>,
     pub producers: usize,
+    /// Loss and duplicates per stream (by index).
+    pub streams: [StreamIngest; 3],
+}
+
+/// One stream's share of the loss and duplicates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StreamIngest {
+    pub lost: u64,
+    pub duplicates: u64,
 }
 
 impl IngestBook {
@@ -169,7 +189,7 @@ impl IngestBook {
     ) -> Arrival {
         self.consumed += 1;
         let books = &mut self.partitions[at.stream.index()];
-        let book = partition_book(books, at, &mut self.closed_lost);
+        let book = partition_book(books, at, &mut self.closed_lost[at.stream.index()]);
         let Some(seq) = seq else {
             self.unsequenced += 1;
             self.analysed += 1;
@@ -186,6 +206,7 @@ impl IngestBook {
         };
         if duplicate {
             self.duplicates += 1;
+            self.duplicates_of[at.stream.index()] += 1;
             Arrival::Duplicate
         } else {
             self.analysed += 1;
@@ -236,15 +257,30 @@ impl IngestBook {
         self.consumed
     }
 
-    fn lost(&self) -> u64 {
-        let open: u64 = self
-            .partitions
+    /// `n` messages were deleted before they could be read: lost, though no `seq` says so.
+    pub fn expired(&mut self, stream: StreamKind, n: u64) {
+        self.expired[stream.index()] += n;
+    }
+
+    /// A partition's log went back. Its trackers carry on: a producer whose `seq` continues
+    /// past what the lost log held shows that as loss.
+    pub fn rewound(&mut self) {
+        self.rewinds += 1;
+    }
+
+    /// Events that never arrived, so far.
+    pub fn lost(&self) -> u64 {
+        StreamKind::ALL.iter().map(|&k| self.lost_of(k)).sum()
+    }
+
+    fn lost_of(&self, stream: StreamKind) -> u64 {
+        let i = stream.index();
+        let open: u64 = self.partitions[i]
             .iter()
-            .flatten()
             .flat_map(|b| b.trackers.values())
             .map(SeqTracker::lost)
             .sum();
-        self.closed_lost + open
+        self.closed_lost[i] + open + self.expired[i]
     }
 
     pub fn snapshot(&self) -> IngestSnapshot {
@@ -258,11 +294,17 @@ impl IngestBook {
                 .map(|(k, v)| (k.name(), v.clone()))
                 .collect(),
             lost: self.lost(),
+            expired: self.expired.iter().sum(),
+            rewinds: self.rewinds,
             duplicates: self.duplicates,
             unsequenced: self.unsequenced,
             unknown_fields: self.unknown_fields.clone(),
             unreadable_fields: self.unreadable_fields.clone(),
             producers: self.producers.iter().map(BTreeSet::len).sum(),
+            streams: StreamKind::ALL.map(|k| StreamIngest {
+                lost: self.lost_of(k),
+                duplicates: self.duplicates_of[k.index()],
+            }),
         }
     }
 }
@@ -287,7 +329,8 @@ fn partition_book<'a>(
             book.trackers.clear();
         }
     }
-    book.last_offset = Some(book.last_offset.map_or(at.offset, |l| l.max(at.offset)));
+    // Where this consumer is: also after a replay, or a log that went back.
+    book.last_offset = Some(at.offset);
     book
 }
 

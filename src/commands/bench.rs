@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -15,6 +16,7 @@ use crate::cli::BenchArgs;
 use crate::config::Settings;
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
+use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
 use streamwatch::codec;
@@ -40,14 +42,24 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         }
     );
 
-    let produce = produce(settings, &brokers, &streams, args.count).await?;
+    // Producer and consumer run at once, the producer held to a window ahead of the
+    // consumer: the pipeline's sustained pace, with nothing left for retention to delete.
+    let gate = Arc::new(LagGate::default());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = ConsumerHandle::spawn(
+        settings,
+        &brokers,
+        consume_plan(&streams, args.count, gate.clone()),
+        tx,
+    )?;
+    let produce = produce(settings, &brokers, &streams, args.count, gate).await?;
     eprintln!(
         "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
         produce.1,
         produce.0,
         args.count as f64 / produce.1.max(1e-9)
     );
-    let consumed = consume(settings, &brokers, &streams, args.count).await?;
+    let consumed = finish_consume(consumer, rx).await?;
     let active = consumed.active_s.max(1e-9);
     let consume_rate = consumed.ingest.consumed as f64 / active;
     eprintln!(
@@ -71,11 +83,12 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     });
     writeln!(std::io::stdout().lock(), "{report}")?;
     drop(broker);
-    if consumed.ingest.consumed < args.count {
+    if consumed.ingest.consumed < args.count || consumed.ingest.lost > 0 {
         bail!(
-            "consumed {} of {} events",
+            "consumed {} of {} events, {} lost",
             consumed.ingest.consumed,
-            args.count
+            args.count,
+            consumed.ingest.lost
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -86,6 +99,7 @@ async fn produce(
     brokers: &str,
     streams: &[StreamKind],
     count: u64,
+    gate: Arc<LagGate>,
 ) -> Result<(u64, f64)> {
     let plan = ProducerPlan {
         start: None,
@@ -94,6 +108,7 @@ async fn produce(
         count,
         duration: None,
         generator: settings.generator("bench".into()),
+        gate: Some(gate),
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();
@@ -111,13 +126,8 @@ async fn produce(
     Ok((summary.acked, summary.acked as f64 / secs))
 }
 
-async fn consume(
-    settings: &Settings,
-    brokers: &str,
-    streams: &[StreamKind],
-    count: u64,
-) -> Result<ConsumerSnapshot> {
-    let plan = ConsumerPlan {
+fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> ConsumerPlan {
+    ConsumerPlan {
         streams: streams.to_vec(),
         group: format!("streamwatch-bench-{}", std::process::id()),
         from_beginning: true,
@@ -127,9 +137,16 @@ async fn consume(
         // As the TUI runs it.
         forward_alerts: false,
         forward_events: false,
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let handle = ConsumerHandle::spawn(settings, brokers, plan, tx)?;
+        until_end: false,
+        gate: Some(gate),
+    }
+}
+
+/// Waits for the consumer's final snapshot (its count reached, or its time up).
+async fn finish_consume(
+    handle: ConsumerHandle,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<ConsumerEvent>,
+) -> Result<ConsumerSnapshot> {
     let mut last = None;
     while let Some(e) = rx.recv().await {
         if let ConsumerEvent::Finished(s) = e {

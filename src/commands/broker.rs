@@ -25,15 +25,42 @@ pub async fn run(settings: &Settings, args: &BrokerArgs) -> Result<ExitCode> {
     }
     tracing::info!(%local, mock = embedded.bootstrap(), partitions, "broker listening");
     eprintln!(
-        "streamwatch: embedded broker on {local} with topics {} ({partitions} partitions); Ctrl-C stops it",
-        kafka::all_topics(settings).join(", ")
+        "streamwatch: embedded broker on {local} with topics {} ({partitions} partitions); \
+         Ctrl-C or SIGTERM stops it, SIGUSR1 takes it down, SIGUSR2 brings it back (pid {})",
+        kafka::all_topics(settings).join(", "),
+        std::process::id()
     );
     let cancel = CancellationToken::new();
     let forwarder = tokio::spawn(broker::forward(listener, target, cancel.clone()));
-    shutdown_signal().await?;
+    tokio::select! {
+        stopped = shutdown_signal() => stopped?,
+        failed = rehearse_outages(&embedded) => failed?,
+    }
     cancel.cancel();
     let _ = forwarder.await;
     drop(embedded);
     tracing::info!("broker stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// SIGUSR1 takes the brokers down, SIGUSR2 brings them back: an outage on demand, with the
+/// data kept, so that clients' reconnects can be rehearsed. Runs until the process stops.
+async fn rehearse_outages(embedded: &broker::EmbeddedBroker) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut down = signal(SignalKind::user_defined1())?;
+    let mut up = signal(SignalKind::user_defined2())?;
+    loop {
+        let now_up = tokio::select! {
+            _ = down.recv() => false,
+            _ = up.recv() => true,
+        };
+        embedded.set_up(now_up);
+        let state = if now_up { "up" } else { "down" };
+        eprintln!("streamwatch: embedded broker {state} ({})", clock_now());
+    }
+}
+
+/// The wall clock as hh:mm:ss UTC.
+fn clock_now() -> String {
+    format!("{} UTC", streamwatch::streams::Timestamp::now().clock())
 }

@@ -33,6 +33,8 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         // One line per alert.
         forward_alerts: true,
         forward_events: args.events,
+        until_end: args.until_end,
+        gate: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
@@ -98,13 +100,10 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
         .iter()
         .map(|st| {
             let model = s.models.iter().find(|m| m.stream == st.stream);
-            let lag: i64 = s
-                .health
-                .lag
-                .iter()
-                .filter(|l| l.stream == st.stream)
-                .map(|l| l.lag)
-                .sum();
+            let lags = s.health.lag.iter().filter(|l| l.stream == st.stream);
+            let lag: i64 = lags.clone().map(|l| l.lag).sum();
+            let lag_s = lags.map(|l| l.lag_s).fold(0.0, f64::max);
+            let ingest = s.ingest.streams[st.stream.index()];
             json!({
                 "type": "stats",
                 "stream": st.stream.name(),
@@ -114,6 +113,9 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
                 "latency": st.latency,
                 "alerts": st.alerts_total,
                 "lag": lag,
+                "lag_s": lag_s,
+                "lost": ingest.lost,
+                "duplicates": ingest.duplicates,
                 "labelled": st.labelled,
                 "scorecard": scorecard_json(st),
                 "model": model.map(model_json),
@@ -188,7 +190,10 @@ fn summary_line(s: &ConsumerSnapshot, alerts_printed: u64) -> Value {
         "alerts": alerts,
         "alerts_printed": alerts_printed,
         "lost": s.ingest.lost,
+        "expired": s.ingest.expired,
+        "rewinds": s.ingest.rewinds,
         "duplicates": s.ingest.duplicates,
+        "unconsumed": s.unconsumed,
         "unsequenced": s.ingest.unsequenced,
         "unknown_fields": s.ingest.unknown_fields,
         "unreadable_fields": s.ingest.unreadable_fields,

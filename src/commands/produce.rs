@@ -90,6 +90,7 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         count: args.count,
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         generator: settings.generator(producer_id),
+        gate: None,
     })
 }
 

@@ -48,10 +48,19 @@ impl Target {
     }
 }
 
+/// What the mock cluster's thread is told.
+enum MockCommand {
+    /// Take the brokers down (connections refused, data kept) or bring them back up.
+    Brokers { up: bool },
+}
+
+/// The mock cluster's broker ids (one broker, numbered from 1).
+const MOCK_BROKERS: std::ops::RangeInclusive<i32> = 1..=1;
+
 /// A mock cluster running on its own thread (it is not `Send`), stopped on drop.
 pub struct EmbeddedBroker {
     bootstrap: String,
-    stop: Option<mpsc::Sender<()>>,
+    commands: Option<mpsc::Sender<MockCommand>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -59,7 +68,7 @@ impl EmbeddedBroker {
     /// Starts the mock cluster and creates `topics` with `partitions` partitions each.
     pub fn start(topics: &[String], partitions: i32) -> Result<Self, KafkaError> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
-        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (stop_tx, stop_rx) = mpsc::channel::<MockCommand>();
         let topics = topics.to_vec();
         let thread = std::thread::Builder::new()
             .name("embedded-broker".into())
@@ -72,7 +81,7 @@ impl EmbeddedBroker {
         tracing::info!(%bootstrap, "embedded broker up");
         Ok(Self {
             bootstrap,
-            stop: Some(stop_tx),
+            commands: Some(stop_tx),
             thread: Some(thread),
         })
     }
@@ -81,13 +90,21 @@ impl EmbeddedBroker {
     pub fn bootstrap(&self) -> &str {
         &self.bootstrap
     }
+
+    /// Takes every broker down (clients see connections refused; the data stays) or brings
+    /// them back up: librdkafka's mock fault injection, for rehearsing an outage.
+    pub fn set_up(&self, up: bool) {
+        if let Some(c) = &self.commands {
+            let _ = c.send(MockCommand::Brokers { up });
+        }
+    }
 }
 
 fn run_mock(
     topics: &[String],
     partitions: i32,
     ready: &mpsc::Sender<Result<String, String>>,
-    stop: &mpsc::Receiver<()>,
+    commands: &mpsc::Receiver<MockCommand>,
 ) {
     let cluster = match MockCluster::new(1) {
         Ok(c) => c,
@@ -103,14 +120,26 @@ fn run_mock(
         }
     }
     let _ = ready.send(Ok(cluster.bootstrap_servers()));
-    // Blocks until the handle is dropped (the sender goes away) or asks to stop.
-    let _ = stop.recv();
+    // Serves commands until the handle is dropped (the sender goes away).
+    while let Ok(MockCommand::Brokers { up }) = commands.recv() {
+        for id in MOCK_BROKERS {
+            let done = if up {
+                cluster.broker_up(id)
+            } else {
+                cluster.broker_down(id)
+            };
+            if let Err(e) = done {
+                tracing::warn!(error = %e, id, up, "cannot change the mock broker's state");
+            }
+        }
+        tracing::info!(up, "embedded broker state changed");
+    }
     drop(cluster);
 }
 
 impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        drop(self.commands.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

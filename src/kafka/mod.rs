@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod broker;
 pub mod consumer;
+pub mod gate;
 pub mod groups;
 pub mod producer;
 

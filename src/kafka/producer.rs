@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
+use rdkafka::message::{DeliveryResult, Message};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use serde::Serialize;
 
 use super::KafkaError;
+use super::gate::LagGate;
 use crate::config::Settings;
 use streamwatch::codec::Codec;
 use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
@@ -147,6 +148,8 @@ impl DeliveryBook {
 /// Routes delivery reports and client errors into the book.
 pub struct DeliveryContext {
     book: Arc<DeliveryBook>,
+    /// Told of every acknowledged offset when the producer is paced by its consumer.
+    gate: Option<Arc<LagGate>>,
 }
 
 impl ClientContext for DeliveryContext {
@@ -166,8 +169,11 @@ impl ProducerContext for DeliveryContext {
             return;
         };
         match result {
-            Ok(_) => {
+            Ok(m) => {
                 c.acked.fetch_add(1, Ordering::Relaxed);
+                if let (Some(g), Some(&kind)) = (&self.gate, StreamKind::ALL.get(stream)) {
+                    g.acked(kind, m.partition(), m.offset());
+                }
             }
             Err((e, _)) => {
                 c.failed.fetch_add(1, Ordering::Relaxed);
@@ -191,6 +197,9 @@ pub struct ProducerPlan {
     pub generator: GeneratorConfig,
     /// Event time of the first event; `None` = now.
     pub start: Option<Timestamp>,
+    /// For "max" in the TUI and `bench`: unpaced streams wait while their consumer lags a
+    /// window behind. `None`: unpaced means as fast as the broker takes them.
+    pub gate: Option<Arc<LagGate>>,
 }
 
 /// Final figures once the producer thread ends.
@@ -222,7 +231,7 @@ impl ProducerHandle {
         plan: ProducerPlan,
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
-        let producer = create(settings, brokers, &book)?;
+        let producer = create(settings, brokers, &book, plan.gate.clone())?;
         let topics = StreamKind::ALL.map(|k| Outlet {
             topic: settings.topic(k),
             codec: settings.codec(k).clone(),
@@ -280,6 +289,7 @@ fn create(
     settings: &Settings,
     brokers: &str,
     book: &Arc<DeliveryBook>,
+    gate: Option<Arc<LagGate>>,
 ) -> Result<ThreadedProducer<DeliveryContext>, KafkaError> {
     let cfg = super::client_config(settings, brokers, |c| {
         // A message counts as delivered once every in-sync replica has it.
@@ -297,8 +307,11 @@ fn create(
         // A message not delivered within 30 s is counted as failed, not retried forever.
         c.set("message.timeout.ms", "30000");
     });
-    cfg.create_with_context(DeliveryContext { book: book.clone() })
-        .map_err(KafkaError::Client)
+    cfg.create_with_context(DeliveryContext {
+        book: book.clone(),
+        gate,
+    })
+    .map_err(KafkaError::Client)
 }
 
 /// Pacing of one stream: due times follow `rate`, event times follow the same schedule
@@ -361,6 +374,9 @@ struct Pump {
     buf: Vec<u8>,
     /// Told to stop (not ended by its count or duration).
     stopped: bool,
+    gate: Option<Arc<LagGate>>,
+    /// Per stream: events an unpaced stream may still send before asking the gate again.
+    credit: [u64; 3],
 }
 
 impl Pump {
@@ -410,6 +426,8 @@ impl Pump {
             started: now,
             buf: Vec::with_capacity(512),
             stopped: false,
+            gate: plan.gate,
+            credit: [0; 3],
         }
     }
 
@@ -457,13 +475,39 @@ impl Pump {
         self.finish()
     }
 
-    fn next_due(&self) -> Option<(usize, Instant)> {
+    fn next_due(&mut self) -> Option<(usize, Instant)> {
+        self.refill_credit();
         self.pacers
             .iter()
             .enumerate()
             .filter(|(_, p)| p.state == RunState::Running)
-            .min_by_key(|(_, p)| (p.due(self.started), p.produced))
-            .map(|(i, p)| (i, p.due(self.started)))
+            .map(|(i, p)| (i, self.due(p), p.produced))
+            .min_by_key(|&(_, due, produced)| (due, produced))
+            .map(|(i, due, _)| (i, due))
+    }
+
+    /// Asks the gate, for each unpaced stream that has used its credit, how far it may run
+    /// ahead of the consumer now.
+    fn refill_credit(&mut self) {
+        let Some(gate) = &self.gate else {
+            return;
+        };
+        for p in &self.pacers {
+            let credit = &mut self.credit[p.kind.index()];
+            if p.rate <= 0.0 && *credit == 0 {
+                *credit = gate.credit(p.kind, self.book.stream(p.kind).in_flight);
+            }
+        }
+    }
+
+    /// When `p`'s next event is due; an unpaced stream held by its gate is looked at again
+    /// in a millisecond.
+    fn due(&self, p: &Pacer) -> Instant {
+        let held = p.rate <= 0.0 && self.gate.is_some() && self.credit[p.kind.index()] == 0;
+        if held {
+            return Instant::now() + Duration::from_millis(1);
+        }
+        p.due(self.started)
     }
 
     /// Applies pending control messages; false once asked to shut down.
@@ -507,6 +551,8 @@ impl Pump {
 
     fn produce_one(&mut self, i: usize) {
         let p = &mut self.pacers[i];
+        let credit = &mut self.credit[p.kind.index()];
+        *credit = credit.saturating_sub(1);
         let at = p.event_time();
         let event = p.generator.next_event(at);
         p.produced += 1;

@@ -13,6 +13,7 @@ pub mod ui;
 mod tests;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -26,6 +27,7 @@ use crate::config::Settings;
 use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan};
+use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use app::{App, Effect};
 use event::Events;
@@ -112,6 +114,9 @@ fn start(
     if !embedded {
         check_reachable(settings, &brokers)?;
     }
+    // "max" (rate 0) runs as fast as the consumer keeps up: the producer waits while the
+    // consumer lags a window behind, so the broker's retention never deletes an unread event.
+    let gate = Arc::new(LagGate::default());
     let producer = ProducerHandle::spawn(
         settings,
         &brokers,
@@ -122,6 +127,7 @@ fn start(
             count: 0,
             duration: None,
             generator: settings.generator(format!("tui-{}", std::process::id())),
+            gate: Some(gate.clone()),
         },
     )?;
     let consumer = ConsumerHandle::spawn(
@@ -137,6 +143,8 @@ fn start(
             // The screen reads the alert books in the snapshots.
             forward_alerts: false,
             forward_events: false,
+            until_end: false,
+            gate: Some(gate),
         },
         tx,
     )?;

@@ -128,6 +128,7 @@ fn build_snapshot() -> ConsumerSnapshot {
                 partition: p,
                 high: 2000 + i64::from(p),
                 lag: i64::from(p) * 3,
+                lag_s: f64::from(p) * 0.25,
             })
         })
         .collect();
@@ -145,10 +146,12 @@ fn build_snapshot() -> ConsumerSnapshot {
             rtt_ms: 0.4,
             lag,
             last_error: None,
+            down_since_ms: None,
         },
         elapsed_s: 75.0,
         active_s: 74.0,
         events_per_s: 600.0,
+        unconsumed: 9,
     }
 }
 
@@ -522,4 +525,30 @@ fn screen_text(t: &Terminal<TestBackend>) -> String {
         .iter()
         .map(|c| c.symbol())
         .collect()
+}
+
+/// Through an outage the header says since when the broker is down, then that it is up
+/// again; the producer's undelivered messages show as queued.
+#[test]
+fn the_header_follows_an_outage() {
+    let mut app = seeded_app();
+    let mut snap = seeded_snapshot();
+    snap.health.brokers_up = 0;
+    // 2026-12-01 03:12:45 UTC.
+    snap.health.down_since_ms = Some(1_796_094_765_000);
+    app.update(snapshot(snap.clone()));
+    let mut t = tick(76, 6000);
+    if let Event::Tick(tk) = &mut t {
+        tk.delivery[0].in_flight = 1234;
+    }
+    app.update(t);
+    let text = screen_text(&render(&app, 120, 40));
+    assert!(text.contains("down since 03:12:45 UTC"), "{text}");
+    assert!(text.contains("queued 1,234"), "{text}");
+    snap.health.brokers_up = 1;
+    snap.health.down_since_ms = None;
+    app.update(snapshot(snap));
+    let text = screen_text(&render(&app, 120, 40));
+    assert!(text.contains("● up, rtt"), "{text}");
+    assert!(!text.contains("down since"), "{text}");
 }

@@ -13,19 +13,11 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
+use super::position::PartitionLag;
 use streamwatch::streams::StreamKind;
 
-/// Lag of one partition as librdkafka last reported it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PartitionLag {
-    pub stream: StreamKind,
-    pub topic: String,
-    pub partition: i32,
-    pub high: i64,
-    pub lag: i64,
-}
-
-/// Broker connection state from the statistics callback and the error callback.
+/// Broker connection state from the statistics callback and the error callback, and the
+/// lag the consumer thread computes from its own position.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Health {
     pub brokers_up: usize,
@@ -33,11 +25,33 @@ pub struct Health {
     pub rtt_ms: f64,
     pub lag: Vec<PartitionLag>,
     pub last_error: Option<String>,
+    /// When (ms since the epoch) the last broker was lost, while none is up.
+    pub down_since_ms: Option<i64>,
 }
 
 impl Health {
     pub fn total_lag(&self) -> i64 {
         self.lag.iter().map(|l| l.lag.max(0)).sum()
+    }
+
+    /// The largest lag in seconds over the owned partitions.
+    pub fn lag_s(&self) -> f64 {
+        self.lag.iter().map(|l| l.lag_s).fold(0.0, f64::max)
+    }
+
+    pub fn is_down(&self) -> bool {
+        self.brokers > 0 && self.brokers_up == 0
+    }
+
+    /// Notes how many brokers are up, and since when none is.
+    fn set_up(&mut self, up: usize) {
+        self.brokers_up = up;
+        if up == 0 && self.brokers > 0 {
+            self.down_since_ms
+                .get_or_insert_with(|| streamwatch::streams::Timestamp::now().millis());
+        } else if up > 0 {
+            self.down_since_ms = None;
+        }
     }
 }
 
@@ -101,35 +115,14 @@ impl Membership {
 pub(super) struct ConsumerCtx {
     pub health: Arc<Mutex<Health>>,
     pub membership: Arc<Mutex<Membership>>,
-    /// Bumped on every assignment, so the consumer thread learns of one without a lock.
+    /// Bumped on every assignment and revocation, so the consumer thread learns of one
+    /// without a lock.
     pub assignments: Arc<AtomicU64>,
     /// The stream of each subscribed topic.
     pub streams: HashMap<String, StreamKind>,
 }
 
 impl ConsumerCtx {
-    fn lag(&self, s: &Statistics) -> Vec<PartitionLag> {
-        let mut lag: Vec<PartitionLag> = s
-            .topics
-            .iter()
-            .filter_map(|(topic, t)| Some((self.streams.get(topic)?, topic, t)))
-            .flat_map(|(&stream, topic, t)| {
-                t.partitions
-                    .values()
-                    .filter(|p| p.partition >= 0 && p.desired)
-                    .map(move |p| PartitionLag {
-                        stream,
-                        topic: topic.clone(),
-                        partition: p.partition,
-                        high: p.hi_offset,
-                        lag: analysis_lag(p),
-                    })
-            })
-            .collect();
-        lag.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-        lag
-    }
-
     /// Partitions per subscribed topic, as the statistics' metadata knows them.
     fn partition_counts(&self, s: &Statistics) -> BTreeMap<String, usize> {
         s.topics
@@ -144,20 +137,8 @@ impl ConsumerCtx {
     }
 }
 
-/// Messages not yet analysed: the high watermark against the offset stored after analysis
-/// (`consumer_lag` is against the committed offset, which trails by the commit interval:
-/// a second's worth of events at any rate); before anything is stored, against the commit.
-fn analysis_lag(p: &rdkafka::statistics::Partition) -> i64 {
-    if p.consumer_lag_stored >= 0 {
-        p.consumer_lag_stored
-    } else {
-        p.consumer_lag.max(0)
-    }
-}
-
 impl ClientContext for ConsumerCtx {
     fn stats(&self, s: Statistics) {
-        let lag = self.lag(&s);
         let real: Vec<_> = s.brokers.values().filter(|b| b.nodeid >= 0).collect();
         let up = real.iter().filter(|b| b.state == "UP").count();
         let rtts: Vec<f64> = real
@@ -165,9 +146,8 @@ impl ClientContext for ConsumerCtx {
             .filter_map(|b| b.rtt.as_ref().map(|w| w.avg as f64 / 1000.0))
             .collect();
         if let Ok(mut h) = self.health.lock() {
-            h.lag = lag;
             h.brokers = real.len();
-            h.brokers_up = up;
+            h.set_up(up);
             h.rtt_ms = if rtts.is_empty() {
                 0.0
             } else {
@@ -190,7 +170,7 @@ impl ClientContext for ConsumerCtx {
         if let Ok(mut h) = self.health.lock() {
             // librdkafka says so at once; the statistics would say it up to a second later.
             if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
-                h.brokers_up = 0;
+                h.set_up(0);
             }
             h.last_error = Some(format!("{error}: {reason}"));
         }
@@ -222,6 +202,7 @@ impl ConsumerContext for ConsumerCtx {
                     }
                 }
                 m.owned.retain(|_, ps| !ps.is_empty());
+                self.assignments.fetch_add(1, Ordering::Release);
                 tracing::info!(owned = ?m.owned, "partitions revoked");
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),

@@ -1,6 +1,7 @@
 //! The consumer thread's work: poll, decode each message through its topic's codec, account
 //! for it, analyse what is new, publish a snapshot per tick, commit on the way out.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
@@ -11,10 +12,12 @@ use rdkafka::message::{BorrowedMessage, Message};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
+use super::position::{Positions, Step};
 use super::{
     AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, Shared,
 };
 use crate::config::Settings;
+use crate::kafka::gate::LagGate;
 use streamwatch::analytics::ingest::{Arrival, IngestBook, Origin};
 use streamwatch::analytics::{Alert, Observation, StreamAnalyzer};
 use streamwatch::codec::{Codec, Notes};
@@ -24,6 +27,7 @@ use streamwatch::streams::{Event, StreamKind, Timestamp};
 /// Everything the consumer keeps for one topic.
 struct Topic {
     name: String,
+    kind: StreamKind,
     codec: Codec,
     analyzer: StreamAnalyzer,
     model: StreamModel,
@@ -42,15 +46,20 @@ pub(super) struct Engine {
     first_message: Option<Instant>,
     /// The assignments seen so far (see `ConsumerCtx::assignments`).
     assignments: u64,
+    positions: Positions,
+    /// Where a producer paced by this consumer learns where it is.
+    gate: Option<Arc<LagGate>>,
 }
 
 impl Engine {
     pub fn new(settings: &Settings, plan: &ConsumerPlan, topics: &[(String, StreamKind)]) -> Self {
         let (analyzer, ml) = (settings.analyzer(), settings.ml());
+        let positions = Positions::new(topics, plan.from_beginning);
         let topics = topics
             .iter()
             .map(|(name, kind)| Topic {
                 name: name.clone(),
+                kind: *kind,
                 codec: settings.codec(*kind).clone(),
                 analyzer: StreamAnalyzer::new(*kind, &analyzer),
                 model: StreamModel::new(*kind, &ml),
@@ -66,6 +75,8 @@ impl Engine {
             forward_events: plan.forward_events,
             first_message: None,
             assignments: 0,
+            positions,
+            gate: plan.gate.clone(),
         }
     }
 
@@ -91,7 +102,10 @@ impl Engine {
                     .for_each(|t| t.analyzer.clear_alerts()),
                 Err(TryRecvError::Empty) => {}
             }
-            if plan.count > 0 && self.ingest.consumed() >= plan.count {
+            if plan.count > 0 && self.ingest.consumed() + self.ingest.lost() >= plan.count {
+                break;
+            }
+            if plan.until_end && self.positions.caught_up() {
                 break;
             }
             let now = Instant::now();
@@ -112,6 +126,10 @@ impl Engine {
                 next_tick = now + plan.tick;
             }
             self.poll_batch(&consumer, &shared, &out, plan.count);
+            self.positions.refresh(&consumer);
+            if let Some(gate) = &self.gate {
+                self.positions.publish(gate);
+            }
         }
         self.finish(&consumer, &shared, started, &out);
     }
@@ -154,7 +172,7 @@ impl Engine {
             };
             let polled = consumer.poll(wait);
             // Rebalances run inside `poll`, before the message it returns.
-            self.note_assignments(shared);
+            self.note_assignments(consumer, shared);
             match polled {
                 None => return,
                 Some(Err(e)) => {
@@ -173,19 +191,62 @@ impl Engine {
         }
     }
 
-    /// Tells the ingest book when the group assigned partitions since the last poll.
-    fn note_assignments(&mut self, shared: &Shared) {
+    /// Tells the ingest book and the positions when the group assigned or revoked partitions
+    /// since the last poll.
+    fn note_assignments(&mut self, consumer: &BaseConsumer<ConsumerCtx>, shared: &Shared) {
         let n = shared.assignments.load(Ordering::Acquire);
         if n != self.assignments {
             self.assignments = n;
             self.ingest.reassigned();
+            self.positions.assigned(consumer);
+            if let Some(gate) = &self.gate {
+                gate.reassigned(!self.positions.is_empty());
+                self.positions.publish(gate);
+            }
+        }
+    }
+
+    /// Says where a message stood in its partition: retention that deleted messages before
+    /// they were read (counted as lost), or a log that went back (a broker that lost its data).
+    fn place(
+        &mut self,
+        index: usize,
+        msg: &BorrowedMessage<'_>,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
+        let time = msg.timestamp().to_millis();
+        let (partition, offset) = (msg.partition(), msg.offset());
+        match self.positions.seen(index, partition, offset, time) {
+            Step::InOrder => {}
+            Step::Expired(n) => {
+                self.ingest.expired(self.topics[index].kind, n);
+                let why = format!(
+                    "{} [{partition}]: {n} messages before offset {offset} were deleted by the \
+                     broker's retention before they could be read (counted as lost)",
+                    msg.topic()
+                );
+                tracing::warn!("{why}");
+                let _ = out.send(ConsumerEvent::Problem(why));
+            }
+            Step::Rewound { from } => {
+                self.ingest.rewound();
+                let why = format!(
+                    "{} [{partition}] went back from offset {from} to {offset}: the broker lost its \
+                     data; reading on from there (events it never delivered count as lost)",
+                    msg.topic()
+                );
+                tracing::warn!("{why}");
+                let _ = out.send(ConsumerEvent::Problem(why));
+            }
         }
     }
 
     fn process(&mut self, msg: &BorrowedMessage<'_>, out: &UnboundedSender<ConsumerEvent>) {
-        let Some(topic) = self.topics.iter_mut().find(|t| t.name == msg.topic()) else {
+        let Some(index) = self.topics.iter().position(|t| t.name == msg.topic()) else {
             return;
         };
+        self.place(index, msg, out);
+        let topic = &mut self.topics[index];
         let time = msg.timestamp().to_millis().map(Timestamp);
         let event = &mut topic.scratch;
         if let Err(r) = topic
@@ -228,11 +289,13 @@ impl Engine {
     }
 
     fn snapshot(&self, shared: &Shared, elapsed_s: f64, rate: f64) -> ConsumerSnapshot {
+        let mut health = shared.health.lock().map(|h| h.clone()).unwrap_or_default();
+        health.lag = self.positions.lag(Timestamp::now().millis());
         ConsumerSnapshot {
             streams: self.topics.iter().map(|t| t.analyzer.snapshot()).collect(),
             models: self.topics.iter().map(|t| t.model.snapshot()).collect(),
             ingest: self.ingest.snapshot(),
-            health: shared.health.lock().map(|h| h.clone()).unwrap_or_default(),
+            health,
             membership: shared
                 .membership
                 .lock()
@@ -243,6 +306,7 @@ impl Engine {
                 .first_message
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
+            unconsumed: self.positions.unconsumed(),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 mod context;
 mod engine;
+mod position;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::Sender;
@@ -24,10 +25,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::KafkaError;
 use crate::config::Settings;
 use context::ConsumerCtx;
-#[cfg(test)]
-pub use context::PartitionLag;
 pub use context::{Health, Membership};
 use engine::Engine;
+#[cfg(test)]
+pub use position::PartitionLag;
 use streamwatch::analytics::ingest::IngestSnapshot;
 use streamwatch::analytics::{Alert, StreamSnapshot};
 use streamwatch::ml::ModelSnapshot;
@@ -69,6 +70,8 @@ pub struct ConsumerSnapshot {
     /// Seconds from the first message to now: the time spent consuming, not joining.
     pub active_s: f64,
     pub events_per_s: f64,
+    /// Messages written to this member's partitions and not yet analysed.
+    pub unconsumed: u64,
 }
 
 /// Runtime control of the consumer.
@@ -84,7 +87,7 @@ pub struct ConsumerPlan {
     pub streams: Vec<StreamKind>,
     pub group: String,
     pub from_beginning: bool,
-    /// Stop after this many messages (0 = no limit).
+    /// Stop once this many messages were consumed or lost (0 = no limit).
     pub count: u64,
     pub duration: Option<Duration>,
     pub tick: Duration,
@@ -93,6 +96,10 @@ pub struct ConsumerPlan {
     pub forward_alerts: bool,
     /// Send every analysed event (`consume --events`).
     pub forward_events: bool,
+    /// Stop once every owned partition is read to its end (`consume --until-end`).
+    pub until_end: bool,
+    /// Where to publish each stream's lag for a producer paced by it ("max").
+    pub gate: Option<Arc<crate::kafka::gate::LagGate>>,
 }
 
 pub struct ConsumerHandle {

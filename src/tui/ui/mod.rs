@@ -15,9 +15,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, View};
 use super::keys;
-use crate::kafka::consumer::ConsumerSnapshot;
+use crate::kafka::consumer::{ConsumerSnapshot, Health};
 use crate::kafka::producer::RunState;
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::{StreamKind, Timestamp};
 use theme::THEME;
 
 /// Below this size the screen asks for a larger terminal.
@@ -70,22 +70,14 @@ fn too_small(frame: &mut Frame, area: Rect) {
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let snap = app.shown.as_deref();
     let health = snap.map(|s| &s.health);
-    let (dot, state) = match health {
-        Some(h) if h.brokers > 0 && h.brokers_up == h.brokers => (
-            Span::styled("●", THEME.good),
-            format!("up, rtt {:.1} ms", h.rtt_ms),
-        ),
-        Some(h) if h.brokers > 0 => (
-            Span::styled("●", THEME.bad),
-            format!("{}/{} brokers up", h.brokers_up, h.brokers),
-        ),
-        _ => (Span::styled("●", THEME.warn), "connecting".to_string()),
-    };
+    let (dot, state) = broker_state(health);
     let kind = if app.embedded { "embedded" } else { "cluster" };
     let secs = app.uptime.as_secs();
     let produced: f64 = app.produced_rate.iter().sum();
     let consumed = snap.map_or(0.0, |s| s.events_per_s);
     let lag = health.map_or(0, |h| h.total_lag());
+    let lag_s = health.map_or(0.0, |h| h.lag_s());
+    let queued: u64 = app.delivery.iter().map(|d| d.in_flight).sum();
     let ingest = snap.map(|s| s.ingest.clone()).unwrap_or_default();
     let line1 = Line::from(vec![
         Span::styled(" streamwatch ", THEME.brand),
@@ -112,11 +104,19 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         .or_else(|| app.producer_error.clone());
     let mut spans = vec![
         Span::raw(format!(
-            " produced {} ev/s   consumed {} ev/s   lag {}   ",
+            " produced {} ev/s   consumed {} ev/s   lag {} ({lag_s:.1} s)   ",
             fmt_num(produced),
             fmt_num(consumed),
             fmt_int(lag as u64)
         )),
+        Span::styled(
+            format!("queued {}   ", fmt_int(queued)),
+            if queued > 10_000 {
+                THEME.warn
+            } else {
+                Style::new()
+            },
+        ),
         Span::styled(
             format!("rejects {}", ingest.rejected),
             if ingest.rejected > 0 {
@@ -139,6 +139,28 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("   ⚠ {e}"), THEME.bad));
     }
     frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
+}
+
+/// The broker's state: up with its round trip, down since when, or still connecting.
+fn broker_state(health: Option<&Health>) -> (Span<'static>, String) {
+    match health {
+        Some(h) if h.is_down() => (
+            Span::styled("●", THEME.bad),
+            h.down_since_ms.map_or_else(
+                || "down".to_string(),
+                |t| format!("down since {} UTC", Timestamp(t).clock()),
+            ),
+        ),
+        Some(h) if h.brokers > 0 && h.brokers_up == h.brokers => (
+            Span::styled("●", THEME.good),
+            format!("up, rtt {:.1} ms", h.rtt_ms),
+        ),
+        Some(h) if h.brokers > 0 => (
+            Span::styled("●", THEME.bad),
+            format!("{}/{} brokers up", h.brokers_up, h.brokers),
+        ),
+        _ => (Span::styled("●", THEME.warn), "connecting".to_string()),
+    }
 }
 
 /// The consumer group, and for a member with part of the partitions, which: stream-wide

@@ -1,0 +1,256 @@
+//! Where this consumer is in each partition it owns, against the partition's ends as the
+//! latest fetch response gave them: the lag in events and in seconds, whether it has caught
+//! up (`--until-end`), what retention deleted before the group could read it, and a log that
+//! went back (a broker that lost its data).
+//!
+//! The lag is computed here, from the consumer's own position, rather than taken from the
+//! once-a-second statistics: it is current to the last fetch (tens of milliseconds) and reads
+//! 0 when the consumer has caught up.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use super::context::ConsumerCtx;
+use crate::kafka::gate::LagGate;
+use streamwatch::streams::StreamKind;
+
+/// Where consumption of a partition was expected to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// The group's committed offset.
+    Committed(i64),
+    /// No commit, from the beginning: the log's original start, offset 0.
+    Beginning,
+    /// No commit, from the end: nothing is expected.
+    End,
+}
+
+/// One owned partition.
+#[derive(Debug, Clone)]
+struct Part {
+    stream: StreamKind,
+    topic: String,
+    partition: i32,
+    start: Start,
+    /// One past the last message seen since the assignment.
+    next: Option<i64>,
+    /// The time (ms since the epoch) of the last message seen.
+    last_time_ms: Option<i64>,
+    /// The log's ends at the last fetch; `None` before the first.
+    ends: Option<(i64, i64)>,
+}
+
+impl Part {
+    /// Where the consumer is: past the last message, else where it was to start.
+    fn position(&self) -> Option<i64> {
+        self.next.or(match (self.start, self.ends) {
+            (Start::Committed(c), _) => Some(c),
+            (Start::Beginning, Some((low, _))) => Some(low),
+            (Start::End, Some((_, high))) => Some(high),
+            _ => None,
+        })
+    }
+
+    /// Messages written and not analysed; `None` until a fetch gave the log's end.
+    fn lag(&self) -> Option<i64> {
+        let (_, high) = self.ends?;
+        Some((high - self.position()?).max(0))
+    }
+
+    fn report(&self, now_ms: i64) -> PartitionLag {
+        let lag = self.lag().unwrap_or(0);
+        let lag_s = match self.last_time_ms {
+            Some(t) if lag > 0 => ((now_ms - t) as f64 / 1000.0).max(0.0),
+            _ => 0.0,
+        };
+        PartitionLag {
+            stream: self.stream,
+            topic: self.topic.clone(),
+            partition: self.partition,
+            high: self.ends.map_or(-1, |(_, h)| h),
+            lag,
+            lag_s,
+        }
+    }
+}
+
+/// Lag of one owned partition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionLag {
+    pub stream: StreamKind,
+    pub topic: String,
+    pub partition: i32,
+    /// The log's end at the last fetch (-1 before the first).
+    pub high: i64,
+    /// Messages written and not yet analysed.
+    pub lag: i64,
+    /// While messages wait: seconds since the last analysed one was written (the oldest
+    /// waiting message is at most this old); 0 when caught up.
+    pub lag_s: f64,
+}
+
+/// What a message told about its partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Where it was expected.
+    InOrder,
+    /// The first message after the assignment is past where the group stood: retention
+    /// deleted this many before they were read.
+    Expired(u64),
+    /// The offset went back without a rebalance: the broker lost its log and started anew.
+    Rewound { from: i64 },
+}
+
+/// The owned partitions, by (topic index, partition).
+#[derive(Debug)]
+pub(super) struct Positions {
+    topics: Vec<(String, StreamKind)>,
+    parts: HashMap<(usize, i32), Part>,
+    from_beginning: bool,
+}
+
+impl Positions {
+    pub fn new(topics: &[(String, StreamKind)], from_beginning: bool) -> Self {
+        Self {
+            topics: topics.to_vec(),
+            parts: HashMap::new(),
+            from_beginning,
+        }
+    }
+
+    /// Takes the consumer's current assignment and the group's committed offsets for it. A
+    /// partition kept across the rebalance keeps its position.
+    pub fn assigned(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        let assignment = consumer.assignment().unwrap_or_default();
+        let committed = consumer
+            .committed_offsets(assignment.clone(), Duration::from_secs(2))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the committed offsets");
+                TopicPartitionList::new()
+            });
+        let fallback = if self.from_beginning {
+            Start::Beginning
+        } else {
+            Start::End
+        };
+        let mut parts = HashMap::new();
+        for e in assignment.elements() {
+            let Some(t) = self.topics.iter().position(|(n, _)| n == e.topic()) else {
+                continue;
+            };
+            let key = (t, e.partition());
+            let start = match committed
+                .find_partition(e.topic(), e.partition())
+                .map(|c| c.offset())
+            {
+                Some(Offset::Offset(c)) => Start::Committed(c),
+                _ => fallback,
+            };
+            let part = self.parts.remove(&key).unwrap_or_else(|| Part {
+                stream: self.topics[t].1,
+                topic: e.topic().to_string(),
+                partition: e.partition(),
+                start,
+                next: None,
+                last_time_ms: None,
+                ends: None,
+            });
+            parts.insert(key, part);
+        }
+        self.parts = parts;
+    }
+
+    /// Records a message of topic `topic` (its index); says whether it came where expected.
+    pub fn seen(
+        &mut self,
+        topic: usize,
+        partition: i32,
+        offset: i64,
+        time_ms: Option<i64>,
+    ) -> Step {
+        let Some(p) = self.parts.get_mut(&(topic, partition)) else {
+            return Step::InOrder;
+        };
+        let step = match (p.next, p.start) {
+            (Some(next), _) if offset < next => Step::Rewound { from: next },
+            (None, Start::Committed(c)) if offset > c => Step::Expired((offset - c).unsigned_abs()),
+            (None, Start::Beginning) if offset > 0 => Step::Expired(offset.unsigned_abs()),
+            _ => Step::InOrder,
+        };
+        p.next = Some(offset + 1);
+        if time_ms.is_some() {
+            p.last_time_ms = time_ms;
+        }
+        step
+    }
+
+    /// Reads each owned partition's ends from the client's last fetch (no request).
+    pub fn refresh(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        for p in self.parts.values_mut() {
+            if let Some(ends) = cached_watermarks(consumer, &p.topic, p.partition) {
+                p.ends = Some(ends);
+            }
+        }
+    }
+
+    /// Tells a producer paced by this consumer where it is in each partition.
+    pub fn publish(&self, gate: &LagGate) {
+        for p in self.parts.values() {
+            let end = p.ends.map_or(-1, |(_, high)| high);
+            gate.consumer_at(p.stream, p.partition, p.position(), end);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Lag per owned partition, by topic and partition.
+    pub fn lag(&self, now_ms: i64) -> Vec<PartitionLag> {
+        let mut v: Vec<PartitionLag> = self.parts.values().map(|p| p.report(now_ms)).collect();
+        v.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        v
+    }
+
+    /// Every owned partition fetched and read to its end (and something owned).
+    pub fn caught_up(&self) -> bool {
+        !self.parts.is_empty() && self.parts.values().all(|p| p.lag() == Some(0))
+    }
+
+    /// Messages written to the owned partitions and not analysed.
+    pub fn unconsumed(&self) -> u64 {
+        self.parts
+            .values()
+            .filter_map(Part::lag)
+            .map(i64::unsigned_abs)
+            .sum()
+    }
+}
+
+/// The low and high watermarks librdkafka cached from its last fetch response for the
+/// partition (`rd_kafka_get_watermark_offsets`: no request, a lock); `None` before the first.
+fn cached_watermarks(
+    consumer: &BaseConsumer<ConsumerCtx>,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` is borrowed; the call only reads
+    // the partition's cached offsets under librdkafka's own lock and writes the two i64s.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    let ok = err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
+    (ok && high >= 0 && low >= 0).then_some((low, high))
+}
