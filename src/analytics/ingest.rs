@@ -262,10 +262,29 @@ impl IngestBook {
         self.expired[stream.index()] += n;
     }
 
-    /// A partition's log went back. Its trackers carry on: a producer whose `seq` continues
-    /// past what the lost log held shows that as loss.
-    pub fn rewound(&mut self) {
+    /// A partition's log went back (its broker lost its data). Its trackers carry on, also
+    /// across a rebalance: a producer whose `seq` continues past what the lost log held shows
+    /// that as loss.
+    pub fn rewound(&mut self, stream: StreamKind, partition: i32) {
         self.rewinds += 1;
+        let books = &mut self.partitions[stream.index()];
+        if let Some(b) = usize::try_from(partition)
+            .ok()
+            .and_then(|p| books.get_mut(p))
+        {
+            b.resumed = false;
+            b.last_offset = None;
+        }
+    }
+
+    /// Every partition's log was replaced (a broker restarted without its data): as
+    /// `rewound`, for all of them at once.
+    pub fn log_replaced(&mut self) {
+        self.rewinds += 1;
+        for b in self.partitions.iter_mut().flatten() {
+            b.resumed = false;
+            b.last_offset = None;
+        }
     }
 
     /// Events that never arrived, so far.

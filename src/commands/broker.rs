@@ -16,7 +16,8 @@ pub async fn run(settings: &Settings, args: &BrokerArgs) -> Result<ExitCode> {
     let partitions = settings.kafka.partitions;
     let listener = broker::bind(&args.listen).await?;
     let local = listener.local_addr()?;
-    let embedded = broker::EmbeddedBroker::start(&kafka::all_topics(settings), partitions)?;
+    let embedded =
+        broker::EmbeddedBroker::start(&kafka::all_topics(settings), partitions, Some(local))?;
     let target = broker::first_addr(embedded.bootstrap())?;
     {
         let mut out = std::io::stdout().lock();

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use rdkafka::mocking::MockCluster;
+use rdkafka::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::producer::{BaseProducer, Producer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +34,11 @@ impl Target {
                 bootstrap: settings.kafka.brokers.clone(),
             });
         }
-        let b = EmbeddedBroker::start(&super::all_topics(settings), settings.kafka.partitions)?;
+        let b = EmbeddedBroker::start(
+            &super::all_topics(settings),
+            settings.kafka.partitions,
+            None,
+        )?;
         Ok(Self {
             bootstrap: b.bootstrap().to_string(),
             embedded: Some(b),
@@ -65,14 +71,21 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Starts the mock cluster and creates `topics` with `partitions` partitions each.
-    pub fn start(topics: &[String], partitions: i32) -> Result<Self, KafkaError> {
+    /// Starts the mock cluster and creates `topics` with `partitions` partitions each. With
+    /// `advertise`, the broker tells clients to reach it there (a forwarder in front of it)
+    /// rather than at its own random port: a broker restarted on the same address is then
+    /// the same broker to its clients, which reconnect to it.
+    pub fn start(
+        topics: &[String],
+        partitions: i32,
+        advertise: Option<SocketAddr>,
+    ) -> Result<Self, KafkaError> {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<String, String>>();
         let (stop_tx, stop_rx) = mpsc::channel::<MockCommand>();
         let topics = topics.to_vec();
         let thread = std::thread::Builder::new()
             .name("embedded-broker".into())
-            .spawn(move || run_mock(&topics, partitions, &ready_tx, &stop_rx))
+            .spawn(move || run_mock(&topics, partitions, advertise, &ready_tx, &stop_rx))
             .map_err(|e| KafkaError::Embedded(format!("cannot start its thread: {e}")))?;
         let bootstrap = ready_rx
             .recv()
@@ -103,15 +116,22 @@ impl EmbeddedBroker {
 fn run_mock(
     topics: &[String],
     partitions: i32,
+    advertise: Option<SocketAddr>,
     ready: &mpsc::Sender<Result<String, String>>,
     commands: &mpsc::Receiver<MockCommand>,
 ) {
-    let cluster = match MockCluster::new(1) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(e.to_string()));
-            return;
-        }
+    // A client configured for a mock cluster creates one and owns it: its handle gives both
+    // the safe API and the cluster for what that API lacks (the advertised address).
+    let owner = ClientConfig::new()
+        .set("test.mock.num.brokers", MOCK_BROKERS.end().to_string())
+        .set_log_level(RDKafkaLogLevel::Warning)
+        .create::<BaseProducer>();
+    let Some(cluster) = owner.as_ref().ok().and_then(|o| o.client().mock_cluster()) else {
+        let why = owner
+            .err()
+            .map_or_else(|| "no mock cluster".into(), |e| e.to_string());
+        let _ = ready.send(Err(why));
+        return;
     };
     for topic in topics {
         if let Err(e) = cluster.create_topic(topic, partitions, 1) {
@@ -119,7 +139,12 @@ fn run_mock(
             return;
         }
     }
-    let _ = ready.send(Ok(cluster.bootstrap_servers()));
+    // The mock's own address, before it advertises another.
+    let own = cluster.bootstrap_servers();
+    if let (Some(addr), Ok(o)) = (advertise, &owner) {
+        advertise_at(o, addr);
+    }
+    let _ = ready.send(Ok(own));
     // Serves commands until the handle is dropped (the sender goes away).
     while let Ok(MockCommand::Brokers { up }) = commands.recv() {
         for id in MOCK_BROKERS {
@@ -135,6 +160,30 @@ fn run_mock(
         tracing::info!(up, "embedded broker state changed");
     }
     drop(cluster);
+}
+
+/// Makes every mock broker advertise `addr` in its metadata
+/// (`rd_kafka_mock_broker_set_host_port`, which the safe API lacks).
+fn advertise_at(owner: &BaseProducer, addr: SocketAddr) {
+    let Ok(host) = std::ffi::CString::new(addr.ip().to_string()) else {
+        return;
+    };
+    // SAFETY: the mock cluster belongs to `owner`'s client, alive for the whole call; the
+    // function copies the host string under the cluster's lock.
+    unsafe {
+        let cluster = rdkafka::bindings::rd_kafka_handle_mock_cluster(owner.client().native_ptr());
+        if cluster.is_null() {
+            return;
+        }
+        for id in MOCK_BROKERS {
+            rdkafka::bindings::rd_kafka_mock_broker_set_host_port(
+                cluster,
+                id,
+                host.as_ptr(),
+                i32::from(addr.port()),
+            );
+        }
+    }
 }
 
 impl Drop for EmbeddedBroker {
@@ -156,9 +205,8 @@ pub async fn bind(listen: &str) -> Result<TcpListener, KafkaError> {
     })
 }
 
-/// Accepts clients on `listener` and pipes each connection to `target` until cancelled.
-/// Metadata responses name the mock's own port, so clients reconnect there directly after
-/// bootstrapping; both are on loopback.
+/// Accepts clients on `listener` and pipes each connection to `target` until cancelled. The
+/// broker advertises the listener's address, so every connection comes through here.
 pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: CancellationToken) {
     loop {
         let accepted = tokio::select! {

@@ -156,6 +156,11 @@ impl App {
                 self.quitting = true;
                 return vec![Effect::Quit];
             }
+            Event::Signal(name) => {
+                tracing::info!(signal = name, "stopping");
+                self.quitting = true;
+                return vec![Effect::Quit];
+            }
         }
         Vec::new()
     }

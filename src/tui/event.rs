@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, EventStream, KeyEvent, KeyEventKind, MouseEventKind};
 use futures::StreamExt;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Interval, MissedTickBehavior};
 
@@ -24,6 +25,8 @@ pub enum Event {
     Consumer(ConsumerEvent),
     /// The terminal input stream ended or failed.
     InputClosed(String),
+    /// SIGTERM, SIGINT or SIGHUP: quit as `q` does.
+    Signal(&'static str),
 }
 
 /// A clock tick: the time since start and the producer's counters at that moment.
@@ -41,6 +44,32 @@ pub struct Events {
     consumer_open: bool,
     book: Arc<DeliveryBook>,
     started: Instant,
+    signals: Option<Signals>,
+}
+
+/// The signals that stop the TUI (in raw mode Ctrl-C is a key, not SIGINT).
+struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+            _ = self.hup.recv() => "SIGHUP",
+        }
+    }
 }
 
 impl Events {
@@ -61,6 +90,9 @@ impl Events {
             consumer_open: true,
             book,
             started,
+            signals: Signals::new()
+                .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for signals"))
+                .ok(),
         }
     }
 
@@ -73,6 +105,7 @@ impl Events {
                     Some(Err(e)) => return Event::InputClosed(e.to_string()),
                     None => return Event::InputClosed("terminal input closed".into()),
                 },
+                name = recv_signal(self.signals.as_mut()) => return Event::Signal(name),
                 msg = self.consumer.recv(), if self.consumer_open => match msg {
                     Some(m) => return Event::Consumer(m),
                     None => self.consumer_open = false,
@@ -87,6 +120,14 @@ impl Events {
             delivery: StreamKind::ALL.map(|k| self.book.stream(k)),
             producer_error: self.book.last_error(),
         }
+    }
+}
+
+/// The next stopping signal; never, without signal handlers.
+async fn recv_signal(signals: Option<&mut Signals>) -> &'static str {
+    match signals {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
     }
 }
 

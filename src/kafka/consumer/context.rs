@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::statistics::Statistics;
@@ -120,6 +121,9 @@ pub(super) struct ConsumerCtx {
     pub assignments: Arc<AtomicU64>,
     /// The stream of each subscribed topic.
     pub streams: HashMap<String, StreamKind>,
+    /// Bumped when a broker answers with another cluster id than before: a broker that
+    /// restarted without its data (librdkafka says so only in its log).
+    pub cluster_changes: Arc<AtomicU64>,
 }
 
 impl ConsumerCtx {
@@ -138,6 +142,13 @@ impl ConsumerCtx {
 }
 
 impl ClientContext for ConsumerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        if fac == "CLUSTERID" {
+            self.cluster_changes.fetch_add(1, Ordering::Release);
+        }
+        forward_log(level, fac, message);
+    }
+
     fn stats(&self, s: Statistics) {
         let real: Vec<_> = s.brokers.values().filter(|b| b.nodeid >= 0).collect();
         let up = real.iter().filter(|b| b.state == "UP").count();
@@ -173,6 +184,27 @@ impl ClientContext for ConsumerCtx {
                 h.set_up(0);
             }
             h.last_error = Some(format!("{error}: {reason}"));
+        }
+    }
+}
+
+/// librdkafka's log line into `tracing`, as rdkafka's default does.
+pub(super) fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", "librdkafka: {fac} {message}");
+        }
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}")
+        }
+        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+            tracing::info!(target: "librdkafka", "librdkafka: {fac} {message}");
+        }
+        RDKafkaLogLevel::Debug => {
+            tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}")
         }
     }
 }

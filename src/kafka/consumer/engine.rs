@@ -46,6 +46,8 @@ pub(super) struct Engine {
     first_message: Option<Instant>,
     /// The assignments seen so far (see `ConsumerCtx::assignments`).
     assignments: u64,
+    /// The cluster id changes seen so far (see `ConsumerCtx::cluster_changes`).
+    cluster_changes: u64,
     positions: Positions,
     /// Where a producer paced by this consumer learns where it is.
     gate: Option<Arc<LagGate>>,
@@ -75,6 +77,7 @@ impl Engine {
             forward_events: plan.forward_events,
             first_message: None,
             assignments: 0,
+            cluster_changes: 0,
             positions,
             gate: plan.gate.clone(),
         }
@@ -126,6 +129,7 @@ impl Engine {
                 next_tick = now + plan.tick;
             }
             self.poll_batch(&consumer, &shared, &out, plan.count);
+            self.note_cluster_change(&shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
@@ -182,7 +186,7 @@ impl Engine {
                 }
                 Some(Ok(msg)) => {
                     self.first_message.get_or_insert_with(Instant::now);
-                    self.process(&msg, out);
+                    self.process(consumer, &msg, out);
                     if let Err(e) = consumer.store_offset_from_message(&msg) {
                         tracing::warn!(error = %e, "offset store failed");
                     }
@@ -206,17 +210,38 @@ impl Engine {
         }
     }
 
+    /// A broker answered with another cluster id: it restarted without its data. Every
+    /// partition's log is then a new one: its trackers carry on across it (a producer's
+    /// `seq` shows what the old log held and this consumer never read, as loss).
+    fn note_cluster_change(&mut self, shared: &Shared, out: &UnboundedSender<ConsumerEvent>) {
+        let n = shared.cluster_changes.load(Ordering::Acquire);
+        if n == self.cluster_changes {
+            return;
+        }
+        self.cluster_changes = n;
+        self.ingest.log_replaced();
+        self.positions.log_replaced();
+        let why = "the broker now answers as another cluster: it restarted without its data; \
+                   reading on from its new logs (events it never delivered count as lost)";
+        tracing::warn!("{why}");
+        let _ = out.send(ConsumerEvent::Problem(why.into()));
+    }
+
     /// Says where a message stood in its partition: retention that deleted messages before
     /// they were read (counted as lost), or a log that went back (a broker that lost its data).
     fn place(
         &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
         index: usize,
         msg: &BorrowedMessage<'_>,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
         let time = msg.timestamp().to_millis();
         let (partition, offset) = (msg.partition(), msg.offset());
-        match self.positions.seen(index, partition, offset, time) {
+        match self
+            .positions
+            .seen(consumer, (index, partition), offset, time)
+        {
             Step::InOrder => {}
             Step::Expired(n) => {
                 self.ingest.expired(self.topics[index].kind, n);
@@ -229,7 +254,7 @@ impl Engine {
                 let _ = out.send(ConsumerEvent::Problem(why));
             }
             Step::Rewound { from } => {
-                self.ingest.rewound();
+                self.ingest.rewound(self.topics[index].kind, partition);
                 let why = format!(
                     "{} [{partition}] went back from offset {from} to {offset}: the broker lost its \
                      data; reading on from there (events it never delivered count as lost)",
@@ -241,11 +266,16 @@ impl Engine {
         }
     }
 
-    fn process(&mut self, msg: &BorrowedMessage<'_>, out: &UnboundedSender<ConsumerEvent>) {
+    fn process(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        msg: &BorrowedMessage<'_>,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
         let Some(index) = self.topics.iter().position(|t| t.name == msg.topic()) else {
             return;
         };
-        self.place(index, msg, out);
+        self.place(consumer, index, msg, out);
         let topic = &mut self.topics[index];
         let time = msg.timestamp().to_millis().map(Timestamp);
         let event = &mut topic.scratch;

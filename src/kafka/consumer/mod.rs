@@ -112,6 +112,7 @@ struct Shared {
     health: Arc<Mutex<Health>>,
     membership: Arc<Mutex<Membership>>,
     assignments: Arc<AtomicU64>,
+    cluster_changes: Arc<AtomicU64>,
 }
 
 impl ConsumerHandle {
@@ -135,11 +136,13 @@ impl ConsumerHandle {
                 ..Membership::default()
             })),
             assignments: Arc::default(),
+            cluster_changes: Arc::default(),
         };
         let ctx = ConsumerCtx {
             health: shared.health.clone(),
             membership: shared.membership.clone(),
             assignments: shared.assignments.clone(),
+            cluster_changes: shared.cluster_changes.clone(),
             streams: topics.iter().cloned().collect(),
         };
         let consumer = create(settings, brokers, &plan, ctx)?;

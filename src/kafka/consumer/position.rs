@@ -105,11 +105,24 @@ pub enum Step {
     Rewound { from: i64 },
 }
 
+/// What the first message after an assignment says: the log went back under where this
+/// consumer last was in it, or it starts past where the group stood (retention).
+fn first_step(last: Option<i64>, p: &Part, offset: i64) -> Step {
+    match (last, p.ends, p.start) {
+        (Some(from), Some((_, high)), _) if high < from => Step::Rewound { from },
+        (_, _, Start::Committed(c)) if offset > c => Step::Expired((offset - c).unsigned_abs()),
+        (_, _, Start::Beginning) if offset > 0 => Step::Expired(offset.unsigned_abs()),
+        _ => Step::InOrder,
+    }
+}
+
 /// The owned partitions, by (topic index, partition).
 #[derive(Debug)]
 pub(super) struct Positions {
     topics: Vec<(String, StreamKind)>,
     parts: HashMap<(usize, i32), Part>,
+    /// Where this consumer last was in every partition it ever read, across rebalances.
+    last: HashMap<(usize, i32), i64>,
     from_beginning: bool,
 }
 
@@ -118,12 +131,13 @@ impl Positions {
         Self {
             topics: topics.to_vec(),
             parts: HashMap::new(),
+            last: HashMap::new(),
             from_beginning,
         }
     }
 
-    /// Takes the consumer's current assignment and the group's committed offsets for it. A
-    /// partition kept across the rebalance keeps its position.
+    /// Takes the consumer's current assignment and the group's committed offsets for it.
+    /// Every partition's next message is checked as a first one (`first_step`).
     pub fn assigned(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
         let assignment = consumer.assignment().unwrap_or_default();
         let committed = consumer
@@ -150,7 +164,7 @@ impl Positions {
                 Some(Offset::Offset(c)) => Start::Committed(c),
                 _ => fallback,
             };
-            let part = self.parts.remove(&key).unwrap_or_else(|| Part {
+            let mut part = self.parts.remove(&key).unwrap_or_else(|| Part {
                 stream: self.topics[t].1,
                 topic: e.topic().to_string(),
                 partition: e.partition(),
@@ -159,6 +173,8 @@ impl Positions {
                 last_time_ms: None,
                 ends: None,
             });
+            part.start = start;
+            part.next = None;
             parts.insert(key, part);
         }
         self.parts = parts;
@@ -167,25 +183,43 @@ impl Positions {
     /// Records a message of topic `topic` (its index); says whether it came where expected.
     pub fn seen(
         &mut self,
-        topic: usize,
-        partition: i32,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        (topic, partition): (usize, i32),
         offset: i64,
         time_ms: Option<i64>,
     ) -> Step {
-        let Some(p) = self.parts.get_mut(&(topic, partition)) else {
+        let key = (topic, partition);
+        let Some(p) = self.parts.get_mut(&key) else {
             return Step::InOrder;
         };
-        let step = match (p.next, p.start) {
-            (Some(next), _) if offset < next => Step::Rewound { from: next },
-            (None, Start::Committed(c)) if offset > c => Step::Expired((offset - c).unsigned_abs()),
-            (None, Start::Beginning) if offset > 0 => Step::Expired(offset.unsigned_abs()),
-            _ => Step::InOrder,
+        let step = match p.next {
+            Some(next) if offset < next => Step::Rewound { from: next },
+            Some(_) => Step::InOrder,
+            None => {
+                // The first message since the assignment: the fetch that brought it also
+                // brought the log's end, which a healthy log never moves back.
+                if let Some(ends) = cached_watermarks(consumer, &p.topic, partition) {
+                    p.ends = Some(ends);
+                }
+                first_step(self.last.get(&key).copied(), p, offset)
+            }
         };
         p.next = Some(offset + 1);
+        self.last.insert(key, offset + 1);
         if time_ms.is_some() {
             p.last_time_ms = time_ms;
         }
         step
+    }
+
+    /// Every partition's log was replaced (another cluster): positions start over.
+    pub fn log_replaced(&mut self) {
+        self.last.clear();
+        for p in self.parts.values_mut() {
+            p.next = None;
+            p.ends = None;
+            p.start = Start::End;
+        }
     }
 
     /// Reads each owned partition's ends from the client's last fetch (no request).
