@@ -42,13 +42,58 @@ pub enum ConfigError {
         stream: &'static str,
         source: MappingError,
     },
-    #[error("invalid setting {key} = {value}: {reason}")]
+    #[error("invalid setting {key} = {value}{}: {reason}", in_file(.file.as_deref()))]
     Invalid {
         /// The setting, with the flag that sets it where there is one.
         key: &'static str,
         value: String,
         reason: &'static str,
+        /// The config file that set it, when one did.
+        file: Option<PathBuf>,
     },
+}
+
+fn in_file(file: Option<&Path>) -> String {
+    file.map(|f| format!(" in {}", f.display()))
+        .unwrap_or_default()
+}
+
+impl ConfigError {
+    /// Names `config` in an invalid setting's error when that file sets the key (a flag or
+    /// the environment may have set it instead).
+    fn naming_file(self, config: Option<&Path>) -> Self {
+        match (self, config) {
+            (Self::Invalid { key, value, reason, .. }, Some(path)) => {
+                let name = key.split(' ').next().unwrap_or(key);
+                let sets = std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|t| t.parse::<toml::Table>().ok())
+                    .is_some_and(|t| lookup(&t, name));
+                Self::Invalid {
+                    key,
+                    value,
+                    reason,
+                    file: sets.then(|| path.to_path_buf()),
+                }
+            }
+            (e, _) => e,
+        }
+    }
+}
+
+/// Whether the TOML table has the dotted key.
+fn lookup(table: &toml::Table, dotted: &str) -> bool {
+    let mut parts = dotted.split('.');
+    let Some(mut cur) = parts.next().and_then(|p| table.get(p)) else {
+        return false;
+    };
+    for p in parts {
+        match cur.get(p) {
+            Some(v) => cur = v,
+            None => return false,
+        }
+    }
+    true
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -289,7 +334,9 @@ impl Settings {
         };
         settings.apply_flags(&cli.global);
         settings.apply_command(cli.command.as_ref(), &cli.tui);
-        settings.validate()?;
+        settings
+            .validate()
+            .map_err(|e| e.naming_file(cli.global.config.as_deref()))?;
         settings.resolve_codecs()?;
         Ok(settings)
     }
@@ -498,6 +545,7 @@ fn check(
             key,
             value: value.to_string(),
             reason,
+            file: None,
         })
     }
 }

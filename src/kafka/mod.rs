@@ -18,7 +18,7 @@ use streamwatch::streams::StreamKind;
 #[derive(Debug, Error)]
 pub enum KafkaError {
     #[error("cannot create the Kafka client: {0} (check the -X properties)")]
-    Client(rdkafka::error::KafkaError),
+    Client(String),
     #[error(
         "cannot reach Kafka at {brokers} within {secs:.0}s: {reason} \
          (check --brokers / bootstrap.servers, and -X security.protocol if the cluster needs TLS or SASL)"
@@ -55,6 +55,19 @@ pub fn is_secret(key: &str) -> bool {
     ["password", "secret", "key.pem", "token", "jaas"]
         .iter()
         .any(|s| k.contains(s))
+}
+
+/// A client that could not be created or subscribe: librdkafka's reason, with the value of
+/// every secret property, and of any property the reason names, masked (a misspelt
+/// `sasl.pasword` would otherwise be echoed back).
+pub fn client_error(settings: &Settings, e: &rdkafka::error::KafkaError) -> KafkaError {
+    let mut text = e.to_string();
+    for (k, v) in &settings.kafka.properties {
+        if !v.is_empty() && (is_secret(k) || text.contains(k.as_str())) {
+            text = text.replace(v.as_str(), "***");
+        }
+    }
+    KafkaError::Client(text)
 }
 
 /// Every client's config, built one way: the bootstrap servers and librdkafka's log level

@@ -311,7 +311,7 @@ fn create(
         book: book.clone(),
         gate,
     })
-    .map_err(KafkaError::Client)
+    .map_err(|e| super::client_error(settings, &e))
 }
 
 /// Pacing of one stream: due times follow `rate`, event times follow the same schedule
