@@ -80,9 +80,10 @@ pub enum Command {
     /// Run the embedded Kafka broker as a standalone process for other clients.
     ///
     /// It keeps its data in memory, and per partition at most 5 MiB of (compressed) record
-    /// batches or 100,000 batches: past that it deletes the oldest, read or not. Our events take
-    /// about 60-120 bytes each in lz4 batches, so a partition holds some 50,000-80,000 of
-    /// them; give a backlog you mean to keep enough partitions (--partitions).
+    /// batches or 100,000 batches: past that it deletes the oldest, read or not. In lz4
+    /// batches a partition holds some 120,000 sensor readings, 70,000 transactions or 100,000
+    /// log lines; give a backlog you mean to keep enough partitions (--partitions). The TUI's
+    /// "max" and `bench` pace the producer by the consumer, so they never reach it.
     ///
     /// Outages can be rehearsed: SIGUSR1 takes the broker down (clients see connections
     /// refused, the data stays), SIGUSR2 brings it back. Ctrl-C or SIGTERM stops it.

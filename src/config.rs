@@ -63,7 +63,12 @@ impl ConfigError {
     /// the environment may have set it instead).
     fn naming_file(self, config: Option<&Path>) -> Self {
         match (self, config) {
-            (Self::Invalid { key, value, reason, .. }, Some(path)) => {
+            (
+                Self::Invalid {
+                    key, value, reason, ..
+                },
+                Some(path),
+            ) => {
                 let name = key.split(' ').next().unwrap_or(key);
                 let sets = std::fs::read_to_string(path)
                     .ok()

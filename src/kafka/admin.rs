@@ -52,8 +52,12 @@ pub struct Admin {
 impl Admin {
     pub fn connect(settings: &Settings, brokers: &str) -> Result<Self, KafkaError> {
         let cfg = super::client_config(settings, brokers, |_| {});
-        let consumer: BaseConsumer = cfg.create().map_err(|e| super::client_error(settings, &e))?;
-        let admin = cfg.create().map_err(|e| super::client_error(settings, &e))?;
+        let consumer: BaseConsumer = cfg
+            .create()
+            .map_err(|e| super::client_error(settings, &e))?;
+        let admin = cfg
+            .create()
+            .map_err(|e| super::client_error(settings, &e))?;
         let this = Self {
             brokers: brokers.to_string(),
             timeout: settings.timeout(),

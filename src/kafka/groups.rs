@@ -178,7 +178,9 @@ fn committed_offsets(
         // Only reads the group's offsets: it never subscribes, so it never commits.
         c.set("enable.auto.commit", "false");
     });
-    let consumer: BaseConsumer = cfg.create().map_err(|e| super::client_error(settings, &e))?;
+    let consumer: BaseConsumer = cfg
+        .create()
+        .map_err(|e| super::client_error(settings, &e))?;
     let offsets = consumer
         .committed_offsets(tpl, admin.timeout())
         .map_err(|source| KafkaError::Request {

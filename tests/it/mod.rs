@@ -2,6 +2,7 @@ pub mod harness;
 
 mod broker;
 mod cli;
+mod faults;
 mod groups;
 mod interop;
 mod pipeline;

@@ -1,6 +1,7 @@
 //! The real binary in tmux: start, look, press keys, quit.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 struct Tmux {
@@ -9,7 +10,12 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str) -> Self {
-        let name = format!("sw-test-{}", std::process::id());
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "sw-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let _ = Command::new("tmux")
             .args(["kill-session", "-t", &name])
             .status();
@@ -129,4 +135,101 @@ fn tui_runs_in_tmux_switches_views_stops_a_stream_and_quits_cleanly() {
         !s.contains("Help — keys"),
         "the terminal is restored (alternate screen left):\n{s}"
     );
+}
+
+/// The TUI's command line in tmux, run so that its pid lands in `pidfile` and its exit status
+/// is printed when it ends.
+fn tui_command(dir: &std::path::Path, args: &str) -> (String, std::path::PathBuf) {
+    let pidfile = dir.join("tui.pid");
+    let cmd = format!(
+        "STREAMWATCH_LOG_FILE={log} sh -c 'echo $$ > {pid}; exec {bin} {args}' ; echo STREAMWATCH-EXIT=$? ; sleep 30",
+        log = dir.join("tui.log").display(),
+        pid = pidfile.display(),
+        bin = super::harness::bin(),
+    );
+    (cmd, pidfile)
+}
+
+fn kill(sig: &str, pid: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, pid.trim()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Through a broker outage the header says since when it is down, then up again, and data
+/// flows again; SIGTERM then ends the TUI with status 0 and the terminal restored.
+#[test]
+fn tui_shows_an_outage_recovers_and_ends_on_sigterm() {
+    let broker = super::harness::Broker::start(3);
+    let dir = tempfile::tempdir().unwrap();
+    let (cmd, pidfile) = tui_command(dir.path(), &format!("-b {} --rate 200", broker.addr));
+    let t = Tmux::start(&cmd);
+    let (ok, s) = t.wait_for(Duration::from_secs(20), |s| {
+        s.contains("● up") && has_sparkline(s)
+    });
+    assert!(ok, "up with data:\n{s}");
+    let broker_pid = broker.child.id().to_string();
+    kill("-USR1", &broker_pid);
+    let (ok, s) = t.wait_for(Duration::from_secs(15), |s| s.contains("down since"));
+    assert!(ok, "the header shows the outage:\n{s}");
+    std::thread::sleep(Duration::from_secs(3));
+    kill("-USR2", &broker_pid);
+    let (ok, s) = t.wait_for(Duration::from_secs(30), |s| {
+        s.contains("● up, rtt") && !s.contains("down since") && !s.contains("consumed 0.00 ev/s")
+    });
+    assert!(ok, "up again and consuming:\n{s}");
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    kill("-TERM", &pid);
+    let (ok, s) = t.wait_for(Duration::from_secs(15), |s| s.contains("STREAMWATCH-EXIT="));
+    assert!(
+        ok && s.contains("STREAMWATCH-EXIT=0"),
+        "exit 0 on SIGTERM:\n{s}"
+    );
+    assert!(!s.contains("● up"), "the terminal is restored:\n{s}");
+}
+
+/// The figures of the header's second line: consumed ev/s and lost.
+fn consumed_and_lost(screen: &str) -> Option<(String, u64)> {
+    let line = screen.lines().find(|l| l.contains("consumed"))?;
+    let consumed = line
+        .split("consumed ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .to_string();
+    let lost = line
+        .split("lost ")
+        .nth(1)?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()?;
+    Some((consumed, lost))
+}
+
+/// "max" for a minute: the producer is held to what the consumer keeps up with, so events
+/// are consumed throughout and retention never deletes one.
+#[test]
+fn tui_at_max_for_a_minute_consumes_throughout_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cmd, _) = tui_command(dir.path(), "--rate 0");
+    let t = Tmux::start(&cmd);
+    let (ok, s) = t.wait_for(Duration::from_secs(20), |s| {
+        consumed_and_lost(s).is_some_and(|(c, _)| c != "0.00")
+    });
+    assert!(ok, "consuming:\n{s}");
+    for _ in 0..12 {
+        std::thread::sleep(Duration::from_secs(5));
+        let s = t.screen();
+        let (consumed, lost) = consumed_and_lost(&s).unwrap_or_else(|| panic!("header:\n{s}"));
+        assert_ne!(consumed, "0.00", "consumed throughout:\n{s}");
+        assert_eq!(lost, 0, "nothing lost:\n{s}");
+    }
+    t.keys("q");
+    let (ok, s) = t.wait_for(Duration::from_secs(20), |s| s.contains("STREAMWATCH-EXIT="));
+    assert!(ok && s.contains("STREAMWATCH-EXIT=0"), "quit:\n{s}");
 }

@@ -147,7 +147,9 @@ impl ConsumerHandle {
         };
         let consumer = create(settings, brokers, &plan, ctx)?;
         let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
-        consumer.subscribe(&names).map_err(|e| crate::kafka::client_error(settings, &e))?;
+        consumer
+            .subscribe(&names)
+            .map_err(|e| crate::kafka::client_error(settings, &e))?;
         let (tx, rx) = std::sync::mpsc::channel();
         let engine = Engine::new(settings, &plan, &topics);
         let thread = std::thread::Builder::new()
@@ -234,5 +236,6 @@ fn create(
         // move on to the others.
         c.set("session.timeout.ms", "10000");
     });
-    cfg.create_with_context(ctx).map_err(|e| crate::kafka::client_error(settings, &e))
+    cfg.create_with_context(ctx)
+        .map_err(|e| crate::kafka::client_error(settings, &e))
 }

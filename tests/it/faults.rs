@@ -1,0 +1,249 @@
+//! Things going wrong, from the real binary: a broker outage in the middle of a stream, a
+//! consumer stopped and started again, retention deleting what was not read yet, signals,
+//! and secrets that must never be printed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::harness::{Background, Broker, json_lines, stderr, stdout, streamwatch, summary};
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+/// `produce` in the background, its output once it ends on its own.
+fn produce(addr: &str, args: &[&str]) -> std::process::Child {
+    let mut all = vec!["-b", addr, "produce"];
+    all.extend_from_slice(args);
+    Command::new(super::harness::bin())
+        .args(&all)
+        .env("STREAMWATCH_LOG_FILE", "/dev/null")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn produce")
+}
+
+/// 20,000 events at 2,000 ev/s with the broker down for 5 s in the middle: the producer
+/// queues through the outage and delivers everything; a consumer reading to the end then
+/// analyses all 20,000 once, with nothing lost (a resent batch shows as duplicates).
+#[test]
+fn an_outage_mid_stream_loses_nothing() {
+    let broker = Broker::start(3);
+    let p = produce(
+        &broker.addr,
+        &["--type", "sensor", "--rate", "2000", "--count", "20000"],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    signal(broker.child.id(), "-USR1");
+    std::thread::sleep(Duration::from_secs(5));
+    signal(broker.child.id(), "-USR2");
+    let out = p.wait_with_output().expect("produce ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let produced = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let produced = produced.last().expect("a summary");
+    assert_eq!(produced["acked"], 20000, "{produced}");
+    assert_eq!(produced["failed"], 0, "{produced}");
+
+    let o = streamwatch(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--until-end",
+        "--duration",
+        "120",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&stdout(&o));
+    assert_eq!(s["analysed"], 20000, "{s}");
+    assert_eq!(s["lost"], 0, "{s}");
+    assert_eq!(s["unconsumed"], 0, "{s}");
+    assert!(s["duplicates"].is_u64(), "duplicates reported: {s}");
+}
+
+/// Every analysed event of a `consume --events` run: (entity, seq) with how often.
+fn analysed(text: &str) -> BTreeMap<(String, u64), u32> {
+    let mut seen = BTreeMap::new();
+    for l in json_lines(text).iter().filter(|l| l["type"] == "event") {
+        let e = &l["event"];
+        let key = (
+            e["entity"].as_str().unwrap_or_default().to_string(),
+            e["seq"].as_u64().expect("our events carry seq"),
+        );
+        *seen.entry(key).or_insert(0) += 1;
+    }
+    seen
+}
+
+/// A consumer of a group stopped with SIGTERM mid-stream and started again continues where
+/// it stopped: across the two runs every event is analysed exactly once.
+#[test]
+fn a_group_restarted_continues_where_it_stopped() {
+    let broker = Broker::start(3);
+    let p = produce(
+        &broker.addr,
+        &["--type", "sensor", "--rate", "1000", "--count", "6000"],
+    );
+    let args = [
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--group",
+        "restart",
+        "--from-beginning",
+        "--events",
+    ];
+    let first = Background::start(&args);
+    std::thread::sleep(Duration::from_secs(6));
+    let first = first.stop();
+    assert!(p.wait_with_output().expect("produce").status.success());
+    let mut again = args.to_vec();
+    again.extend(["--until-end", "--duration", "60"]);
+    let second = streamwatch(&again);
+    assert!(second.status.success(), "{}", stderr(&second));
+
+    let (a, b) = (analysed(&first), analysed(&stdout(&second)));
+    assert!(!a.is_empty() && !b.is_empty(), "both runs read part of it");
+    let twice: Vec<_> = a.keys().filter(|k| b.contains_key(*k)).take(5).collect();
+    assert!(twice.is_empty(), "analysed in both runs: {twice:?}");
+    let all: BTreeSet<_> = a.keys().chain(b.keys()).collect();
+    assert_eq!(all.len(), 6000, "none skipped");
+    assert!(a.values().chain(b.values()).all(|&n| n == 1));
+    assert_eq!(summary(&stdout(&second))["lost"], 0);
+}
+
+/// Retention deletes what a one-partition topic cannot hold before `consume` reads it: the
+/// consumer says so, counts it as lost, and `--count` ends on consumed + lost.
+#[test]
+fn count_ends_when_retention_deleted_part_of_it() {
+    const N: &str = "150000";
+    let broker = Broker::start(1);
+    let o = streamwatch(&[
+        "-b",
+        &broker.addr,
+        "produce",
+        "--type",
+        "sensor",
+        "--count",
+        N,
+        "--rate",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = streamwatch(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--count",
+        N,
+        "--duration",
+        "120",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&stdout(&o));
+    let (consumed, lost) = (s["consumed"].as_u64().unwrap(), s["lost"].as_u64().unwrap());
+    assert!(lost > 0, "the mock keeps 5 MiB per partition: {s}");
+    assert_eq!(s["expired"], lost, "{s}");
+    assert_eq!(consumed + lost, 150_000, "{s}");
+    assert!(
+        stderr(&o).contains("deleted by the broker's retention"),
+        "{}",
+        stderr(&o)
+    );
+    let stats = json_lines(&stdout(&o));
+    let last = stats.iter().rev().find(|l| l["type"] == "stats").unwrap();
+    assert_eq!(last["lost"], lost, "stats lines carry the loss: {last}");
+}
+
+#[test]
+fn produce_and_the_broker_exit_0_on_sigterm() {
+    let broker = Broker::start(1);
+    let p = Background::start(&["-b", &broker.addr, "produce", "--rate", "100"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let out = p.stop();
+    let last = json_lines(&out).pop().expect("a summary");
+    assert!(last["acked"].as_u64().unwrap() > 0, "{last}");
+    assert_eq!(last["in_flight"], 0, "{last}");
+    assert_eq!(broker.stop(), Some(0));
+}
+
+/// A password given with -X or in the config file appears nowhere: not in errors, not in the
+/// output, not in the log.
+#[test]
+fn secrets_never_appear() {
+    const SECRET: &str = "hunter2-do-not-print";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("[kafka.properties]\n\"ssl.key.password\" = \"{SECRET}\"\n"),
+    )
+    .unwrap();
+    let log = dir.path().join("sw.log");
+    let broker = Broker::start(1);
+    let runs: Vec<Vec<String>> = vec![
+        // A misspelt property, echoed back by librdkafka.
+        vec![
+            "-X".into(),
+            format!("sasl.pasword={SECRET}"),
+            "consume".into(),
+        ],
+        // A SASL client against a broker without SASL: errors and a summary.
+        vec![
+            "-X".into(),
+            "security.protocol=SASL_PLAINTEXT".into(),
+            "-X".into(),
+            "sasl.mechanism=PLAIN".into(),
+            "-X".into(),
+            "sasl.username=u".into(),
+            "-X".into(),
+            format!("sasl.password={SECRET}"),
+            "--timeout".into(),
+            "2".into(),
+            "consume".into(),
+        ],
+        vec!["consume".into(), "--duration".into(), "2".into()],
+    ];
+    for args in runs {
+        let mut all: Vec<String> = vec![
+            "--config".into(),
+            config.display().to_string(),
+            "--log-file".into(),
+            log.display().to_string(),
+            "-b".into(),
+            broker.addr.clone(),
+        ];
+        all.extend(args);
+        // At debug level the client's properties are logged (masked).
+        let o = Command::new(super::harness::bin())
+            .args(&all)
+            .env("STREAMWATCH_LOG", "debug")
+            .output()
+            .expect("run streamwatch");
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(
+            !text.contains(SECRET),
+            "{all:?} printed the secret:\n{text}"
+        );
+    }
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!logged.is_empty());
+    assert!(!logged.contains(SECRET), "the log holds the secret");
+}
