@@ -10,3 +10,6 @@ pub mod codec;
 pub mod ml;
 pub mod named;
 pub mod streams;
+
+#[cfg(test)]
+mod hostile;
