@@ -42,24 +42,15 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         }
     );
 
-    // Producer and consumer run at once, the producer held to a window ahead of the
-    // consumer: the pipeline's sustained pace, with nothing left for retention to delete.
-    let gate = Arc::new(LagGate::default());
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let consumer = ConsumerHandle::spawn(
-        settings,
-        &brokers,
-        consume_plan(&streams, args.count, gate.clone()),
-        tx,
-    )?;
-    let produce = produce(settings, &brokers, &streams, args.count, gate).await?;
-    eprintln!(
-        "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
-        produce.1,
-        produce.0,
-        args.count as f64 / produce.1.max(1e-9)
-    );
-    let consumed = finish_consume(consumer, rx).await?;
+    let (produce, consumed) = tokio::select! {
+        done = pipeline(settings, &brokers, &streams, args.count) => done?,
+        stopped = super::shutdown_signal() => {
+            stopped?;
+            // Dropping the pipeline stops the producer (a bounded flush) and the consumer.
+            eprintln!("bench: interrupted; nothing measured");
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let active = consumed.active_s.max(1e-9);
     let consume_rate = consumed.ingest.consumed as f64 / active;
     eprintln!(
@@ -94,6 +85,32 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Producer and consumer at once, the producer held to a window ahead of the consumer: the
+/// pipeline's sustained pace, with nothing left for retention to delete.
+async fn pipeline(
+    settings: &Settings,
+    brokers: &str,
+    streams: &[StreamKind],
+    count: u64,
+) -> Result<((u64, f64), ConsumerSnapshot)> {
+    let gate = Arc::new(LagGate::default());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = ConsumerHandle::spawn(
+        settings,
+        brokers,
+        consume_plan(streams, count, gate.clone()),
+        tx,
+    )?;
+    let produce = produce(settings, brokers, streams, count, gate).await?;
+    eprintln!(
+        "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
+        produce.1,
+        produce.0,
+        count as f64 / produce.1.max(1e-9)
+    );
+    Ok((produce, finish_consume(consumer, rx).await?))
+}
+
 async fn produce(
     settings: &Settings,
     brokers: &str,
@@ -112,6 +129,11 @@ async fn produce(
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();
+    // Polled rather than waited on a blocking thread, so that dropping this future (on a
+    // signal) drops the handle, which stops the producer.
+    while !handle.is_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let summary = tokio::task::spawn_blocking(move || handle.wait())
         .await?
         .ok_or_else(|| anyhow::anyhow!("the producer thread failed; see the log file"))?;

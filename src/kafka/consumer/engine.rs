@@ -96,6 +96,7 @@ impl Engine {
         let mut next_tick = started + plan.tick;
         let mut last_count = 0u64;
         let mut last_tick = started;
+        let mut rate = 0.0;
         loop {
             match control.try_recv() {
                 Ok(ConsumerControl::Shutdown) | Err(TryRecvError::Disconnected) => break,
@@ -118,9 +119,12 @@ impl Engine {
             // A snapshot per tick while events flow; when idle, one a second (health, lag).
             let idle = self.ingest.consumed() == last_count;
             if now >= next_tick && (!idle || now - last_tick >= Duration::from_secs(1)) {
-                let rate = (self.ingest.consumed() - last_count) as f64
-                    / (now - last_tick).as_secs_f64().max(1e-3);
-                (last_count, last_tick) = (self.ingest.consumed(), now);
+                // The rate over a second or more, whatever the tick: steady on the screen.
+                if now - last_tick >= Duration::from_secs(1) {
+                    rate = (self.ingest.consumed() - last_count) as f64
+                        / (now - last_tick).as_secs_f64();
+                    (last_count, last_tick) = (self.ingest.consumed(), now);
+                }
                 self.flush_alerts(&out);
                 let snap = self.snapshot(&shared, started.elapsed().as_secs_f64(), rate);
                 let _ = out.send(ConsumerEvent::Snapshot(Box::new(snap)));
