@@ -288,3 +288,62 @@ fn cached_watermarks(
     let ok = err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR;
     (ok && high >= 0 && low >= 0).then_some((low, high))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(start: Start, next: Option<i64>, ends: Option<(i64, i64)>) -> Part {
+        Part {
+            stream: StreamKind::Sensor,
+            topic: "sensor-data".into(),
+            partition: 0,
+            start,
+            next,
+            last_time_ms: Some(1_000),
+            ends,
+        }
+    }
+
+    #[test]
+    fn lag_is_the_log_end_against_the_position_and_zero_when_caught_up() {
+        assert_eq!(part(Start::Committed(40), None, None).lag(), None);
+        assert_eq!(
+            part(Start::Committed(40), None, Some((0, 100))).lag(),
+            Some(60)
+        );
+        assert_eq!(
+            part(Start::Beginning, None, Some((10, 100))).lag(),
+            Some(90)
+        );
+        assert_eq!(part(Start::End, None, Some((10, 100))).lag(), Some(0));
+        let caught_up = part(Start::Beginning, Some(100), Some((0, 100)));
+        assert_eq!(caught_up.lag(), Some(0));
+        assert_eq!(caught_up.report(9_000).lag_s, 0.0, "0 s when caught up");
+        let behind = part(Start::Beginning, Some(90), Some((0, 100)));
+        assert_eq!(
+            behind.report(4_500).lag_s,
+            3.5,
+            "since the last analysed was written"
+        );
+    }
+
+    #[test]
+    fn the_first_message_tells_retention_and_a_log_that_went_back() {
+        let committed = part(Start::Committed(500), None, Some((700, 900)));
+        assert_eq!(first_step(None, &committed, 700), Step::Expired(200));
+        assert_eq!(first_step(None, &committed, 500), Step::InOrder);
+        let fresh = part(Start::Beginning, None, Some((0, 900)));
+        assert_eq!(first_step(None, &fresh, 0), Step::InOrder);
+        assert_eq!(first_step(None, &fresh, 300), Step::Expired(300));
+        // This consumer was at 2,000; the log now ends at 900: the broker lost it.
+        let restarted = part(Start::End, None, Some((0, 900)));
+        assert_eq!(
+            first_step(Some(2_000), &restarted, 850),
+            Step::Rewound { from: 2_000 }
+        );
+        // A replay from an older commit is not a rewind: the log still reaches past it.
+        let replay = part(Start::Committed(1_500), None, Some((0, 2_400)));
+        assert_eq!(first_step(Some(2_000), &replay, 1_500), Step::InOrder);
+    }
+}

@@ -102,39 +102,42 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let err = health
         .and_then(|h| h.last_error.clone())
         .or_else(|| app.producer_error.clone());
+    // Most important first, so that 80 columns show the rates, the lag and the loss.
     let mut spans = vec![
         Span::raw(format!(
-            " produced {} ev/s   consumed {} ev/s   lag {} ({lag_s:.1} s)   ",
+            " produced {} ev/s  consumed {} ev/s  lag {} ({lag_s:.1} s)  ",
             fmt_num(produced),
             fmt_num(consumed),
             fmt_int(lag as u64)
         )),
         Span::styled(
-            format!("queued {}   ", fmt_int(queued)),
-            if queued > 10_000 {
-                THEME.warn
-            } else {
-                Style::new()
-            },
-        ),
-        Span::styled(
-            format!("rejects {}", ingest.rejected),
-            if ingest.rejected > 0 {
-                THEME.warn
-            } else {
-                Style::new()
-            },
-        ),
-        Span::raw("   "),
-        Span::styled(
-            format!("lost {}  dup {}", ingest.lost, ingest.duplicates),
+            format!(
+                "lost {}  dup {}",
+                fmt_int(ingest.lost),
+                fmt_int(ingest.duplicates)
+            ),
             if ingest.lost + ingest.duplicates > 0 {
                 THEME.bad
             } else {
                 Style::new()
             },
         ),
+        Span::styled(
+            format!("  rejects {}", fmt_int(ingest.rejected)),
+            if ingest.rejected > 0 {
+                THEME.warn
+            } else {
+                Style::new()
+            },
+        ),
     ];
+    // The producer's messages the broker has not acknowledged: an outage's back-pressure.
+    if queued > 0 {
+        spans.push(Span::styled(
+            format!("  queued {}", fmt_int(queued)),
+            THEME.warn,
+        ));
+    }
     if let Some(e) = err {
         spans.push(Span::styled(format!("   ⚠ {e}"), THEME.bad));
     }
