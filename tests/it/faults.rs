@@ -29,6 +29,21 @@ fn produce(addr: &str, args: &[&str]) -> std::process::Child {
         .expect("spawn produce")
 }
 
+/// `consume --type sensor ARGS` to its end, at most two minutes.
+fn consume_sensor(addr: &str, args: &[&str]) -> std::process::Output {
+    let mut all = vec![
+        "-b",
+        addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--duration",
+        "120",
+    ];
+    all.extend_from_slice(args);
+    streamwatch(&all)
+}
+
 /// 20,000 events at 2,000 ev/s with the broker down for 5 s in the middle: the producer
 /// queues through the outage and delivers everything; a consumer reading to the end then
 /// analyses all 20,000 once, with nothing lost (a resent batch shows as duplicates).
@@ -54,17 +69,7 @@ fn an_outage_mid_stream_loses_nothing() {
     assert_eq!(produced["acked"], 20000, "{produced}");
     assert_eq!(produced["failed"], 0, "{produced}");
 
-    let o = streamwatch(&[
-        "-b",
-        &broker.addr,
-        "consume",
-        "--type",
-        "sensor",
-        "--from-beginning",
-        "--until-end",
-        "--duration",
-        "120",
-    ]);
+    let o = consume_sensor(&broker.addr, &["--from-beginning", "--until-end"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = summary(&stdout(&o));
     assert_eq!(s["analysed"], 20000, "{s}");
@@ -144,18 +149,7 @@ fn count_ends_when_retention_deleted_part_of_it() {
         "0",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = streamwatch(&[
-        "-b",
-        &broker.addr,
-        "consume",
-        "--type",
-        "sensor",
-        "--from-beginning",
-        "--count",
-        N,
-        "--duration",
-        "120",
-    ]);
+    let o = consume_sensor(&broker.addr, &["--from-beginning", "--count", N]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = summary(&stdout(&o));
     let (consumed, lost) = (s["consumed"].as_u64().unwrap(), s["lost"].as_u64().unwrap());
