@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use rdkafka::Offset;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use super::context::ConsumerCtx;
@@ -27,6 +27,9 @@ enum Start {
     Beginning,
     /// No commit, from the end: nothing is expected.
     End,
+    /// The committed offsets could not be read (no coordinator): nothing is expected, and
+    /// until its first message the partition counts as caught up.
+    Unknown,
 }
 
 /// One owned partition.
@@ -50,7 +53,7 @@ impl Part {
         self.next.or(match (self.start, self.ends) {
             (Start::Committed(c), _) => Some(c),
             (Start::Beginning, Some((low, _))) => Some(low),
-            (Start::End, Some((_, high))) => Some(high),
+            (Start::End | Start::Unknown, Some((_, high))) => Some(high),
             _ => None,
         })
     }
@@ -140,16 +143,18 @@ impl Positions {
     /// Every partition's next message is checked as a first one (`first_step`).
     pub fn assigned(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
         let assignment = consumer.assignment().unwrap_or_default();
+        if assignment.count() == 0 {
+            self.parts.clear();
+            return;
+        }
         let committed = consumer
             .committed_offsets(assignment.clone(), Duration::from_secs(2))
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read the committed offsets");
-                TopicPartitionList::new()
-            });
-        let fallback = if self.from_beginning {
-            Start::Beginning
-        } else {
-            Start::End
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot read the committed offsets"))
+            .ok();
+        let fallback = match (&committed, self.from_beginning) {
+            (None, _) => Start::Unknown,
+            (Some(_), true) => Start::Beginning,
+            (Some(_), false) => Start::End,
         };
         let mut parts = HashMap::new();
         for e in assignment.elements() {
@@ -158,7 +163,8 @@ impl Positions {
             };
             let key = (t, e.partition());
             let start = match committed
-                .find_partition(e.topic(), e.partition())
+                .as_ref()
+                .and_then(|c| c.find_partition(e.topic(), e.partition()))
                 .map(|c| c.offset())
             {
                 Some(Offset::Offset(c)) => Start::Committed(c),
@@ -337,6 +343,13 @@ mod tests {
         assert_eq!(first_step(None, &fresh, 0), Step::InOrder);
         assert_eq!(first_step(None, &fresh, 300), Step::Expired(300));
         // This consumer was at 2,000; the log now ends at 900: the broker lost it.
+        let unknown = part(Start::Unknown, None, Some((0, 900)));
+        assert_eq!(
+            first_step(None, &unknown, 850),
+            Step::InOrder,
+            "no commit known"
+        );
+        assert_eq!(unknown.lag(), Some(0));
         let restarted = part(Start::End, None, Some((0, 900)));
         assert_eq!(
             first_step(Some(2_000), &restarted, 850),
