@@ -241,3 +241,36 @@ fn secrets_never_appear() {
     assert!(!logged.is_empty());
     assert!(!logged.contains(SECRET), "the log holds the secret");
 }
+
+/// `--until-end` on a Kafka-compatible server: a backlog read to its end, then it stops; the
+/// last stats line reads lag 0.
+#[test]
+fn until_end_on_tansu_reads_the_backlog_and_stops() {
+    let tansu = super::harness::Tansu::start();
+    let t = tansu.addr.as_str();
+    let setup = streamwatch(&["-b", t, "setup", "--partitions", "2"]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    // One record per batch: tansu 0.6 counts its high watermark in batches.
+    let one = ["-X", "batch.num.messages=1", "-X", "linger.ms=0"];
+    let produce = [
+        &["-b", t][..],
+        &one[..],
+        &[
+            "produce", "--type", "sensor", "--count", "600", "--rate", "0",
+        ],
+    ]
+    .concat();
+    assert!(streamwatch(&produce).status.success());
+    let o = consume_sensor(t, &["--from-beginning", "--until-end"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&stdout(&o));
+    assert_eq!(s["analysed"], 600, "{s}");
+    assert_eq!(
+        (s["lost"].as_u64(), s["unconsumed"].as_u64()),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+    let lines = json_lines(&stdout(&o));
+    let last = lines.iter().rev().find(|l| l["type"] == "stats").unwrap();
+    assert_eq!(last["lag"], 0, "{last}");
+}
