@@ -85,8 +85,9 @@ pub enum Command {
     /// log lines; give a backlog you mean to keep enough partitions (--partitions). The TUI's
     /// "max" and `bench` pace the producer by the consumer, so they never reach it.
     ///
-    /// Outages can be rehearsed: SIGUSR1 takes the broker down (clients see connections
-    /// refused, the data stays), SIGUSR2 brings it back. Ctrl-C or SIGTERM stops it.
+    /// Outages can be rehearsed: SIGUSR1 takes the broker down (clients lose their
+    /// connections and cannot reconnect; the data stays), SIGUSR2 brings it back. Ctrl-C or
+    /// SIGTERM stops it.
     #[command(verbatim_doc_comment)]
     Broker(BrokerArgs),
     /// Create, list or delete the three stream topics.

@@ -56,7 +56,7 @@ impl Target {
 
 /// What the mock cluster's thread is told.
 enum MockCommand {
-    /// Take the brokers down (connections refused, data kept) or bring them back up.
+    /// Take the brokers down (connections dropped and refused, data kept) or bring them back up.
     Brokers { up: bool },
 }
 
@@ -104,8 +104,9 @@ impl EmbeddedBroker {
         &self.bootstrap
     }
 
-    /// Takes every broker down (clients see connections refused; the data stays) or brings
-    /// them back up: librdkafka's mock fault injection, for rehearsing an outage.
+    /// Takes every broker down (clients lose their connections and cannot reconnect; the
+    /// data stays) or brings them back up: librdkafka's mock fault injection, for rehearsing
+    /// an outage.
     pub fn set_up(&self, up: bool) {
         if let Some(c) = &self.commands {
             let _ = c.send(MockCommand::Brokers { up });
