@@ -232,6 +232,11 @@ impl ProducerHandle {
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
         let producer = create(settings, brokers, &book, plan.gate.clone())?;
+        let remake: Remake = {
+            let (settings, brokers) = (settings.clone(), brokers.to_string());
+            let (book, gate) = (book.clone(), plan.gate.clone());
+            Box::new(move || create(&settings, &brokers, &book, gate.clone()))
+        };
         let topics = StreamKind::ALL.map(|k| Outlet {
             topic: settings.topic(k),
             codec: settings.codec(k).clone(),
@@ -240,7 +245,7 @@ impl ProducerHandle {
         let thread_book = book.clone();
         let thread = std::thread::Builder::new()
             .name("producer".into())
-            .spawn(move || Pump::new(producer, topics, plan, thread_book, rx).run())
+            .spawn(move || Pump::new(producer, remake, topics, plan, thread_book, rx).run())
             .map_err(|source| KafkaError::Thread {
                 role: "producer",
                 source,
@@ -361,8 +366,12 @@ struct Outlet {
     codec: Codec,
 }
 
+/// Creates another client like the first, after a fatal error.
+type Remake = Box<dyn Fn() -> Result<ThreadedProducer<DeliveryContext>, KafkaError> + Send>;
+
 struct Pump {
     producer: ThreadedProducer<DeliveryContext>,
+    remake: Remake,
     /// Per stream (by index): where its events go and how they are written.
     topics: [Outlet; 3],
     pacers: Vec<Pacer>,
@@ -382,6 +391,7 @@ struct Pump {
 impl Pump {
     fn new(
         producer: ThreadedProducer<DeliveryContext>,
+        remake: Remake,
         topics: [Outlet; 3],
         plan: ProducerPlan,
         book: Arc<DeliveryBook>,
@@ -417,6 +427,7 @@ impl Pump {
             .collect();
         Self {
             producer,
+            remake,
             topics,
             pacers,
             book,
@@ -437,6 +448,7 @@ impl Pump {
         loop {
             if produced.is_multiple_of(256) || checked.elapsed() > Duration::from_millis(20) {
                 checked = Instant::now();
+                self.recover_from_fatal();
                 if !self.apply_controls() || self.deadline.is_some_and(|d| checked >= d) {
                     break;
                 }
@@ -473,6 +485,25 @@ impl Pump {
             }
         }
         self.finish()
+    }
+
+    /// An idempotent producer stops for good on a fatal error, such as a broker that
+    /// restarted without its data and no longer knows the producer's id. The messages it
+    /// held are counted as failed (dropping it purges them); a new client carries on.
+    fn recover_from_fatal(&mut self) {
+        let Some((code, reason)) = self.producer.client().fatal_error() else {
+            return;
+        };
+        tracing::warn!(?code, %reason, "fatal producer error; starting a new producer");
+        match (self.remake)() {
+            Ok(fresh) => {
+                self.producer = fresh;
+                if let Ok(mut e) = self.book.last_error.lock() {
+                    *e = Some(format!("fatal error ({reason}): a new producer carries on"));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot start a new producer"),
+        }
     }
 
     fn next_due(&mut self) -> Option<(usize, Instant)> {
