@@ -131,8 +131,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             },
         ),
     ];
-    // The producer's messages the broker has not acknowledged: an outage's back-pressure.
-    if queued > 0 {
+    // The producer's messages the broker has not acknowledged, once they are more than the
+    // few milliseconds of batching in flight: an outage's back-pressure.
+    if queued >= QUEUED_SHOWN {
         spans.push(Span::styled(
             format!("  queued {}", fmt_int(queued)),
             THEME.warn,
@@ -143,6 +144,9 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     }
     frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
 }
+
+/// Unacknowledged messages from which the header shows them.
+const QUEUED_SHOWN: u64 = 1_000;
 
 /// The broker's state: up with its round trip, down since when, or still connecting.
 fn broker_state(health: Option<&Health>) -> (Span<'static>, String) {
