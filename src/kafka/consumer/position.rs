@@ -8,6 +8,7 @@
 //! 0 when the consumer has caught up.
 
 use std::collections::HashMap;
+use std::ffi::{CStr, CString};
 use std::time::Duration;
 
 use rdkafka::Offset;
@@ -37,6 +38,8 @@ enum Start {
 struct Part {
     stream: StreamKind,
     topic: String,
+    /// The topic's name for librdkafka's C API, made once.
+    topic_c: CString,
     partition: i32,
     start: Start,
     /// One past the last message seen since the assignment.
@@ -124,7 +127,7 @@ fn first_step(last: Option<i64>, p: &Part, offset: i64) -> Step {
 pub(super) struct Positions {
     topics: Vec<(String, StreamKind)>,
     parts: HashMap<(usize, i32), Part>,
-    /// Where this consumer last was in every partition it ever read, across rebalances.
+    /// Where this consumer was in every partition it read before the last assignment.
     last: HashMap<(usize, i32), i64>,
     from_beginning: bool,
 }
@@ -142,6 +145,12 @@ impl Positions {
     /// Takes the consumer's current assignment and the group's committed offsets for it.
     /// Every partition's next message is checked as a first one (`first_step`).
     pub fn assigned(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        // Where this consumer was, kept across the rebalance (not per message: the hot path).
+        for (key, p) in &self.parts {
+            if let Some(next) = p.next {
+                self.last.insert(*key, next);
+            }
+        }
         let assignment = consumer.assignment().unwrap_or_default();
         if assignment.count() == 0 {
             self.parts.clear();
@@ -173,6 +182,7 @@ impl Positions {
             let mut part = self.parts.remove(&key).unwrap_or_else(|| Part {
                 stream: self.topics[t].1,
                 topic: e.topic().to_string(),
+                topic_c: CString::new(e.topic()).unwrap_or_default(),
                 partition: e.partition(),
                 start,
                 next: None,
@@ -204,14 +214,13 @@ impl Positions {
             None => {
                 // The first message since the assignment: the fetch that brought it also
                 // brought the log's end, which a healthy log never moves back.
-                if let Some(ends) = cached_watermarks(consumer, &p.topic, partition) {
+                if let Some(ends) = cached_watermarks(consumer, &p.topic_c, partition) {
                     p.ends = Some(ends);
                 }
                 first_step(self.last.get(&key).copied(), p, offset)
             }
         };
         p.next = Some(offset + 1);
-        self.last.insert(key, offset + 1);
         if time_ms.is_some() {
             p.last_time_ms = time_ms;
         }
@@ -231,7 +240,7 @@ impl Positions {
     /// Reads each owned partition's ends from the client's last fetch (no request).
     pub fn refresh(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
         for p in self.parts.values_mut() {
-            if let Some(ends) = cached_watermarks(consumer, &p.topic, p.partition) {
+            if let Some(ends) = cached_watermarks(consumer, &p.topic_c, p.partition) {
                 p.ends = Some(ends);
             }
         }
@@ -275,10 +284,9 @@ impl Positions {
 /// partition (`rd_kafka_get_watermark_offsets`: no request, a lock); `None` before the first.
 fn cached_watermarks(
     consumer: &BaseConsumer<ConsumerCtx>,
-    topic: &str,
+    topic: &CStr,
     partition: i32,
 ) -> Option<(i64, i64)> {
-    let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
     // SAFETY: the client pointer is valid while `consumer` is borrowed; the call only reads
     // the partition's cached offsets under librdkafka's own lock and writes the two i64s.
@@ -303,6 +311,7 @@ mod tests {
         Part {
             stream: StreamKind::Sensor,
             topic: "sensor-data".into(),
+            topic_c: CString::new("sensor-data").unwrap(),
             partition: 0,
             start,
             next,
