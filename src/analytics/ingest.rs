@@ -303,6 +303,11 @@ impl IngestBook {
     }
 
     pub fn snapshot(&self) -> IngestSnapshot {
+        // Each stream's trackers walked once; the total is their sum.
+        let streams = StreamKind::ALL.map(|k| StreamIngest {
+            lost: self.lost_of(k),
+            duplicates: self.duplicates_of[k.index()],
+        });
         IngestSnapshot {
             consumed: self.consumed,
             analysed: self.analysed,
@@ -312,7 +317,7 @@ impl IngestBook {
                 .iter()
                 .map(|(k, v)| (k.name(), v.clone()))
                 .collect(),
-            lost: self.lost(),
+            lost: streams.iter().map(|s| s.lost).sum(),
             expired: self.expired.iter().sum(),
             rewinds: self.rewinds,
             duplicates: self.duplicates,
@@ -320,10 +325,7 @@ impl IngestBook {
             unknown_fields: self.unknown_fields.clone(),
             unreadable_fields: self.unreadable_fields.clone(),
             producers: self.producers.iter().map(BTreeSet::len).sum(),
-            streams: StreamKind::ALL.map(|k| StreamIngest {
-                lost: self.lost_of(k),
-                duplicates: self.duplicates_of[k.index()],
-            }),
+            streams,
         }
     }
 }

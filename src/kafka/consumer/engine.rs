@@ -225,10 +225,12 @@ impl Engine {
         self.cluster_changes = n;
         self.ingest.log_replaced();
         self.positions.log_replaced();
-        let why = "the broker now answers as another cluster: it restarted without its data; \
-                   reading on from its new logs (events it never delivered count as lost)";
-        tracing::warn!("{why}");
-        let _ = out.send(ConsumerEvent::Problem(why.into()));
+        problem(
+            out,
+            "the broker now answers as another cluster: it restarted without its data; \
+             reading on from its new logs (events it never delivered count as lost)"
+                .into(),
+        );
     }
 
     /// Says where a message stood in its partition: retention that deleted messages before
@@ -254,8 +256,7 @@ impl Engine {
                      broker's retention before they could be read (counted as lost)",
                     msg.topic()
                 );
-                tracing::warn!("{why}");
-                let _ = out.send(ConsumerEvent::Problem(why));
+                problem(out, why);
             }
             Step::Rewound { from } => {
                 self.ingest.rewound(self.topics[index].kind, partition);
@@ -264,8 +265,7 @@ impl Engine {
                      data; reading on from there (events it never delivered count as lost)",
                     msg.topic()
                 );
-                tracing::warn!("{why}");
-                let _ = out.send(ConsumerEvent::Problem(why));
+                problem(out, why);
             }
         }
     }
@@ -371,6 +371,12 @@ fn commit(
             let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
         }
     }
+}
+
+/// A problem worth showing: logged, and sent to the screen or stderr.
+fn problem(out: &UnboundedSender<ConsumerEvent>, why: String) {
+    tracing::warn!("{why}");
+    let _ = out.send(ConsumerEvent::Problem(why));
 }
 
 fn analysed_event(
