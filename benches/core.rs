@@ -6,6 +6,7 @@ use streamwatch::analytics::rolling::{Bounds, BucketWindow, SlidingMoments, Wind
 use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
 use streamwatch::codec::{self, Codec, Notes};
 use streamwatch::ml::forest::{self, FlatForest, ForestParams};
+use streamwatch::ml::grow;
 use streamwatch::ml::{MlConfig, StreamModel};
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
 
@@ -245,9 +246,19 @@ fn forest_bench(c: &mut Criterion) {
     group.finish();
     let mut group = c.benchmark_group("fit");
     group.sample_size(10);
-    group.bench_function(format!("forest/50x10/{}rows", rows.len()), |b| {
+    group.bench_function(format!("forest/50x10/{}rows/linfa", rows.len()), |b| {
         b.iter(|| black_box(forest::fit(&x, &y, &params).unwrap().models.len()))
     });
+    // Ours, on 3,000 rows (the yardstick) and on the full 4,000-row buffer.
+    for n in [3000, rows.len()] {
+        let (xs, ys) = (
+            x.slice(ndarray::s![..n, ..]).to_owned(),
+            y.slice(ndarray::s![..n]).to_owned(),
+        );
+        group.bench_function(format!("forest/50x10/{n}rows/binned"), |b| {
+            b.iter(|| black_box(grow::fit(&xs, &ys, &params, 6).unwrap().trees()))
+        });
+    }
     group.finish();
     let mut group = c.benchmark_group("model");
     group.throughput(Throughput::Elements(1));
@@ -267,7 +278,7 @@ fn forest_bench(c: &mut Criterion) {
             || (),
             |_| {
                 i += 1;
-                black_box(m.observe(&obs[i % obs.len()]).map(|p| p.class))
+                black_box(m.observe(&obs[i % obs.len()]).prediction.map(|p| p.class))
             },
             BatchSize::SmallInput,
         )

@@ -149,6 +149,8 @@ pub struct TuiArgs {
     /// group share the partitions. Default: a group of this process alone.
     #[arg(long)]
     pub group: Option<String>,
+    #[command(flatten)]
+    pub models: ModelArgs,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +234,24 @@ pub struct ConsumeArgs {
     /// entity, seq and the rules it fired.
     #[arg(long)]
     pub events: bool,
+    #[command(flatten)]
+    pub models: ModelArgs,
+}
+
+/// Where and how the models learn.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ModelArgs {
+    /// Fit the models on a background thread while the old ones serve (default), or inline
+    /// on the consumer's thread at exact event counts, so a seeded run repeats exactly.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub fit: Option<crate::config::FitMode>,
+    /// Directory of the saved models, one file per topic, written after each refit and on
+    /// exit and read back at the start [default: "models" beside the log file].
+    #[arg(long, env = "STREAMWATCH_MODEL_DIR", value_name = "DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Start training from scratch instead of from the saved models (they are still saved).
+    #[arg(long)]
+    pub fresh_models: bool,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, GlobalArgs, TuiArgs};
+use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, TuiArgs};
 use streamwatch::analytics::AnalyzerConfig;
 use streamwatch::codec::{Codec, MappingError};
 use streamwatch::ml::MlConfig;
@@ -204,7 +204,23 @@ pub struct MlSettings {
     pub buffer: usize,
     pub warmup: usize,
     pub refit_every: usize,
-    pub refit_secs: f64,
+    /// Fit on a background thread while the old model serves ("background"), or on the
+    /// consumer's thread at exact event counts, so that a seeded run repeats ("inline").
+    pub fit: FitMode,
+    /// Refit at once when the forest's error or the stream's key metric drifts.
+    pub drift: bool,
+    /// Where the models are saved and read back; "" for the state directory's `models`.
+    pub model_dir: PathBuf,
+    /// Start without the saved models (they are still saved).
+    pub fresh_models: bool,
+}
+
+/// Where the models are fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FitMode {
+    Background,
+    Inline,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -308,7 +324,14 @@ impl MlSettings {
             buffer: c.buffer,
             warmup: c.warmup,
             refit_every: c.refit_every,
-            refit_secs: c.refit_after.as_secs_f64(),
+            fit: if c.background {
+                FitMode::Background
+            } else {
+                FitMode::Inline
+            },
+            drift: c.drift,
+            model_dir: PathBuf::new(),
+            fresh_models: false,
         }
     }
 
@@ -322,7 +345,8 @@ impl MlSettings {
             buffer: self.buffer,
             warmup: self.warmup,
             refit_every: self.refit_every,
-            refit_after: Duration::from_secs_f64(self.refit_secs.max(0.1)),
+            background: self.fit == FitMode::Background,
+            drift: self.drift,
             seed,
             ..MlConfig::default()
         }
@@ -408,7 +432,10 @@ impl Settings {
                 set(&mut self.producer.seed, a.seed);
                 set(&mut self.producer.incident_rate, a.incident_rate);
             }
-            Some(Command::Consume(a)) => set(&mut self.producer.seed, a.seed),
+            Some(Command::Consume(a)) => {
+                set(&mut self.producer.seed, a.seed);
+                self.apply_models(&a.models);
+            }
             Some(Command::Groups(_)) => {}
             Some(Command::Bench(a)) => set(&mut self.producer.seed, a.seed),
         }
@@ -418,6 +445,13 @@ impl Settings {
         set(&mut self.producer.rate, a.rate);
         set(&mut self.producer.seed, a.seed);
         set(&mut self.kafka.partitions, a.partitions);
+        self.apply_models(&a.models);
+    }
+
+    fn apply_models(&mut self, a: &ModelArgs) {
+        set(&mut self.ml.fit, a.fit);
+        set(&mut self.ml.model_dir, a.model_dir.clone());
+        self.ml.fresh_models |= a.fresh_models;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -518,6 +552,16 @@ impl Settings {
     /// The models' configuration, seeded with the run's seed.
     pub fn ml(&self) -> MlConfig {
         self.ml.to_core(self.producer.seed)
+    }
+
+    /// Where the models are saved and read back.
+    pub fn model_dir(&self) -> PathBuf {
+        if self.ml.model_dir.as_os_str().is_empty() {
+            let log = crate::logging::default_path();
+            log.parent().map_or_else(|| PathBuf::from("models"), |d| d.join("models"))
+        } else {
+            self.ml.model_dir.clone()
+        }
     }
 
     /// The generators' configuration for a producer named `producer_id`.

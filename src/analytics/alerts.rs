@@ -46,6 +46,16 @@ pub struct Alert {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
     pub count: u32,
+    /// For a model's alert, the features that drove it, strongest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
+}
+
+/// One feature's part in a model's alert (see `ml::forest::FlatForest::explain`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reason {
+    pub feature: &'static str,
+    pub contribution: f64,
 }
 
 /// A rule firing, before the book decides whether it is new or a repeat.
@@ -147,6 +157,7 @@ impl AlertBook {
             first_seen: f.time,
             last_seen: f.time,
             count: 1,
+            reasons: Vec::new(),
         });
         self.history.truncate(self.cap);
         self.open.insert(
@@ -167,6 +178,13 @@ impl AlertBook {
         let newest = self.next_id.checked_sub(1)?;
         let pos = usize::try_from(newest.checked_sub(id)?).ok()?;
         self.history.get_mut(pos).filter(|a| a.id == id)
+    }
+
+    /// Gives a new alert its reasons.
+    pub fn set_reasons(&mut self, id: u64, reasons: Vec<Reason>) {
+        if let Some(a) = self.get_mut(id) {
+            a.reasons = reasons;
+        }
     }
 
     pub fn get(&self, id: u64) -> Option<&Alert> {

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use super::alerts::{Alert, AlertBook};
+use super::alerts::{Alert, AlertBook, Filed, Firing, Reason};
 use super::config::AnalyzerConfig;
 use super::features::FeatureVector;
 use super::rolling::{BucketWindow, RecentValues, Stats, Window};
@@ -279,6 +279,30 @@ impl StreamAnalyzer {
             }
             let s = m.count.stats();
             m.history.push_back((s.mean, s.min, s.max));
+        }
+    }
+
+    /// Files an alert raised outside the rules (by the models): the alert when it is new,
+    /// `None` when it merged into an open one. `reasons` is asked only for a new alert.
+    pub fn file_external(
+        &mut self,
+        f: Firing<'_>,
+        message: impl FnOnce(&[Reason]) -> String,
+        reasons: impl FnOnce() -> Vec<Reason>,
+    ) -> Option<Alert> {
+        let mut why = None;
+        let filed = self.alerts.file(f, || {
+            let r = reasons();
+            let m = message(&r);
+            why = Some(r);
+            m
+        });
+        match (filed, why) {
+            (Filed::New(id), Some(r)) => {
+                self.alerts.set_reasons(id, r);
+                self.alerts.get(id).cloned()
+            }
+            _ => None,
         }
     }
 

@@ -6,7 +6,7 @@ use crate::named::Named;
 use crate::named_enum;
 
 /// Length of every feature vector handed to the models (streams pad with zeros).
-pub const FEATURES: usize = 14;
+pub const FEATURES: usize = 16;
 
 /// One event's features.
 pub type FeatureVector = [f64; FEATURES];
@@ -68,6 +68,8 @@ named_enum! {
         Service = "service",
         Endpoint = "endpoint",
         P95Ms = "p95_ms",
+        RecentErrors = "recent_5xx_share",
+        RecentLatency = "recent_latency_vs_baseline",
     }
 }
 

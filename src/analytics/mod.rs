@@ -10,7 +10,7 @@ pub mod ingest;
 pub mod rolling;
 mod rules;
 
-pub use alerts::{Alert, AlertBook, Severity};
+pub use alerts::{Alert, AlertBook, Firing, Reason, Severity};
 pub use analyzer::{MetricSnapshot, Observation, RuleScore, StreamAnalyzer, StreamSnapshot};
 pub use config::AnalyzerConfig;
 pub use features::{FEATURES, FeatureVector, LogFeature, SensorFeature, TransactionFeature};

@@ -161,6 +161,7 @@ fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> Consu
         forward_events: false,
         until_end: false,
         gate: Some(gate),
+        model_store: None,
     }
 }
 

@@ -35,6 +35,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         forward_events: args.events,
         until_end: args.until_end,
         gate: None,
+        model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
@@ -173,6 +174,11 @@ pub fn model_json(m: &ModelSnapshot) -> Value {
         "f1": scored(m.forest.n, m.forest.f1),
         "zscore_f1": scored(m.zscore.n, m.zscore.f1),
         "residual_f1": scored(m.residual.n, m.residual.f1),
+        "anomaly_f1": scored(m.anomaly.n, m.anomaly.f1),
+        "anomaly_flags": m.anomaly_flags,
+        "anomaly_last": m.anomaly_last,
+        "drifts": m.drifts,
+        "last_drift": m.last_drift,
         "mae": m.regression.as_ref().map(|r| r.mae),
         "r2": m.regression.as_ref().map(|r| r.r2),
         "regressor": m.regression.as_ref().map(|r| r.model),

@@ -1,9 +1,13 @@
-//! The random-forest classifier: fitted with linfa-ensemble (bootstrap + feature subsampling
-//! over linfa-trees decision trees), then compiled into one flat array of nodes so that
-//! predicting one event is a few hundred predictable loads instead of an `Array2` round trip.
+//! The random-forest classifier as one flat array of nodes, so that predicting one event is
+//! a few hundred predictable loads instead of an `Array2` round trip. Our fitter (`grow`)
+//! writes it directly, with each node's class shares for explanations; a forest fitted with
+//! linfa-ensemble (the reference the fitter is checked against) compiles into the same form:
+//! same splits (`x < threshold` goes left, NaN goes right), same leaves, features mapped back
+//! from each tree's subsample to the full vector.
 //!
-//! The flat form is exactly linfa's trees: same splits (`x < threshold` goes left, NaN goes
-//! right), same leaves, features mapped back from each tree's subsample to the full vector.
+//! A forest explains a prediction by the path each tree takes: every split moves the share of
+//! the predicted class among the training rows from the parent's to the child's, and that move
+//! is credited to the split's feature (per-feature contributions, averaged over the trees).
 
 use linfa::prelude::*;
 use linfa_ensemble::{RandomForest, RandomForestParams};
@@ -11,6 +15,7 @@ use linfa_trees::{DecisionTree, TreeNode};
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
+use serde::{Deserialize, Serialize};
 
 use super::MlError;
 
@@ -22,7 +27,7 @@ const MAX_WIDTH: usize = 64;
 
 /// 16 bytes, in pre-order: a split's left child is the next node, so only the right child's
 /// index is stored. A leaf has `feature == LEAF` and its class in `value`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
     value: f64,
     right: u32,
@@ -30,13 +35,24 @@ struct Node {
 }
 
 /// A forest as one contiguous node array.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlatForest {
     nodes: Vec<Node>,
     roots: Vec<u32>,
     classes: usize,
     /// One more than the highest feature index any split reads.
     width: usize,
+    /// Per node, the share of each class among the training rows that reached it (beside
+    /// the nodes, so that prediction loads 16 bytes per node). Empty for a compiled linfa
+    /// forest, which does not keep them.
+    shares: Vec<[f32; MAX_CLASSES]>,
+}
+
+/// One feature's part in a prediction: how much it moved the predicted class's share.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Contribution {
+    pub feature: usize,
+    pub value: f64,
 }
 
 /// One prediction: the majority class, the share of trees that voted for it, the share that
@@ -95,12 +111,7 @@ pub fn fit(
 impl FlatForest {
     /// Compiles linfa's trees; `classes` is the number of classes of the stream.
     pub fn compile(forest: &RandomForest<f64, usize>, classes: usize) -> Self {
-        let mut f = Self {
-            nodes: Vec::new(),
-            roots: Vec::new(),
-            classes: classes.clamp(1, MAX_CLASSES),
-            width: 0,
-        };
+        let mut f = Self::empty(classes);
         for (tree, features) in forest.models.iter().zip(&forest.model_features) {
             let root = f.push(tree.root_node(), features);
             f.roots.push(root);
@@ -146,6 +157,146 @@ impl FlatForest {
         at
     }
 
+    /// A forest without trees, for a fitter to fill.
+    pub(super) fn empty(classes: usize) -> Self {
+        Self {
+            nodes: Vec::new(),
+            roots: Vec::new(),
+            classes: classes.clamp(1, MAX_CLASSES),
+            width: 0,
+            shares: Vec::new(),
+        }
+    }
+
+    pub(super) fn push_leaf(&mut self, class: usize, shares: [f32; MAX_CLASSES]) -> u32 {
+        self.shares.push(shares);
+        self.nodes.push(Node {
+            value: class as f64,
+            right: 0,
+            feature: LEAF,
+        });
+        self.nodes.len() as u32 - 1
+    }
+
+    /// A split whose left subtree follows it; its right child is set when written.
+    pub(super) fn push_split(
+        &mut self,
+        feature: usize,
+        threshold: f64,
+        shares: [f32; MAX_CLASSES],
+    ) -> u32 {
+        let feature = feature.min(MAX_WIDTH - 1);
+        self.width = self.width.max(feature + 1);
+        self.shares.push(shares);
+        self.nodes.push(Node {
+            value: threshold,
+            right: 0,
+            feature: feature as u32,
+        });
+        self.nodes.len() as u32 - 1
+    }
+
+    pub(super) fn set_right(&mut self, at: u32, right: u32) {
+        if let Some(n) = self.nodes.get_mut(at as usize) {
+            n.right = right;
+        }
+    }
+
+    pub(super) fn add_root(&mut self, root: u32) {
+        self.roots.push(root);
+    }
+
+    /// Checks a forest read from a file: every index in range and every step forward (so a
+    /// walk ends), classes and features within bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.nodes.len();
+        if self.classes == 0 || self.classes > MAX_CLASSES || self.width > MAX_WIDTH {
+            return Err("classes or width out of range".into());
+        }
+        if !self.shares.is_empty() && self.shares.len() != n {
+            return Err("class shares do not match the nodes".into());
+        }
+        if self.roots.is_empty() || self.roots.iter().any(|&r| r as usize >= n) {
+            return Err("a tree root is out of range".into());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            let ok = if node.feature == LEAF {
+                node.value >= 0.0 && (node.value as usize) < self.classes
+            } else {
+                (node.feature as usize) < self.width
+                    && i + 1 < n
+                    && (node.right as usize) > i + 1
+                    && (node.right as usize) < n
+            };
+            if !ok {
+                return Err(format!("node {i} is malformed"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each feature's contribution to the share of `class` along the trees' paths for `x`,
+    /// largest first (only features that moved it). Empty without per-node shares.
+    pub fn explain(&self, x: &[f64], class: usize) -> Vec<Contribution> {
+        if self.shares.len() != self.nodes.len() || class >= MAX_CLASSES {
+            return Vec::new();
+        }
+        let mut buf = [f64::NAN; MAX_WIDTH];
+        let x = self.row(x, &mut buf);
+        let mut parts = [0.0f64; MAX_WIDTH];
+        for &r in &self.roots {
+            let mut i = r as usize;
+            while let Some(n) = self.nodes.get(i).filter(|n| n.feature != LEAF) {
+                let next = if x[n.feature as usize] < n.value {
+                    i + 1
+                } else {
+                    n.right as usize
+                };
+                let moved = self.shares[next][class] - self.shares[i][class];
+                parts[n.feature as usize] += f64::from(moved);
+                i = next;
+            }
+        }
+        let trees = self.roots.len().max(1) as f64;
+        let mut out: Vec<Contribution> = parts
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v != 0.0)
+            .map(|(feature, v)| Contribution {
+                feature,
+                value: v / trees,
+            })
+            .collect();
+        out.sort_by(|a, b| b.value.abs().total_cmp(&a.value.abs()));
+        out
+    }
+
+    /// The share of `class` among the training rows at the roots, averaged over the trees:
+    /// where the contributions start from.
+    pub fn base_share(&self, class: usize) -> f64 {
+        let trees = self.roots.len().max(1) as f64;
+        self.roots
+            .iter()
+            .filter_map(|&r| self.shares.get(r as usize))
+            .map(|s| f64::from(s.get(class).copied().unwrap_or(0.0)))
+            .sum::<f64>()
+            / trees
+    }
+
+    /// The share of `class` in the leaves `x` reaches, averaged over the trees (what
+    /// `base_share` plus the contributions add up to).
+    pub fn mean_leaf_share(&self, x: &[f64], class: usize) -> f64 {
+        let mut buf = [f64::NAN; MAX_WIDTH];
+        let x = self.row(x, &mut buf);
+        let trees = self.roots.len().max(1) as f64;
+        self.roots
+            .iter()
+            .filter_map(|&r| self.shares.get(self.leaf(r, x)))
+            .map(|s| f64::from(s.get(class).copied().unwrap_or(0.0)))
+            .sum::<f64>()
+            / trees
+    }
+
     pub fn trees(&self) -> usize {
         self.roots.len()
     }
@@ -174,12 +325,18 @@ impl FlatForest {
 
     #[inline]
     fn walk(&self, root: u32, x: &[f64]) -> usize {
+        self.nodes[self.leaf(root, x)].value as usize
+    }
+
+    /// The index of the leaf `x` reaches from `root`.
+    #[inline]
+    fn leaf(&self, root: u32, x: &[f64]) -> usize {
         let nodes = &self.nodes[..];
         let mut i = root as usize;
         loop {
             let n = nodes[i];
             if n.feature == LEAF {
-                return n.value as usize;
+                return i;
             }
             // Branch-free choice between the next node (left) and the stored right child.
             let left = x[n.feature as usize] < n.value;
@@ -195,13 +352,19 @@ impl FlatForest {
             votes[self.walk(r, x).min(MAX_CLASSES - 1)] += 1;
         }
         let n = self.roots.len().max(1) as f64;
+        let distribution = votes.map(|v| f64::from(v) / n);
+        // Normal or not is the call that matters: an incident when most trees vote for one
+        // of the incident classes (whichever has most votes among them), even if no single
+        // incident class outvotes "normal".
         let mut class = 0;
-        for (c, &v) in votes.iter().enumerate() {
-            if v > votes[class] {
-                class = c;
+        if votes[0] * 2 < self.roots.len() as u32 {
+            class = 1;
+            for (c, &v) in votes.iter().enumerate().skip(1) {
+                if v > votes[class] {
+                    class = c;
+                }
             }
         }
-        let distribution = votes.map(|v| f64::from(v) / n);
         Prediction {
             class,
             confidence: distribution[class],
@@ -264,13 +427,14 @@ mod tests {
             let linfa: Vec<usize> = per_tree.iter().map(|p| p[i]).collect();
             assert_eq!(ours, linfa, "row {i}");
         }
-        // And the ensemble's majority matches wherever the vote is not tied.
+        // And the ensemble's majority matches wherever one class has most of the votes
+        // (otherwise ours calls an incident when incident classes together have most).
         let majority = forest.predict(&test);
         for (i, row) in test.rows().into_iter().enumerate() {
             let pred = flat.predict(row.as_slice().unwrap());
             let mut d = pred.distribution;
             d.sort_by(|a, b| b.total_cmp(a));
-            if d[0] > d[1] {
+            if d[0] > 0.5 {
                 assert_eq!(pred.class, majority[i], "row {i}");
             }
         }
@@ -299,6 +463,34 @@ mod tests {
             assert_eq!(pred.confidence, share);
             assert!((pred.distribution.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
+    }
+
+    #[test]
+    fn a_forest_that_would_loop_or_read_past_its_end_is_refused() {
+        let leaf = Node {
+            value: 0.0,
+            right: 0,
+            feature: LEAF,
+        };
+        let split = |right| Node {
+            value: 0.5,
+            right,
+            feature: 0,
+        };
+        let mut f = FlatForest::empty(2);
+        f.width = 1;
+        f.roots = vec![0];
+        f.nodes = vec![split(2), leaf, leaf];
+        assert!(f.validate().is_ok());
+        for bad in [vec![split(0), leaf, leaf], vec![split(9), leaf, leaf], vec![split(1), leaf]] {
+            f.nodes = bad;
+            assert!(f.validate().is_err(), "{:?}", f.nodes);
+        }
+        f.nodes = vec![split(2), leaf, Node { value: 7.0, ..leaf }];
+        assert!(f.validate().is_err(), "a class out of range");
+        f.nodes = vec![split(2), leaf, leaf];
+        f.roots = vec![3];
+        assert!(f.validate().is_err(), "a root out of range");
     }
 
     #[test]

@@ -2,14 +2,19 @@
 //! whether an event is an incident (and which kind) with a confidence, a regressor per stream
 //! with a useful target, the online training lifecycle, and honest prequential scores.
 
+pub mod drift;
+pub mod findings;
 pub mod forest;
+pub mod grow;
+pub mod hst;
 pub mod metrics;
 pub mod regression;
+pub mod store;
 pub mod trainer;
 
 pub use forest::{FlatForest, Prediction};
 pub use metrics::{BinaryScores, Prequential};
-pub use trainer::{MlConfig, ModelSnapshot, StreamModel};
+pub use trainer::{Drift, MlConfig, ModelSnapshot, StreamModel, Verdict};
 
 use thiserror::Error;
 

@@ -71,7 +71,7 @@ fn same_seed_gives_the_same_predictions() {
             },
         );
         obs.iter()
-            .map(|o| m.observe(o).map(|p| (p.class, p.confidence.to_bits())))
+            .map(|o| m.observe(o).prediction.map(|p| (p.class, p.confidence.to_bits())))
             .collect::<Vec<_>>()
     };
     let a = predict();
@@ -83,7 +83,7 @@ fn same_seed_gives_the_same_predictions() {
 fn a_stream_with_one_class_has_no_model_and_says_so() {
     let mut m = StreamModel::new(StreamKind::Sensor, &inline(10));
     for o in observations(StreamKind::Sensor, 3000, 1, 0.0) {
-        assert!(m.observe(&o).is_none());
+        assert!(m.observe(&o).prediction.is_none());
     }
     let s = m.snapshot();
     assert_eq!(s.version, 0);
@@ -98,7 +98,7 @@ fn a_stream_without_labels_gets_a_regressor_and_no_forest() {
     let mut m = StreamModel::new(StreamKind::Log, &inline(10));
     for mut o in observations(StreamKind::Log, 4000, 3, 0.02) {
         (o.incident, o.label_class) = (None, None);
-        assert!(m.observe(&o).is_none(), "no forest without labels");
+        assert!(m.observe(&o).prediction.is_none(), "no forest without labels");
     }
     let s = m.snapshot();
     assert_eq!((s.version, s.labelled, s.forest.n), (0, 0, 0));

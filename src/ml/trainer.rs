@@ -1,16 +1,22 @@
 //! The online lifecycle of one stream's models: a bounded, class-balanced training buffer
 //! (reservoir sampling per class); the first fit after a warm-up with both normal and
-//! incident events present; refits every N labelled events or T seconds on a background
-//! thread; the new model replaces the old one atomically between two events, so consumption
-//! never waits for a fit.
+//! incident events present; a refit every N labelled events, or at once when drift is
+//! detected. Refits are counted in events, never in seconds, so a backlog read at full speed
+//! is learnt from like the same events arriving live.
+//!
+//! In the background mode (live use) a fit runs on its own thread while the old model
+//! serves; a refit that falls due meanwhile starts from the newest buffer when the running
+//! one ends, so at high rates there are fewer, fresher models, and consumption never waits.
+//! Inline, fits run on the caller's thread at exact event counts: a seeded run repeats.
 //!
 //! Every event is first predicted, then learnt from (prequential), for the forest and, side
-//! by side, for the z-score rule on the same labels.
+//! by side, for the z-score rule and the label-free Half-Space Trees on the same labels.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -19,9 +25,13 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::Serialize;
 
 use super::MlError;
-use super::forest::{self, FlatForest, ForestParams, MAX_CLASSES, Prediction};
+use super::drift::{PageHinkley, Shift};
+use super::forest::{Contribution, FlatForest, ForestParams, MAX_CLASSES, Prediction};
+use super::grow;
+use super::hst::{self, HalfSpaceTrees};
 use super::metrics::{BinaryScores, Prequential, RegressionScores};
 use super::regression::{self, RegressionChoice, RegressionSpec, Regressor};
+use super::store::{self, SavedModels, SavedRegressor, StoreError};
 use crate::analytics::rolling::Window;
 use crate::analytics::{FEATURES, Observation};
 use crate::streams::StreamKind;
@@ -35,16 +45,14 @@ pub struct MlConfig {
     pub buffer: usize,
     pub warmup: usize,
     pub refit_every: usize,
-    pub refit_after: Duration,
     pub seed: u64,
     /// Fit on a background thread (live use). When false, fits run inline at fixed event
     /// counts, which makes predictions reproducible for a seed (tests and benchmarks).
     pub background: bool,
     /// Events in the sliding window of the prequential scores.
     pub score_window: usize,
-    /// Background refits start at most this often, however fast events arrive, so that at
-    /// high rates fitting does not take the cores the consumer needs.
-    pub min_refit_gap: Duration,
+    /// Refit when the forest's error or the stream's key metric drifts.
+    pub drift: bool,
 }
 
 impl Default for MlConfig {
@@ -56,11 +64,10 @@ impl Default for MlConfig {
             buffer: 4000,
             warmup: 500,
             refit_every: 3000,
-            refit_after: Duration::from_secs(30),
             seed: 42,
             background: true,
             score_window: 20_000,
-            min_refit_gap: Duration::from_secs(10),
+            drift: true,
         }
     }
 }
@@ -163,6 +170,16 @@ pub struct ModelSnapshot {
     /// `RESIDUAL_K` × the mean absolute residual of normal events.
     pub residual: BinaryScores,
     pub residual_flags: u64,
+    /// The label-free detector (Half-Space Trees): its score rule against the labels, how
+    /// often it fired, its last score and the mean of its recent scores.
+    pub anomaly: BinaryScores,
+    pub anomaly_flags: u64,
+    pub anomaly_last: Option<f64>,
+    #[serde(skip)]
+    pub anomaly_history: Vec<f64>,
+    /// Drift detections so far and the latest, in words.
+    pub drifts: u64,
+    pub last_drift: Option<String>,
     /// Events with a ground-truth label seen so far: without them there is no forest and
     /// no score.
     pub labelled: u64,
@@ -184,6 +201,84 @@ pub struct RegressionSnapshot {
     pub last_band: f64,
 }
 
+/// What the models made of one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Verdict {
+    /// The forest's call, once there is a forest.
+    pub prediction: Option<Prediction>,
+    /// The Half-Space Trees' score in [0, 1], once they have a reference window.
+    pub anomaly: Option<f64>,
+    /// A drift this event completed (the models refit at once).
+    pub drift: Option<Drift>,
+}
+
+impl Verdict {
+    /// Whether the label-free detector's own rule fires.
+    pub fn anomalous(&self) -> bool {
+        self.anomaly.is_some_and(|s| s > hst::ALERT_SCORE)
+    }
+}
+
+/// What drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    /// The forest's prequential error rose.
+    Error,
+    /// The stream's key metric moved up or down.
+    Metric(Shift),
+}
+
+impl Drift {
+    pub fn describe(self, metric: &str) -> String {
+        match self {
+            Drift::Error => "the forest's error rate rose".into(),
+            Drift::Metric(Shift::Up) => format!("{metric} shifted up"),
+            Drift::Metric(Shift::Down) => format!("{metric} shifted down"),
+        }
+    }
+}
+
+/// The drift detectors of one stream, and the key metric's scale.
+#[derive(Debug, Clone)]
+struct DriftWatch {
+    error: PageHinkley,
+    metric: PageHinkley,
+    /// The metric's mean and spread over its first values (the unit of the metric test).
+    scale: Window,
+    count: u64,
+    last: Option<String>,
+}
+
+/// Values of the key metric that set its scale before the metric test starts.
+const DRIFT_SCALE_SAMPLES: usize = 1000;
+
+impl DriftWatch {
+    fn new() -> Self {
+        Self {
+            // The 0/1 error: a rise of a few points over a few hundred events.
+            error: PageHinkley::new(0.005, 50.0, 500, false),
+            // The metric in units of its spread: a lasting shift of half a spread or more.
+            metric: PageHinkley::new(0.5, 200.0, 500, true),
+            scale: Window::with_count(DRIFT_SCALE_SAMPLES),
+            count: 0,
+            last: None,
+        }
+    }
+
+    fn metric(&mut self, v: f64, at: u64) -> Option<Drift> {
+        if !v.is_finite() {
+            return None;
+        }
+        if self.scale.len() < DRIFT_SCALE_SAMPLES {
+            self.scale.push(v, at as i64);
+            return None;
+        }
+        let s = self.scale.stats();
+        let z = (v - s.mean) / s.std.max(1e-9);
+        self.metric.update(z).map(Drift::Metric)
+    }
+}
+
 pub struct StreamModel {
     kind: StreamKind,
     cfg: MlConfig,
@@ -199,7 +294,8 @@ pub struct StreamModel {
     training_size: usize,
     fit_ms: f64,
     since_fit: usize,
-    last_fit: Instant,
+    /// A drift asked for a refit that has not started yet.
+    refit_now: bool,
     /// Regression-only fits (a topic without labels) and `reg_seen` when the last started.
     reg_fits: u32,
     reg_fitted_at: u64,
@@ -210,12 +306,26 @@ pub struct StreamModel {
     residual_scale: Window,
     residual_flags: u64,
     reg_scores: RegressionScores,
+    anomaly: HalfSpaceTrees,
+    anomaly_scores: Prequential,
+    anomaly_flags: u64,
+    anomaly_last: Option<f64>,
+    anomaly_mean: Window,
+    anomaly_history: VecDeque<f64>,
+    drift: DriftWatch,
     confidence: Window,
     confidence_history: VecDeque<f64>,
     last_conf: Option<f64>,
     last_reg: (f64, f64),
     predictions: u64,
     labelled: u64,
+    events: u64,
+    /// Where the models are saved, the write in flight, and the last failure.
+    store: Option<PathBuf>,
+    saving: Option<Receiver<Result<(), StoreError>>>,
+    store_error: Option<String>,
+    /// Whether the models came from a file.
+    restored: bool,
 }
 
 /// A residual this many times the typical one flags an event.
@@ -244,7 +354,7 @@ impl StreamModel {
             training_size: 0,
             fit_ms: 0.0,
             since_fit: 0,
-            last_fit: Instant::now(),
+            refit_now: false,
             reg_fits: 0,
             reg_fitted_at: 0,
             last_error: None,
@@ -254,41 +364,115 @@ impl StreamModel {
             residual_scale: Window::with_count(1000),
             residual_flags: 0,
             reg_scores: RegressionScores::new(cfg.score_window),
+            anomaly: HalfSpaceTrees::new(cfg.seed.wrapping_add(kind as u64)),
+            anomaly_scores: Prequential::new(cfg.score_window),
+            anomaly_flags: 0,
+            anomaly_last: None,
+            anomaly_mean: Window::with_count(500),
+            anomaly_history: VecDeque::with_capacity(CONFIDENCE_HISTORY),
+            drift: DriftWatch::new(),
             confidence: Window::with_count(500),
             confidence_history: VecDeque::with_capacity(CONFIDENCE_HISTORY),
             last_conf: None,
             last_reg: (0.0, 0.0),
             predictions: 0,
             labelled: 0,
+            events: 0,
+            store: None,
+            saving: None,
+            store_error: None,
+            restored: false,
         }
     }
 
     /// Predicts the event, scores the prediction against its label, then learns from it.
-    pub fn observe(&mut self, obs: &Observation) -> Option<Prediction> {
+    pub fn observe(&mut self, obs: &Observation) -> Verdict {
         self.collect_fit();
+        self.events += 1;
         let prediction = self.forest.as_ref().map(|f| f.predict(&obs.features));
         if let Some(p) = &prediction {
-            self.predictions += 1;
-            self.last_conf = Some(p.confidence);
-            self.confidence.push(p.confidence, self.predictions as i64);
-            if self.predictions.is_multiple_of(50) {
-                if self.confidence_history.len() == CONFIDENCE_HISTORY {
-                    self.confidence_history.pop_front();
-                }
-                self.confidence_history.push_back(self.confidence.mean());
-            }
+            self.record_confidence(p.confidence);
         }
+        let anomaly = self.detect(obs);
         self.regress(obs);
+        let mut drift = self.watch_metric(obs);
         if let Some(class) = obs.label_class {
             if let Some(p) = &prediction {
                 self.scores.record(p.class, class);
                 self.zscores
                     .record(usize::from(obs.zscore_flagged()), usize::from(class != 0));
+                drift = drift.or(self.watch_error(p.class != class));
             }
             self.learn(obs, class);
         }
         self.maybe_fit();
-        prediction
+        Verdict {
+            prediction,
+            anomaly,
+            drift,
+        }
+    }
+
+    fn record_confidence(&mut self, confidence: f64) {
+        self.predictions += 1;
+        self.last_conf = Some(confidence);
+        self.confidence.push(confidence, self.predictions as i64);
+        if self.predictions.is_multiple_of(50) {
+            push_bounded(&mut self.confidence_history, self.confidence.mean());
+        }
+    }
+
+    /// The Half-Space Trees' score, scored against the label when there is one.
+    fn detect(&mut self, obs: &Observation) -> Option<f64> {
+        let score = self.anomaly.score_and_learn(&obs.features)?;
+        let flagged = score > hst::ALERT_SCORE;
+        self.anomaly_flags += u64::from(flagged);
+        self.anomaly_last = Some(score);
+        self.anomaly_mean.push(score, self.events as i64);
+        if self.events.is_multiple_of(50) {
+            push_bounded(&mut self.anomaly_history, self.anomaly_mean.mean());
+        }
+        if let Some(class) = obs.label_class {
+            self.anomaly_scores
+                .record(usize::from(flagged), usize::from(class != 0));
+        }
+        Some(score)
+    }
+
+    fn watch_metric(&mut self, obs: &Observation) -> Option<Drift> {
+        if !self.cfg.drift {
+            return None;
+        }
+        let d = self.drift.metric(obs.features[self.spec.target], self.events)?;
+        self.drifted(d);
+        Some(d)
+    }
+
+    fn watch_error(&mut self, wrong: bool) -> Option<Drift> {
+        if !self.cfg.drift {
+            return None;
+        }
+        self.drift.error.update(f64::from(u8::from(wrong)))?;
+        self.drifted(Drift::Error);
+        Some(Drift::Error)
+    }
+
+    fn drifted(&mut self, d: Drift) {
+        self.drift.count += 1;
+        self.drift.last = Some(format!(
+            "{} at event {} (model v{})",
+            d.describe(self.spec.target_name),
+            self.events,
+            self.version
+        ));
+        self.refit_now = true;
+    }
+
+    /// The features that moved the forest most toward `class` for `x`, largest first.
+    pub fn explain(&self, x: &[f64], class: usize) -> Vec<Contribution> {
+        self.forest
+            .as_ref()
+            .map_or_else(Vec::new, |f| f.explain(x, class))
     }
 
     fn regress(&mut self, obs: &Observation) {
@@ -364,20 +548,20 @@ impl StreamModel {
     }
 
     fn forest_due(&self) -> bool {
-        if self.cfg.background
-            && self.version > 0
-            && self.last_fit.elapsed() < self.cfg.min_refit_gap
-        {
-            return false;
-        }
         if self.version == 0 {
             self.labelled as usize >= self.cfg.warmup
         } else {
-            self.since_fit >= self.cfg.refit_every
-                || (self.cfg.background
-                    && self.last_fit.elapsed() >= self.cfg.refit_after
-                    && self.since_fit > 0)
+            self.since_fit >= self.refit_interval() || (self.refit_now && self.since_fit > 0)
         }
+    }
+
+    /// Labelled events between refits: while the buffer is young each refit waits as many
+    /// events as the last one was trained on (500, 1,000, 2,000, …), so the early models,
+    /// fitted on a handful of incidents, are soon replaced; then every `refit_every`.
+    fn refit_interval(&self) -> usize {
+        self.cfg
+            .refit_every
+            .min(self.training_size.max(self.cfg.warmup))
     }
 
     /// The same warm-up and refit rules as the forest's, counted in unlabelled events.
@@ -386,11 +570,7 @@ impl StreamModel {
         if self.reg_fits == 0 {
             return self.reg_rows.len() >= self.cfg.warmup;
         }
-        if self.cfg.background && self.last_fit.elapsed() < self.cfg.min_refit_gap {
-            return false;
-        }
-        fresh >= self.cfg.refit_every as u64
-            || (self.cfg.background && self.last_fit.elapsed() >= self.cfg.refit_after && fresh > 0)
+        fresh >= self.cfg.refit_every as u64 || (self.refit_now && fresh > 0)
     }
 
     fn start_fit(&mut self) {
@@ -404,7 +584,7 @@ impl StreamModel {
         let reg = reg_matrix(&self.reg_rows);
         let (spec, classes) = (self.spec, class_names(self.kind).len());
         self.since_fit = 0;
-        self.last_fit = Instant::now();
+        self.refit_now = false;
         if !self.buffer.has_both() {
             self.reg_fits += 1;
             self.reg_fitted_at = self.reg_seen;
@@ -427,6 +607,7 @@ impl StreamModel {
     }
 
     fn collect_fit(&mut self) {
+        self.collect_save();
         let Some(rx) = &self.pending else { return };
         match rx.try_recv() {
             Ok(f) => {
@@ -452,6 +633,98 @@ impl StreamModel {
         if let Some(r) = f.regressor {
             self.regressor = Some(Arc::new(r));
         }
+        self.save_in_background();
+    }
+
+    /// Sends the models to `path` after each refit and on `save` (see `store`).
+    pub fn with_store(mut self, path: PathBuf) -> Self {
+        self.store = Some(path);
+        self
+    }
+
+    /// Starts from saved models: they serve at once, and versions continue from theirs.
+    pub fn restore(&mut self, saved: SavedModels) {
+        self.version = saved.version;
+        self.training_size = saved.training_size;
+        self.forest = saved.forest.map(Arc::new);
+        self.regressor = saved.regressor.map(|r| {
+            let choice = RegressionChoice {
+                model: r.model.name(),
+                holdout_mae_linear: r.holdout_mae_linear,
+                holdout_mae_forest: r.holdout_mae_forest,
+            };
+            Arc::new((r.model, choice))
+        });
+        self.reg_fits = u32::from(self.regressor.is_some());
+        self.anomaly = saved.anomaly;
+        self.restored = true;
+    }
+
+    /// The models as they are now, for a file.
+    pub fn saved(&self) -> SavedModels {
+        SavedModels {
+            format: store::FORMAT,
+            stream: self.kind,
+            version: self.version,
+            training_size: self.training_size,
+            forest: self.forest.as_deref().cloned(),
+            regressor: self.regressor.as_deref().map(|(m, c)| SavedRegressor {
+                model: m.clone(),
+                holdout_mae_linear: c.holdout_mae_linear,
+                holdout_mae_forest: c.holdout_mae_forest,
+            }),
+            anomaly: self.anomaly.clone(),
+        }
+    }
+
+    /// Writes the models to the store now (on exit).
+    pub fn save(&self) -> Result<(), StoreError> {
+        match &self.store {
+            Some(path) => self.saved().save(path),
+            None => Ok(()),
+        }
+    }
+
+    /// After a refit: written on a thread of its own when fitting in the background (the
+    /// consumer only copies the models), inline otherwise.
+    fn save_in_background(&mut self) {
+        let Some(path) = self.store.clone() else {
+            return;
+        };
+        let saved = self.saved();
+        if !self.cfg.background {
+            self.store_error = saved.save(&path).err().map(|e| e.to_string());
+            return;
+        }
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("save-{}", self.kind.name()))
+            .spawn(move || {
+                let _ = tx.send(saved.save(&path));
+            });
+        self.saving = spawned.is_ok().then_some(rx);
+    }
+
+    fn collect_save(&mut self) {
+        let Some(rx) = &self.saving else { return };
+        match rx.try_recv() {
+            Ok(r) => {
+                self.store_error = r.err().map(|e| e.to_string());
+                self.saving = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => self.saving = None,
+        }
+    }
+
+    /// The last failure to save the models, in one line.
+    pub fn store_error(&self) -> Option<&str> {
+        self.store_error.as_deref()
+    }
+
+    /// The name of the stream's key metric (the regressor's target, watched for drift).
+    pub fn target_name(&self) -> &'static str {
+        self.spec.target_name
     }
 
     pub fn version(&self) -> u32 {
@@ -502,6 +775,12 @@ impl StreamModel {
             zscore: self.zscores.binary(),
             residual: self.residual_scores.binary(),
             residual_flags: self.residual_flags,
+            anomaly: self.anomaly_scores.binary(),
+            anomaly_flags: self.anomaly_flags,
+            anomaly_last: self.anomaly_last,
+            anomaly_history: self.anomaly_history.iter().copied().collect(),
+            drifts: self.drift.count,
+            last_drift: self.drift.last.clone(),
             labelled: self.labelled,
             classes: names.to_vec(),
             confusion: self.scores.confusion(names.len()),
@@ -521,6 +800,13 @@ impl StreamModel {
             predictions: self.predictions,
         }
     }
+}
+
+fn push_bounded(history: &mut VecDeque<f64>, v: f64) {
+    if history.len() == CONFIDENCE_HISTORY {
+        history.pop_front();
+    }
+    history.push_back(v);
 }
 
 fn reg_matrix(rows: &[(Vec<f64>, f64)]) -> Option<(Array2<f64>, Array1<f64>)> {
@@ -544,8 +830,8 @@ fn fit_all(
     let forest = if y.is_empty() {
         None
     } else {
-        match forest::fit(x, y, params) {
-            Ok(f) => Some(FlatForest::compile(&f, classes)),
+        match grow::fit(x, y, params, classes) {
+            Ok(f) => Some(f),
             Err(e) => {
                 error = Some(e.to_string());
                 None

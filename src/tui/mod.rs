@@ -145,6 +145,7 @@ fn start(
             forward_events: false,
             until_end: false,
             gate: Some(gate),
+            model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
         },
         tx,
     )?;

@@ -42,6 +42,42 @@ struct ServiceState {
     errors: ShareVsBaseline,
     p95: QuantileVsBaseline,
     last_t: i64,
+    recent: Recent,
+}
+
+/// What the service's last few requests did against its own longer run: the incidents of a
+/// service (a burst of errors, a slowdown) show here within a handful of lines, where the
+/// rules' windows of a hundred requests still read normal.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recent {
+    /// Exponentially weighted share of 5xx over about the last 8 requests.
+    errors: f64,
+    /// ln(latency) over about the last 8 requests, and over about the last 300.
+    latency: f64,
+    baseline: f64,
+    seen: bool,
+}
+
+/// Weights of the newest request in the short and in the long average.
+const RECENT_ALPHA: f64 = 0.125;
+const BASELINE_ALPHA: f64 = 1.0 / 300.0;
+
+impl Recent {
+    /// Adds a request; returns the recent 5xx share and latency against the baseline (a
+    /// ratio, 1 = as usual).
+    fn observe(&mut self, is5xx: Option<bool>, ll: f64) -> (f64, f64) {
+        if !self.seen && ll.is_finite() {
+            (self.latency, self.baseline, self.seen) = (ll, ll, true);
+        }
+        if let Some(e) = is5xx {
+            self.errors += RECENT_ALPHA * (f64::from(u8::from(e)) - self.errors);
+        }
+        if ll.is_finite() {
+            self.latency += RECENT_ALPHA * (ll - self.latency);
+            self.baseline += BASELINE_ALPHA * (ll - self.baseline);
+        }
+        (self.errors, (self.latency - self.baseline).exp())
+    }
 }
 
 /// What the rules learnt about one request on the way, for the features.
@@ -53,6 +89,8 @@ struct Context {
     p95: f64,
     p95_base: f64,
     since_ms: f64,
+    recent_errors: f64,
+    recent_latency: f64,
 }
 
 impl LogRules {
@@ -84,6 +122,7 @@ impl LogRules {
                 errors: ShareVsBaseline::new(ERROR_WINDOW),
                 p95: QuantileVsBaseline::new(P95_WINDOW, 0.95),
                 last_t: t,
+                recent: Recent::default(),
             });
         let ll = l.response_time_ms.max(0.01).ln();
         let z = endpoint_zscore(st, cfg, &l.endpoint).observe(ll);
@@ -102,7 +141,11 @@ impl LogRules {
         let (p95, p95_base) = p95_latency(&mut fire, l, st);
         let since_ms = (t - st.last_t).max(0) as f64;
         st.last_t = t;
+        let known = l.status_code != 0;
+        let (recent_errors, recent_latency) = st.recent.observe(known.then_some(is5xx), ll);
         let cx = Context {
+            recent_errors,
+            recent_latency,
             ll,
             z,
             share,
@@ -231,6 +274,8 @@ fn features(f: &mut FeatureVector, l: &LogEntry, cx: &Context) {
             (F::Service, index(service.map(|(i, _)| i))),
             (F::Endpoint, index(endpoint)),
             (F::P95Ms, cx.p95),
+            (F::RecentErrors, cx.recent_errors),
+            (F::RecentLatency, cx.recent_latency),
         ],
     );
 }

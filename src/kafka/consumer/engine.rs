@@ -21,7 +21,8 @@ use crate::kafka::gate::LagGate;
 use streamwatch::analytics::ingest::{Arrival, IngestBook, Origin};
 use streamwatch::analytics::{Alert, Observation, StreamAnalyzer};
 use streamwatch::codec::{Codec, Notes};
-use streamwatch::ml::StreamModel;
+use streamwatch::ml::findings::{self, Subject};
+use streamwatch::ml::{MlConfig, StreamModel, store};
 use streamwatch::streams::{Event, StreamKind, Timestamp};
 
 /// Everything the consumer keeps for one topic.
@@ -51,12 +52,15 @@ pub(super) struct Engine {
     positions: Positions,
     /// Where a producer paced by this consumer learns where it is.
     gate: Option<Arc<LagGate>>,
+    /// Problems found before there was anyone to tell (a model file refused).
+    problems: Vec<String>,
 }
 
 impl Engine {
     pub fn new(settings: &Settings, plan: &ConsumerPlan, topics: &[(String, StreamKind)]) -> Self {
         let (analyzer, ml) = (settings.analyzer(), settings.ml());
         let positions = Positions::new(topics, plan.from_beginning);
+        let mut problems = Vec::new();
         let topics = topics
             .iter()
             .map(|(name, kind)| Topic {
@@ -64,11 +68,12 @@ impl Engine {
                 kind: *kind,
                 codec: settings.codec(*kind).clone(),
                 analyzer: StreamAnalyzer::new(*kind, &analyzer),
-                model: StreamModel::new(*kind, &ml),
+                model: open_model(name, *kind, &ml, plan.model_store.as_ref(), &mut problems),
                 scratch: Event::empty(*kind),
             })
             .collect();
         Self {
+            problems,
             topics,
             ingest: IngestBook::default(),
             notes: Notes::default(),
@@ -97,6 +102,9 @@ impl Engine {
         let mut last_count = 0u64;
         let mut last_tick = started;
         let mut rate = 0.0;
+        for why in self.problems.drain(..) {
+            problem(&out, why);
+        }
         loop {
             match control.try_recv() {
                 Ok(ConsumerControl::Shutdown) | Err(TryRecvError::Disconnected) => break,
@@ -151,6 +159,11 @@ impl Engine {
         out: &UnboundedSender<ConsumerEvent>,
     ) {
         commit(consumer, shared, out);
+        for t in &self.topics {
+            if let Err(e) = t.model.save() {
+                problem(out, e.to_string());
+            }
+        }
         let elapsed = started.elapsed().as_secs_f64();
         let active = self
             .first_message
@@ -305,8 +318,22 @@ impl Engine {
         if arrival == Arrival::Duplicate {
             return;
         }
-        let obs = topic.analyzer.observe(event);
-        topic.model.observe(&obs);
+        let mut obs = topic.analyzer.observe(event);
+        let verdict = topic.model.observe(&obs);
+        let subject = Subject {
+            entity: event.key(),
+            time: event.timestamp(),
+        };
+        let mut opened = Vec::new();
+        findings::file(
+            &topic.model,
+            &mut topic.analyzer,
+            &obs,
+            &verdict,
+            subject,
+            &mut opened,
+        );
+        obs.new_alerts.append(&mut opened);
         if self.forward_events {
             let analysed = analysed_event(at, event, &obs, topic.analyzer.rule_names());
             let _ = out.send(ConsumerEvent::Analysed(Box::new(analysed)));
@@ -343,6 +370,33 @@ impl Engine {
             unconsumed: self.positions.unconsumed(),
         }
     }
+}
+
+/// A stream's models: from the store's file for the topic when there is a readable one
+/// (a refused file is a problem, and training starts afresh), saved there from now on.
+fn open_model(
+    topic: &str,
+    kind: StreamKind,
+    ml: &MlConfig,
+    at: Option<&super::ModelStore>,
+    problems: &mut Vec<String>,
+) -> StreamModel {
+    let model = StreamModel::new(kind, ml);
+    let Some(at) = at else { return model };
+    let path = store::path_for(&at.dir, topic);
+    let mut model = model.with_store(path.clone());
+    if at.fresh {
+        return model;
+    }
+    match store::load(&path, kind) {
+        Ok(Some(saved)) => {
+            tracing::info!(path = %path.display(), version = saved.version, "models restored");
+            model.restore(saved);
+        }
+        Ok(None) => {}
+        Err(e) => problems.push(e.to_string()),
+    }
+    model
 }
 
 /// The final, synchronous commit. With every broker down it would wait out the session

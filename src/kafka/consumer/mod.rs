@@ -100,6 +100,24 @@ pub struct ConsumerPlan {
     pub until_end: bool,
     /// Where to publish each stream's lag for a producer paced by it ("max").
     pub gate: Option<Arc<crate::kafka::gate::LagGate>>,
+    /// Where the models are saved and read back (`None`: they start afresh and are not kept).
+    pub model_store: Option<ModelStore>,
+}
+
+/// The models' directory, and whether to ignore what it holds at the start.
+#[derive(Debug, Clone)]
+pub struct ModelStore {
+    pub dir: std::path::PathBuf,
+    pub fresh: bool,
+}
+
+impl ModelStore {
+    pub fn of(settings: &Settings) -> Self {
+        Self {
+            dir: settings.model_dir(),
+            fresh: settings.ml.fresh_models,
+        }
+    }
 }
 
 pub struct ConsumerHandle {

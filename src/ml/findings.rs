@@ -1,0 +1,86 @@
+//! What the models say about one event, as alerts in the stream's alert book beside the
+//! rules': the forest's incident calls with the features that drove them, the label-free
+//! detector's unusual events, and drift (the models refit at once).
+
+use super::hst::ALERT_SCORE;
+use super::trainer::{StreamModel, Verdict, class_names};
+use crate::analytics::{Alert, Firing, Observation, Reason, Severity, StreamAnalyzer};
+use crate::streams::Timestamp;
+
+/// Features named in a forest alert.
+const REASONS: usize = 3;
+
+/// The event an alert is about.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub entity: &'a str,
+    pub time: Timestamp,
+}
+
+/// Files the alerts `verdict` calls for; the ones it opens are appended to `opened`.
+pub fn file(
+    model: &StreamModel,
+    analyzer: &mut StreamAnalyzer,
+    obs: &Observation,
+    verdict: &Verdict,
+    at: Subject<'_>,
+    opened: &mut Vec<Alert>,
+) {
+    let stream = analyzer.kind();
+    let firing = |rule, severity, value, expected| Firing {
+        stream,
+        entity: at.entity,
+        rule,
+        severity,
+        value,
+        expected,
+        time: at.time,
+    };
+    if let Some(p) = verdict.prediction.filter(|p| p.is_incident()) {
+        let names = analyzer.feature_names();
+        let class = class_names(stream).get(p.class).copied().unwrap_or("incident");
+        let severity = if p.confidence >= 0.9 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        let reasons = || {
+            model
+                .explain(&obs.features, p.class)
+                .into_iter()
+                .take(REASONS)
+                .map(|c| Reason {
+                    feature: names.get(c.feature).copied().unwrap_or("?"),
+                    contribution: c.value,
+                })
+                .collect()
+        };
+        let message = |r: &[Reason]| {
+            let why: Vec<String> = r
+                .iter()
+                .map(|r| format!("{} {:+.2}", r.feature, r.contribution))
+                .collect();
+            format!(
+                "forest: {class} ({:.0} % of trees): {}",
+                p.confidence * 100.0,
+                why.join(", ")
+            )
+        };
+        let f = firing("forest", severity, p.confidence, (0.0, 0.5));
+        opened.extend(analyzer.file_external(f, message, reasons));
+    }
+    if let Some(score) = verdict.anomaly.filter(|_| verdict.anomalous()) {
+        let f = firing("half_space", Severity::Warning, score, (0.0, ALERT_SCORE));
+        let message = |_: &[Reason]| format!("unusual event: half-space score {score:.2}");
+        opened.extend(analyzer.file_external(f, message, Vec::new));
+    }
+    if let Some(d) = verdict.drift {
+        let f = Firing {
+            entity: "model",
+            ..firing("drift", Severity::Info, 1.0, (0.0, 0.0))
+        };
+        let what = d.describe(model.target_name());
+        let message = |_: &[Reason]| format!("drift: {what}; the models refit now");
+        opened.extend(analyzer.file_external(f, message, Vec::new));
+    }
+}
