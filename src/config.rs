@@ -113,6 +113,9 @@ pub struct Settings {
     /// Each stream's codec, built from `streams` when the settings are resolved.
     #[serde(skip)]
     codecs: Codecs,
+    /// The log file given on the command line (the models live beside it by default).
+    #[serde(skip)]
+    log_file: Option<PathBuf>,
 }
 
 /// Per stream: its topic, and the field mapping for topics other programs write.
@@ -415,6 +418,7 @@ impl Settings {
         for (k, v) in &global.properties {
             self.kafka.properties.insert(k.clone(), v.clone());
         }
+        self.log_file.clone_from(&global.log_file);
     }
 
     /// The command's own flags that are settings.
@@ -554,11 +558,15 @@ impl Settings {
         self.ml.to_core(self.producer.seed)
     }
 
-    /// Where the models are saved and read back.
+    /// Where the models are saved and read back: by default `models` beside the log file.
     pub fn model_dir(&self) -> PathBuf {
         if self.ml.model_dir.as_os_str().is_empty() {
-            let log = crate::logging::default_path();
-            log.parent().map_or_else(|| PathBuf::from("models"), |d| d.join("models"))
+            let log = self
+                .log_file
+                .clone()
+                .unwrap_or_else(crate::logging::default_path);
+            log.parent()
+                .map_or_else(|| PathBuf::from("models"), |d| d.join("models"))
         } else {
             self.ml.model_dir.clone()
         }

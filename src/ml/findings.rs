@@ -38,7 +38,10 @@ pub fn file(
     };
     if let Some(p) = verdict.prediction.filter(|p| p.is_incident()) {
         let names = analyzer.feature_names();
-        let class = class_names(stream).get(p.class).copied().unwrap_or("incident");
+        let class = class_names(stream)
+            .get(p.class)
+            .copied()
+            .unwrap_or("incident");
         let severity = if p.confidence >= 0.9 {
             Severity::Critical
         } else {

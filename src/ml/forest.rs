@@ -482,7 +482,11 @@ mod tests {
         f.roots = vec![0];
         f.nodes = vec![split(2), leaf, leaf];
         assert!(f.validate().is_ok());
-        for bad in [vec![split(0), leaf, leaf], vec![split(9), leaf, leaf], vec![split(1), leaf]] {
+        for bad in [
+            vec![split(0), leaf, leaf],
+            vec![split(9), leaf, leaf],
+            vec![split(1), leaf],
+        ] {
             f.nodes = bad;
             assert!(f.validate().is_err(), "{:?}", f.nodes);
         }

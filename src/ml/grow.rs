@@ -369,8 +369,14 @@ mod forest_tests {
     #[test]
     fn the_same_seed_gives_the_same_forest_another_seed_another() {
         let (x, y) = data(800, 3);
-        assert_eq!(fit(&x, &y, &params(5), 3).unwrap(), fit(&x, &y, &params(5), 3).unwrap());
-        assert_ne!(fit(&x, &y, &params(5), 3).unwrap(), fit(&x, &y, &params(6), 3).unwrap());
+        assert_eq!(
+            fit(&x, &y, &params(5), 3).unwrap(),
+            fit(&x, &y, &params(5), 3).unwrap()
+        );
+        assert_ne!(
+            fit(&x, &y, &params(5), 3).unwrap(),
+            fit(&x, &y, &params(6), 3).unwrap()
+        );
     }
 
     #[test]
@@ -384,7 +390,11 @@ mod forest_tests {
             let total: f64 = f.base_share(p.class) + parts.iter().map(|c| c.value).sum::<f64>();
             let leaves = f.mean_leaf_share(r, p.class);
             assert!((total - leaves).abs() < 1e-4, "{total} vs {leaves}");
-            assert!(parts.windows(2).all(|w| w[0].value.abs() >= w[1].value.abs()));
+            assert!(
+                parts
+                    .windows(2)
+                    .all(|w| w[0].value.abs() >= w[1].value.abs())
+            );
         }
         // The class-2 rule reads x0 and x3 only: they explain a confident class-2 call.
         let p = f.predict(&[3.0, 0.0, 0.0, 2.0, 0.0, 0.0]);

@@ -155,7 +155,11 @@ impl HalfSpaceTrees {
         if self.nodes.len() != TREES * PER_TREE {
             return Err("the half-space trees have the wrong shape".into());
         }
-        if self.nodes.iter().any(|n| usize::from(n.feature) >= FEATURES) {
+        if self
+            .nodes
+            .iter()
+            .any(|n| usize::from(n.feature) >= FEATURES)
+        {
             return Err("a half-space tree reads a feature out of range".into());
         }
         if self.span.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
@@ -253,7 +257,11 @@ mod tests {
         assert!(s > ALERT_SCORE, "spike {s:.3}");
         assert!(typical < 0.5, "typical {typical:.3}");
         let flagged = scores.iter().filter(|&&s| s > ALERT_SCORE).count();
-        assert!(flagged * 100 < scores.len(), "{flagged} of {}", scores.len());
+        assert!(
+            flagged * 100 < scores.len(),
+            "{flagged} of {}",
+            scores.len()
+        );
     }
 
     #[test]

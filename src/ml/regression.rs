@@ -208,9 +208,11 @@ fn fit_linear(x: &Array2<f64>, y: &Array1<f64>) -> Result<Regressor, MlError> {
     let fitted = LinearRegression::new()
         .fit(&Dataset::new(x.clone(), y.clone()))
         .map_err(|e| MlError::Fit(e.to_string()))?;
-    let (low, high) = y.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-        (a.min(v), b.max(v))
-    });
+    let (low, high) = y
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
     Ok(Regressor::Linear {
         weights: fitted.params().to_vec(),
         intercept: fitted.intercept(),

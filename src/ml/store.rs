@@ -112,7 +112,11 @@ impl SavedModels {
             f.validate()?;
         }
         if let Some(r) = &self.regressor {
-            r.model.validate(super::regression::RegressionSpec::for_stream(self.stream).inputs.len())?;
+            r.model.validate(
+                super::regression::RegressionSpec::for_stream(self.stream)
+                    .inputs
+                    .len(),
+            )?;
         }
         self.anomaly.validate()
     }

@@ -71,7 +71,11 @@ fn same_seed_gives_the_same_predictions() {
             },
         );
         obs.iter()
-            .map(|o| m.observe(o).prediction.map(|p| (p.class, p.confidence.to_bits())))
+            .map(|o| {
+                m.observe(o)
+                    .prediction
+                    .map(|p| (p.class, p.confidence.to_bits()))
+            })
             .collect::<Vec<_>>()
     };
     let a = predict();
@@ -98,13 +102,121 @@ fn a_stream_without_labels_gets_a_regressor_and_no_forest() {
     let mut m = StreamModel::new(StreamKind::Log, &inline(10));
     for mut o in observations(StreamKind::Log, 4000, 3, 0.02) {
         (o.incident, o.label_class) = (None, None);
-        assert!(m.observe(&o).prediction.is_none(), "no forest without labels");
+        assert!(
+            m.observe(&o).prediction.is_none(),
+            "no forest without labels"
+        );
     }
     let s = m.snapshot();
     assert_eq!((s.version, s.labelled, s.forest.n), (0, 0, 0));
     assert_eq!(s.status, "no labelled events yet");
     let r = s.regression.expect("a regressor fitted without labels");
     assert!(r.mae.is_finite() && r.mae > 0.0, "{r:?}");
+}
+
+/// On a label-free topic the card's model is the label-free detector: it scores events and
+/// flags the odd ones, while every forest figure stays empty.
+#[test]
+fn a_stream_without_labels_is_scored_by_the_half_space_trees() {
+    let mut m = StreamModel::new(StreamKind::Log, &inline(10));
+    let (mut scored, mut flagged) = (0, 0);
+    for mut o in observations(StreamKind::Log, 6000, 3, 0.02) {
+        (o.incident, o.label_class) = (None, None);
+        let v = m.observe(&o);
+        scored += usize::from(v.anomaly.is_some());
+        flagged += usize::from(v.anomalous());
+    }
+    let s = m.snapshot();
+    assert_eq!((s.forest.n, s.anomaly.n, s.predictions), (0, 0, 0));
+    assert!(scored >= 5000 && s.anomaly_last.is_some(), "{scored}");
+    assert!(
+        flagged > 0 && flagged < scored / 10,
+        "{flagged} of {scored}"
+    );
+    assert_eq!(s.anomaly_flags, flagged as u64);
+}
+
+/// A shift in what the labels mean (the incidents of one kind suddenly look normal, and the
+/// forest keeps calling them normal) is drift: the forest refits long before its next
+/// scheduled refit, and says why.
+#[test]
+fn drift_triggers_a_refit() {
+    let cfg = MlConfig {
+        refit_every: 1_000_000,
+        ..inline(10)
+    };
+    let mut m = StreamModel::new(StreamKind::Transaction, &cfg);
+    let obs = observations(StreamKind::Transaction, 12_000, 4, 0.05);
+    for o in &obs[..8000] {
+        m.observe(o);
+    }
+    let before = m.snapshot();
+    // Refits so far are the young buffer's doubling ones; none is due for a million events.
+    let mut flipped = 0;
+    for o in &obs[8000..] {
+        let mut o = o.clone();
+        // From here on, normal payments are labelled as fraud: the forest is now wrong
+        // on nearly every event.
+        if o.label_class == Some(0) {
+            o.label_class = Some(1);
+            o.incident = Some(true);
+            flipped += 1;
+        }
+        m.observe(&o);
+    }
+    let after = m.snapshot();
+    assert!(flipped > 3000);
+    assert!(after.drifts > before.drifts, "{after:?}");
+    assert!(after.version > before.version, "drift refits");
+    let why = after.last_drift.unwrap_or_default();
+    assert!(why.contains("error rate rose"), "{why}");
+}
+
+/// The models written to a file serve the next run at once, with the versions continuing;
+/// a damaged file or one of another format is refused in one line.
+#[test]
+fn saved_models_come_back_and_a_damaged_file_is_refused() {
+    let dir = std::env::temp_dir().join(format!("sw-models-{}", std::process::id()));
+    let path = store::path_for(&dir, "dev.sensor-data");
+    let obs = observations(StreamKind::Sensor, 6000, 5, 0.05);
+    let mut m = StreamModel::new(StreamKind::Sensor, &inline(10)).with_store(path.clone());
+    for o in &obs {
+        m.observe(o);
+    }
+    m.save().unwrap();
+    let saved = store::load(&path, StreamKind::Sensor).unwrap().unwrap();
+    assert_eq!(saved, m.saved());
+    let mut next = StreamModel::new(StreamKind::Sensor, &inline(10));
+    next.restore(saved);
+    assert_eq!(next.version(), m.version());
+    let probe = &obs[5999];
+    assert_eq!(
+        next.observe(probe).prediction.map(|p| p.class),
+        m.observe(probe).prediction.map(|p| p.class),
+        "the restored forest serves from the first event"
+    );
+    assert!(
+        store::load(&path, StreamKind::Log).is_err(),
+        "another stream's file"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    for damaged in [
+        text[..text.len() / 2].to_string(),
+        text.replacen("\"format\":1", "\"format\":99", 1),
+        text.replacen("\"right\":", "\"right\":9999999", 1),
+    ] {
+        std::fs::write(&path, &damaged).unwrap();
+        let e = store::load(&path, StreamKind::Sensor)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("training starts afresh") && !e.contains('\n'),
+            "{e}"
+        );
+    }
+    std::fs::remove_file(&path).unwrap();
+    assert!(store::load(&path, StreamKind::Sensor).unwrap().is_none());
+    let _ = std::fs::remove_dir(&dir);
 }
 
 #[test]

@@ -443,7 +443,9 @@ impl StreamModel {
         if !self.cfg.drift {
             return None;
         }
-        let d = self.drift.metric(obs.features[self.spec.target], self.events)?;
+        let d = self
+            .drift
+            .metric(obs.features[self.spec.target], self.events)?;
         self.drifted(d);
         Some(d)
     }
@@ -460,7 +462,7 @@ impl StreamModel {
     fn drifted(&mut self, d: Drift) {
         self.drift.count += 1;
         self.drift.last = Some(format!(
-            "{} at event {} (model v{})",
+            "{} @{} v{}",
             d.describe(self.spec.target_name),
             self.events,
             self.version

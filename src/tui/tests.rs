@@ -514,7 +514,10 @@ fn a_topic_without_labels_and_a_member_with_part_of_the_partitions() {
     );
     let text = screen_text(&render(&app, 120, 40));
     assert!(text.contains("member of g2, partitions 0, 2, 4"), "{text}");
-    assert!(text.contains("no labelled events yet"), "{text}");
+    assert!(
+        text.contains("no labelled events") && text.contains("half-space trees: score"),
+        "{text}"
+    );
     assert!(!text.contains("precision"), "no scores without labels");
 }
 

@@ -164,10 +164,13 @@ fn render_model_card(
         return;
     };
     let mut lines = if m.labelled == 0 {
-        unlabelled_lines()
+        unlabelled_lines(m)
     } else {
         scored_lines(snap, m)
     };
+    if let Some(d) = &m.last_drift {
+        lines.push(Line::styled(format!("drift: {d}"), THEME.mark));
+    }
     if let Some(r) = &m.regression {
         lines.push(Line::from(format!(
             "regression: {} by the {} model",
@@ -184,13 +187,22 @@ fn render_model_card(
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-/// A topic without ground truth (another producer's): no forest, no scores, and why.
-fn unlabelled_lines() -> Vec<Line<'static>> {
+/// A topic without ground truth (another producer's): no forest and no scores; the
+/// label-free detector is the model.
+fn unlabelled_lines(m: &ModelSnapshot) -> Vec<Line<'static>> {
+    let detector = match m.anomaly_last {
+        Some(score) => format!(
+            "half-space trees: score {score:.2} · {} flagged",
+            fmt_int(m.anomaly_flags)
+        ),
+        None => "half-space trees: learning the first windows".into(),
+    };
     vec![
-        Line::from("no labelled events yet"),
-        Line::styled("forest and scores need ground truth", THEME.dim),
-        Line::styled("(a `label` field); rules, z-scores", THEME.dim),
-        Line::styled("and the regressor run without it", THEME.dim),
+        Line::from(detector),
+        Line::styled("no labelled events: the forest and", THEME.dim),
+        Line::styled("scores need ground truth (a `label`", THEME.dim),
+        Line::styled("field); rules, z-scores, the regressor", THEME.dim),
+        Line::styled("and half-space trees run without it", THEME.dim),
     ]
 }
 
@@ -229,6 +241,13 @@ fn scored_lines(snap: Option<&StreamSnapshot>, m: &ModelSnapshot) -> Vec<Line<'s
             m.residual.recall,
             m.residual.f1,
             THEME.mark,
+        ),
+        score_row(
+            "no-label",
+            m.anomaly.precision,
+            m.anomaly.recall,
+            m.anomaly.f1,
+            THEME.dim,
         ),
     ];
     if let Some(any) = snap.and_then(|s| s.scorecard.last()) {
