@@ -206,7 +206,7 @@ fn training_rows(kind: StreamKind, n: u64) -> Vec<Observation> {
 }
 
 fn forest_bench(c: &mut Criterion) {
-    let obs = training_rows(StreamKind::Transaction, 40_000);
+    let obs = training_rows(StreamKind::Transaction, 150_000);
     // The default buffer: 4,000 rows, half normal, half incidents.
     let (mut normal, mut incident): (Vec<&Observation>, Vec<&Observation>) = (vec![], vec![]);
     for o in &obs {
