@@ -375,28 +375,35 @@ impl FlatForest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ndarray::Axis;
     use rand::Rng;
 
-    fn data(n: usize, seed: u64) -> (Array2<f64>, Array1<usize>) {
+    /// Three classes on six features: class 2 where x0 + x3/2 > 1.5, class 1 where
+    /// x1·x2 > 1, otherwise 0; a `noise` share of the labels moved to the next class.
+    pub(crate) fn data_with_noise(n: usize, seed: u64, noise: f64) -> (Array2<f64>, Array1<usize>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = Array2::from_shape_fn((n, 6), |_| rng.gen_range(-3.0..3.0));
         let y = x
             .rows()
             .into_iter()
             .map(|r| {
-                if r[0] + 0.5 * r[3] > 1.5 {
+                let c = if r[0] + 0.5 * r[3] > 1.5 {
                     2
                 } else if r[1] * r[2] > 1.0 {
                     1
                 } else {
                     0
-                }
+                };
+                if rng.gen_bool(noise) { (c + 1) % 3 } else { c }
             })
             .collect();
         (x, y)
+    }
+
+    fn data(n: usize, seed: u64) -> (Array2<f64>, Array1<usize>) {
+        data_with_noise(n, seed, 0.0)
     }
 
     #[test]

@@ -314,26 +314,8 @@ mod forest_tests {
     use super::*;
     use crate::ml::forest;
 
-    /// Three classes on six features, with label noise: class 2 where x0 + x3/2 > 1.5, class
-    /// 1 where x1·x2 > 1, otherwise 0.
     fn data(n: usize, seed: u64) -> (Array2<f64>, Array1<usize>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let x = Array2::from_shape_fn((n, 6), |_| rng.gen_range(-3.0..3.0));
-        let y = x
-            .rows()
-            .into_iter()
-            .map(|r| {
-                let c = if r[0] + 0.5 * r[3] > 1.5 {
-                    2
-                } else if r[1] * r[2] > 1.0 {
-                    1
-                } else {
-                    0
-                };
-                if rng.gen_bool(0.03) { (c + 1) % 3 } else { c }
-            })
-            .collect();
-        (x, y)
+        forest::tests::data_with_noise(n, seed, 0.03)
     }
 
     fn params(seed: u64) -> ForestParams {
