@@ -206,6 +206,18 @@ impl FlatForest {
         self.roots.push(root);
     }
 
+    /// Adds another forest's trees after this one's.
+    pub(super) fn append(&mut self, other: FlatForest) {
+        let offset = self.nodes.len() as u32;
+        self.width = self.width.max(other.width);
+        self.nodes.extend(other.nodes.into_iter().map(|n| Node {
+            right: if n.feature == LEAF { 0 } else { n.right + offset },
+            ..n
+        }));
+        self.shares.extend(other.shares);
+        self.roots.extend(other.roots.into_iter().map(|r| r + offset));
+    }
+
     /// Checks a forest read from a file: every index in range and every step forward (so a
     /// walk ends), classes and features within bounds.
     pub fn validate(&self) -> Result<(), String> {

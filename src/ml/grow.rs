@@ -125,6 +125,9 @@ pub fn fit(
             y.len()
         )));
     }
+    if x.ncols() == 0 {
+        return Err(MlError::Data("rows without features".into()));
+    }
     if x.nrows() > u32::MAX as usize {
         return Err(MlError::Data(format!("{} rows are too many", x.nrows())));
     }
@@ -134,28 +137,83 @@ pub fn fit(
     }
     let data = Binned::new(x);
     let labels: Vec<u8> = y.iter().map(|&c| c as u8).collect();
-    let d = x.ncols();
+    let d = x.ncols().max(1);
     let per_node = ((d as f64 * p.feature_fraction.clamp(0.05, 1.0)).ceil() as usize).clamp(1, d);
+    let trees = p.trees.max(1);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, MAX_THREADS.min(trees));
+    let setup = Setup {
+        data: &data,
+        y: &labels,
+        classes,
+        depth: p.max_depth,
+        per_node,
+        seed: p.seed,
+    };
+    // Trees are independent (each its own random stream): split them over the cores, then
+    // join the parts in tree order, so the forest is the same on any number of cores.
+    let chunk = trees.div_ceil(threads);
+    let parts: Vec<FlatForest> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..trees)
+            .step_by(chunk)
+            .map(|from| {
+                let setup = &setup;
+                scope.spawn(move || setup.grow_trees(from..(from + chunk).min(trees)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| FlatForest::empty(classes)))
+            .collect()
+    });
     let mut forest = FlatForest::empty(classes);
-    for t in 0..p.trees.max(1) {
-        let mut rng = ChaCha8Rng::seed_from_u64(p.seed);
-        rng.set_stream(t as u64);
-        let n = data.rows as u32;
-        let mut rows: Vec<u32> = (0..n).map(|_| rng.gen_range(0..n)).collect();
-        let mut g = Grower {
-            data: &data,
-            y: &labels,
-            classes,
-            depth: p.max_depth,
-            per_node,
-            rng,
-            features: (0..d).collect(),
-            hist: Box::new([[0; MAX_CLASSES]; MAX_BINS]),
-        };
-        let root = g.grow(&mut forest, &mut rows, 0);
-        forest.add_root(root);
+    for part in parts {
+        forest.append(part);
+    }
+    if forest.trees() != trees {
+        return Err(MlError::Fit("a tree-growing thread failed".into()));
     }
     Ok(forest)
+}
+
+/// Threads a fit uses at most (the consumer needs a core too; on this 2-core machine a fit
+/// runs on both only while the consumer waits for it).
+const MAX_THREADS: usize = 2;
+
+/// What every tree of one fit shares.
+struct Setup<'a> {
+    data: &'a Binned,
+    y: &'a [u8],
+    classes: usize,
+    depth: usize,
+    per_node: usize,
+    seed: u64,
+}
+
+impl Setup<'_> {
+    fn grow_trees(&self, trees: std::ops::Range<usize>) -> FlatForest {
+        let mut forest = FlatForest::empty(self.classes);
+        let n = self.data.rows as u32;
+        for t in trees {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(t as u64);
+            let mut rows: Vec<u32> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+            let mut g = Grower {
+                data: self.data,
+                y: self.y,
+                classes: self.classes,
+                depth: self.depth,
+                per_node: self.per_node,
+                rng,
+                features: (0..self.data.cuts.len()).collect(),
+                hist: Box::new([[0; MAX_CLASSES]; MAX_BINS]),
+            };
+            let root = g.grow(&mut forest, &mut rows, 0);
+            forest.add_root(root);
+        }
+        forest
+    }
 }
 
 impl Grower<'_> {

@@ -830,6 +830,7 @@ fn reg_matrix(rows: &[(Vec<f64>, f64)]) -> Option<(Array2<f64>, Array1<f64>)> {
     Some((x, y))
 }
 
+/// Fits the forest and, beside it on another thread, the regressor.
 fn fit_all(
     x: &Array2<f64>,
     y: &Array1<usize>,
@@ -839,31 +840,28 @@ fn fit_all(
     spec: &RegressionSpec,
 ) -> Fitted {
     let start = Instant::now();
+    let (forest, regressor) = std::thread::scope(|scope| {
+        let regressor = scope.spawn(|| {
+            reg.map(|(rx, ry)| regression::fit_best(&rx, &ry, spec, params.seed))
+        });
+        // Without labelled rows (a topic without labels) there is no forest to fit.
+        let forest = (!y.is_empty()).then(|| grow::fit(x, y, params, classes));
+        let regressor = regressor
+            .join()
+            .unwrap_or_else(|_| Some(Err(MlError::Fit("the regression thread failed".into()))));
+        (forest, regressor)
+    });
+    let fit_ms = start.elapsed().as_secs_f64() * 1000.0;
     let mut error = None;
-    // Without labelled rows (a topic without labels) there is no forest to fit.
-    let forest = if y.is_empty() {
-        None
-    } else {
-        match grow::fit(x, y, params, classes) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                error = Some(e.to_string());
-                None
-            }
+    let forest = forest.and_then(|f| f.map_err(|e| error = Some(e.to_string())).ok());
+    let regressor = match regressor {
+        Some(Ok(r)) => Some(r),
+        Some(Err(MlError::Data(_))) | None => None,
+        Some(Err(e)) => {
+            error = Some(e.to_string());
+            None
         }
     };
-    let fit_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let regressor =
-        reg.and_then(
-            |(rx, ry)| match regression::fit_best(&rx, &ry, spec, params.seed) {
-                Ok(r) => Some(r),
-                Err(MlError::Data(_)) => None,
-                Err(e) => {
-                    error = Some(e.to_string());
-                    None
-                }
-            },
-        );
     Fitted {
         forest,
         regressor,
