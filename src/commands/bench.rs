@@ -162,6 +162,7 @@ fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> Consu
         until_end: false,
         gate: Some(gate),
         model_store: None,
+        ordered: false,
     }
 }
 

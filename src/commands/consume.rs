@@ -36,6 +36,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         until_end: args.until_end,
         gate: None,
         model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
+        ordered: settings.ml.fit == crate::config::FitMode::Inline,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;

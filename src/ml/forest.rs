@@ -211,11 +211,16 @@ impl FlatForest {
         let offset = self.nodes.len() as u32;
         self.width = self.width.max(other.width);
         self.nodes.extend(other.nodes.into_iter().map(|n| Node {
-            right: if n.feature == LEAF { 0 } else { n.right + offset },
+            right: if n.feature == LEAF {
+                0
+            } else {
+                n.right + offset
+            },
             ..n
         }));
         self.shares.extend(other.shares);
-        self.roots.extend(other.roots.into_iter().map(|r| r + offset));
+        self.roots
+            .extend(other.roots.into_iter().map(|r| r + offset));
     }
 
     /// Checks a forest read from a file: every index in range and every step forward (so a

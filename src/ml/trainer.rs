@@ -614,10 +614,12 @@ impl StreamModel {
     fn collect_fit(&mut self) {
         self.collect_save();
         let Some(rx) = &self.pending else { return };
-        // Staleness is bounded in events: once the next refit is due while one still runs,
-        // the consumer waits for it rather than serving an ever older model, so a backlog
-        // read at full speed is judged by models as fresh as when events arrive slowly.
-        let overdue = self.version > 0 && self.since_fit >= self.refit_interval();
+        // Staleness is bounded in events, so a backlog read at full speed is judged by models
+        // as fresh as when events arrive slowly: a young model (refitted every few hundred
+        // events, on a handful of incidents) is replaced before the next event; a mature one
+        // serves while its successor fits, until the next refit is due.
+        let young = self.refit_interval() < self.cfg.refit_every;
+        let overdue = self.version > 0 && (young || self.since_fit >= self.refit_interval());
         let got = if overdue {
             rx.recv().map_err(|_| TryRecvError::Disconnected)
         } else {
@@ -841,9 +843,8 @@ fn fit_all(
 ) -> Fitted {
     let start = Instant::now();
     let (forest, regressor) = std::thread::scope(|scope| {
-        let regressor = scope.spawn(|| {
-            reg.map(|(rx, ry)| regression::fit_best(&rx, &ry, spec, params.seed))
-        });
+        let regressor =
+            scope.spawn(|| reg.map(|(rx, ry)| regression::fit_best(&rx, &ry, spec, params.seed)));
         // Without labelled rows (a topic without labels) there is no forest to fit.
         let forest = (!y.is_empty()).then(|| grow::fit(x, y, params, classes));
         let regressor = regressor

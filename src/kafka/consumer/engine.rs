@@ -12,6 +12,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
+use super::order::Merge;
 use super::position::{Positions, Step};
 use super::{
     AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, Shared,
@@ -54,6 +55,8 @@ pub(super) struct Engine {
     gate: Option<Arc<LagGate>>,
     /// Problems found before there was anyone to tell (a model file refused).
     problems: Vec<String>,
+    /// Ordered mode (`--fit inline`): events held until their turn (see `order`).
+    merge: Option<Merge>,
 }
 
 impl Engine {
@@ -74,6 +77,7 @@ impl Engine {
             .collect();
         Self {
             problems,
+            merge: plan.ordered.then(Merge::default),
             topics,
             ingest: IngestBook::default(),
             notes: Notes::default(),
@@ -141,6 +145,7 @@ impl Engine {
                 next_tick = now + plan.tick;
             }
             self.poll_batch(&consumer, &shared, &out, plan.count);
+            self.release(&out, false);
             self.note_cluster_change(&shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
@@ -158,6 +163,7 @@ impl Engine {
         started: Instant,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
+        self.release(out, true);
         commit(consumer, shared, out);
         for t in &self.topics {
             if let Err(e) = t.model.save() {
@@ -193,7 +199,7 @@ impl Engine {
             };
             let polled = consumer.poll(wait);
             // Rebalances run inside `poll`, before the message it returns.
-            self.note_assignments(consumer, shared);
+            self.note_assignments(consumer, shared, out);
             match polled {
                 None => return,
                 Some(Err(e)) => {
@@ -214,9 +220,16 @@ impl Engine {
 
     /// Tells the ingest book and the positions when the group assigned or revoked partitions
     /// since the last poll.
-    fn note_assignments(&mut self, consumer: &BaseConsumer<ConsumerCtx>, shared: &Shared) {
+    fn note_assignments(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
         let n = shared.assignments.load(Ordering::Acquire);
         if n != self.assignments {
+            // What is held was this consumer's to analyse: before the partitions move on.
+            self.release(out, true);
             self.assignments = n;
             self.ingest.reassigned();
             self.positions.assigned(consumer);
@@ -318,28 +331,42 @@ impl Engine {
         if arrival == Arrival::Duplicate {
             return;
         }
-        let mut obs = topic.analyzer.observe(event);
-        let verdict = topic.model.observe(&obs);
-        let subject = Subject {
-            entity: event.key(),
-            time: event.timestamp(),
+        let forward = Forward {
+            events: self.forward_events,
+            alerts: self.forward_alerts.then_some(&mut self.pending_alerts),
+            out,
         };
-        let mut opened = Vec::new();
-        findings::file(
-            &topic.model,
-            &mut topic.analyzer,
-            &obs,
-            &verdict,
-            subject,
-            &mut opened,
-        );
-        obs.new_alerts.append(&mut opened);
-        if self.forward_events {
-            let analysed = analysed_event(at, event, &obs, topic.analyzer.rule_names());
-            let _ = out.send(ConsumerEvent::Analysed(Box::new(analysed)));
+        match &mut self.merge {
+            Some(merge) => merge.hold(index, event.clone(), at),
+            None => analyse(&mut topic.analyzer, &mut topic.model, event, at, forward),
         }
-        if self.forward_alerts {
-            self.pending_alerts.extend(obs.new_alerts);
+    }
+
+    /// In ordered mode, analyses the held events whose turn has come (all of them with
+    /// `all`: at the end, and before the partitions change hands).
+    fn release(&mut self, out: &UnboundedSender<ConsumerEvent>, all: bool) {
+        let Some(merge) = &mut self.merge else { return };
+        if merge.is_empty() {
+            return;
+        }
+        let owned = self.positions.owned();
+        let positions = &self.positions;
+        while let Some((index, held)) = merge.next(&owned, |t, p| positions.drained(t, p), all) {
+            let Some(topic) = self.topics.get_mut(index) else {
+                continue;
+            };
+            let forward = Forward {
+                events: self.forward_events,
+                alerts: self.forward_alerts.then_some(&mut self.pending_alerts),
+                out,
+            };
+            analyse(
+                &mut topic.analyzer,
+                &mut topic.model,
+                &held.event,
+                held.at,
+                forward,
+            );
         }
     }
 
@@ -369,6 +396,42 @@ impl Engine {
             events_per_s: rate,
             unconsumed: self.positions.unconsumed(),
         }
+    }
+}
+
+/// Where an analysed event's results go besides the analyzer and the model.
+struct Forward<'a> {
+    events: bool,
+    alerts: Option<&'a mut Vec<Alert>>,
+    out: &'a UnboundedSender<ConsumerEvent>,
+}
+
+/// The rules, the rolling statistics and the models on one new event, and the models'
+/// alerts beside the rules'.
+fn analyse(
+    analyzer: &mut StreamAnalyzer,
+    model: &mut StreamModel,
+    event: &Event,
+    at: Origin,
+    forward: Forward<'_>,
+) {
+    let mut obs = analyzer.observe(event);
+    let verdict = model.observe(&obs);
+    let subject = Subject {
+        entity: event.key(),
+        time: event.timestamp(),
+    };
+    let mut opened = Vec::new();
+    findings::file(model, analyzer, &obs, &verdict, subject, &mut opened);
+    obs.new_alerts.append(&mut opened);
+    if forward.events {
+        let analysed = analysed_event(at, event, &obs, analyzer.rule_names());
+        let _ = forward
+            .out
+            .send(ConsumerEvent::Analysed(Box::new(analysed)));
+    }
+    if let Some(alerts) = forward.alerts {
+        alerts.extend(obs.new_alerts);
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod context;
 mod engine;
+mod order;
 mod position;
 
 use std::sync::atomic::AtomicU64;
@@ -102,6 +103,9 @@ pub struct ConsumerPlan {
     pub gate: Option<Arc<crate::kafka::gate::LagGate>>,
     /// Where the models are saved and read back (`None`: they start afresh and are not kept).
     pub model_store: Option<ModelStore>,
+    /// Analyse each topic's events merged in time order across its partitions, so that the
+    /// same events give the same models on every run (with `--fit inline`; see `order`).
+    pub ordered: bool,
 }
 
 /// The models' directory, and whether to ignore what it holds at the start.

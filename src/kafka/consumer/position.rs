@@ -265,6 +265,20 @@ impl Positions {
         v
     }
 
+    /// The owned partitions, as (topic index, partition).
+    pub fn owned(&self) -> Vec<(usize, i32)> {
+        let mut v: Vec<_> = self.parts.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Whether the partition was read to the end its last fetch reported.
+    pub fn drained(&self, topic: usize, partition: i32) -> bool {
+        self.parts
+            .get(&(topic, partition))
+            .is_some_and(|p| p.lag() == Some(0))
+    }
+
     /// Every owned partition fetched and read to its end (and something owned).
     pub fn caught_up(&self) -> bool {
         !self.parts.is_empty() && self.parts.values().all(|p| p.lag() == Some(0))

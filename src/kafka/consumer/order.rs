@@ -1,0 +1,133 @@
+//! The same events in the same order, whatever the interleaving: with several partitions per
+//! topic librdkafka hands over their messages in another interleaving on every run, and
+//! models (like a stream's rolling statistics) depend on the order they see events in. With
+//! `--fit inline`, which promises the same models for the same events, the engine holds each
+//! partition's decoded events here and releases them merged by (event time, partition,
+//! offset), once every partition of the topic this consumer owns has an event waiting or has
+//! been read to its end (Kafka Streams calls this timestamp synchronisation).
+//!
+//! A partition whose end is not known yet (no fetch answered) holds the others back; past
+//! `MAX_HELD` events the oldest is released anyway, so a silent partition cannot stall the
+//! consumer, at the price of the order.
+
+use std::collections::{HashMap, VecDeque};
+
+use streamwatch::analytics::ingest::Origin;
+use streamwatch::streams::Event;
+
+/// Events held at most before the oldest is released whatever the other partitions do.
+pub const MAX_HELD: usize = 100_000;
+
+/// One decoded event waiting for its turn.
+pub struct Held {
+    pub event: Event,
+    pub at: Origin,
+    time_ms: i64,
+}
+
+/// Per (topic index, partition), the events held, in offset order.
+#[derive(Default)]
+pub struct Merge {
+    queues: HashMap<(usize, i32), VecDeque<Held>>,
+    held: usize,
+}
+
+impl Merge {
+    pub fn hold(&mut self, topic: usize, event: Event, at: Origin) {
+        let time_ms = event.timestamp().millis();
+        self.queues
+            .entry((topic, at.partition))
+            .or_default()
+            .push_back(Held { event, at, time_ms });
+        self.held += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+
+    /// The next event in merged order, if its turn has come: every partition in `owned` of
+    /// its topic has an event waiting or, says `drained`, nothing more to give. With `all`
+    /// (at the end, or when the partitions change hands) every held event's turn has come.
+    pub fn next(
+        &mut self,
+        owned: &[(usize, i32)],
+        drained: impl Fn(usize, i32) -> bool,
+        all: bool,
+    ) -> Option<(usize, Held)> {
+        let (&key, _) = self
+            .queues
+            .iter()
+            .filter_map(|(k, q)| q.front().map(|h| (k, h)))
+            .min_by_key(|(k, h)| (h.time_ms, k.1, h.at.offset, k.0))?;
+        let waiting = |&(t, p): &(usize, i32)| {
+            t != key.0 || self.queues.get(&(t, p)).is_some_and(|q| !q.is_empty()) || drained(t, p)
+        };
+        if !(all || self.held > MAX_HELD || owned.iter().all(waiting)) {
+            return None;
+        }
+        let held = self.queues.get_mut(&key)?.pop_front()?;
+        self.held -= 1;
+        Some((key.0, held))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streamwatch::streams::{StreamKind, Timestamp};
+
+    fn event(t: i64) -> Event {
+        let mut e = Event::empty(StreamKind::Sensor);
+        if let Event::Sensor(s) = &mut e {
+            s.timestamp = Timestamp(t);
+        }
+        e
+    }
+
+    fn at(partition: i32, offset: i64) -> Origin {
+        Origin {
+            stream: StreamKind::Sensor,
+            partition,
+            offset,
+        }
+    }
+
+    /// Two interleavings of the same two partitions come out in one order.
+    #[test]
+    fn any_interleaving_gives_the_same_order() {
+        let p0 = [(10, 0), (30, 1), (50, 2)];
+        let p1 = [(20, 0), (30, 1), (40, 2)];
+        let run = |interleaving: &[(i32, usize)]| {
+            let mut m = Merge::default();
+            let mut out = Vec::new();
+            let mut given = [0usize; 2];
+            for &(p, i) in interleaving {
+                let (t, o) = if p == 0 { p0[i] } else { p1[i] };
+                m.hold(0, event(t), at(p, o));
+                given[p as usize] += 1;
+                let drained = |_: usize, p: i32| given[p as usize] == 3;
+                while let Some((_, h)) = m.next(&[(0, 0), (0, 1)], drained, false) {
+                    out.push((h.at.partition, h.at.offset));
+                }
+            }
+            while let Some((_, h)) = m.next(&[], |_, _| true, true) {
+                out.push((h.at.partition, h.at.offset));
+            }
+            out
+        };
+        let a = run(&[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+        let b = run(&[(1, 0), (1, 1), (0, 0), (1, 2), (0, 1), (0, 2)]);
+        assert_eq!(a, b);
+        assert_eq!(a, vec![(0, 0), (1, 0), (0, 1), (1, 1), (1, 2), (0, 2)]);
+    }
+
+    #[test]
+    fn a_partition_without_news_holds_the_others_until_it_is_drained() {
+        let mut m = Merge::default();
+        m.hold(0, event(10), at(0, 0));
+        assert!(m.next(&[(0, 0), (0, 1)], |_, _| false, false).is_none());
+        assert!(m.next(&[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
+        assert!(m.is_empty());
+    }
+}
