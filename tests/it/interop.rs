@@ -136,6 +136,12 @@ fn analyse_own_style(addr: &str) {
     for (stream, n) in [("sensor", 61), ("transaction", 40), ("log", 40)] {
         assert_eq!(summary["streams"][stream]["events"], n, "{summary}");
         assert_eq!(summary["streams"][stream]["labelled"], 0, "{summary}");
+        // No labels, no forest: none of its figures, not zeros that read as a bad model.
+        let model = &summary["models"][stream];
+        for figure in ["f1", "precision", "recall", "zscore_f1", "anomaly_f1"] {
+            assert!(model[figure].is_null(), "{stream} {figure}: {model}");
+        }
+        assert_eq!(model["version"], 0, "{model}");
     }
     let spike = json_lines(&text).into_iter().find(|l| {
         l["type"] == "alert" && l["alert"]["rule"] == "zscore" && l["alert"]["entity"] == "dev-1"

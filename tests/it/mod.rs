@@ -5,6 +5,7 @@ mod cli;
 mod faults;
 mod groups;
 mod interop;
+mod models;
 mod pipeline;
 mod setup;
 mod tui;
