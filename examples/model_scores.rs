@@ -15,9 +15,9 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(60_000);
     println!(
-        "| stream | events | forest P / R / F1 | z-score P / R / F1 | residual P / R / F1 | regressor (target): MAE, R² | fit ms |"
+        "| stream | events | forest P / R / F1 | z-score P / R / F1 | residual P / R / F1 | no-label (half-space) P / R / F1 | regressor (target): MAE, R² | fit ms | version |"
     );
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for kind in StreamKind::ALL {
         let t0 = Instant::now();
         let mut g = Generator::new(kind, &GeneratorConfig::default());
@@ -40,7 +40,7 @@ fn main() {
             )
         });
         println!(
-            "| {} | {n} | {:.2} / {:.2} / **{:.3}** | {:.2} / {:.2} / {:.3} | {:.2} / {:.2} / {:.3} | {reg} | {:.0} |",
+            "| {} | {n} | {:.2} / {:.2} / **{:.3}** | {:.2} / {:.2} / {:.3} | {:.2} / {:.2} / {:.3} | {:.2} / {:.2} / {:.3} | {reg} | {:.0} | {} |",
             kind.name(),
             s.forest.precision,
             s.forest.recall,
@@ -51,7 +51,11 @@ fn main() {
             s.residual.precision,
             s.residual.recall,
             s.residual.f1,
-            s.fit_ms
+            s.anomaly.precision,
+            s.anomaly.recall,
+            s.anomaly.f1,
+            s.fit_ms,
+            s.version
         );
         eprintln!(
             "{} done in {:.1} s",
