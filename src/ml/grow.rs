@@ -111,7 +111,55 @@ struct Grower<'a> {
     /// Scratch: class counts per code present, and (code, class) of a small node's rows.
     steps: Vec<(u8, [u32; MAX_CLASSES])>,
     pairs: Vec<(u8, u8)>,
+    /// Rows per bin of the last histogram.
+    bin_rows: [u32; MAX_BINS],
     sort_below: usize,
+}
+
+/// The sweep over one feature's codes in order: left of each code present, the split's
+/// purity against the best so far.
+struct Scan<'a> {
+    counts: &'a [u32; MAX_CLASSES],
+    rows: u32,
+    classes: usize,
+    left: [u32; MAX_CLASSES],
+    n_left: u32,
+    best_score: f64,
+    best_code: Option<u8>,
+}
+
+impl<'a> Scan<'a> {
+    fn new(counts: &'a [u32; MAX_CLASSES], rows: usize, classes: usize, best: f64) -> Self {
+        Self {
+            counts,
+            rows: rows as u32,
+            classes,
+            left: [0; MAX_CLASSES],
+            n_left: 0,
+            best_score: best,
+            best_code: None,
+        }
+    }
+
+    /// Moves the rows of `code` to the left side and scores the split after it (the split
+    /// after the last code present leaves the right side empty and is never taken).
+    fn step(&mut self, code: u8, at: &[u32; MAX_CLASSES]) {
+        for (l, h) in self.left.iter_mut().zip(at) {
+            *l += h;
+        }
+        self.n_left += at[..self.classes].iter().sum::<u32>();
+        let n_right = self.rows - self.n_left;
+        if self.n_left < MIN_LEAF || n_right < MIN_LEAF {
+            return;
+        }
+        let right: [u32; MAX_CLASSES] = std::array::from_fn(|c| self.counts[c] - self.left[c]);
+        let score = purity(&self.left, self.classes, f64::from(self.n_left))
+            + purity(&right, self.classes, f64::from(n_right));
+        if score > self.best_score {
+            self.best_score = score;
+            self.best_code = Some(code);
+        }
+    }
 }
 
 /// Nodes with fewer rows than this find their splits by sorting instead of a histogram.
@@ -231,6 +279,7 @@ impl Setup<'_> {
                 hist: Box::new([[0; MAX_CLASSES]; MAX_BINS]),
                 steps: Vec::with_capacity(MAX_BINS),
                 pairs: Vec::new(),
+                bin_rows: [0; MAX_BINS],
                 sort_below: self.sort_below,
             };
             let root = g.grow(&mut forest, &mut rows, 0);
@@ -293,40 +342,25 @@ impl Grower<'_> {
             // Class counts per code present, in code order: from the histogram for a large
             // node, from its rows sorted by code for a small one (fewer rows than bins, where
             // clearing and scanning 255 bins would cost more than the rows).
-            let steps = if rows.len() < self.sort_below {
-                self.sorted_steps(rows, f)
+            let mut scan = Scan::new(counts, rows.len(), self.classes, best_score);
+            if rows.len() < self.sort_below {
+                let steps = self.sorted_steps(rows, f);
+                for (code, at) in &steps {
+                    scan.step(*code, at);
+                }
+                self.steps = steps;
             } else {
                 self.histogram(rows, f);
-                let hist = &self.hist;
-                self.steps.clear();
-                self.steps.extend(
-                    (0..=cuts)
-                        .filter(|&c| hist[c].iter().any(|&n| n > 0))
-                        .map(|c| (c as u8, hist[c])),
-                );
-                std::mem::take(&mut self.steps)
-            };
-            let mut left = [0u32; MAX_CLASSES];
-            let mut n_left = 0u32;
-            // A split after the last code present would leave the right side empty.
-            for &(code, at) in steps.iter().take(steps.len().saturating_sub(1)) {
-                for (l, h) in left.iter_mut().zip(&at) {
-                    *l += h;
-                }
-                n_left += at[..self.classes].iter().sum::<u32>();
-                let n_right = rows.len() as u32 - n_left;
-                if n_left < MIN_LEAF || n_right < MIN_LEAF {
-                    continue;
-                }
-                let right: [u32; MAX_CLASSES] = std::array::from_fn(|c| counts[c] - left[c]);
-                let score = purity(&left, self.classes, f64::from(n_left))
-                    + purity(&right, self.classes, f64::from(n_right));
-                if score > best_score {
-                    best_score = score;
-                    best = Some(Split { feature: f, code });
+                for code in 0..=cuts {
+                    if self.bin_rows[code] > 0 {
+                        scan.step(code as u8, &self.hist[code]);
+                    }
                 }
             }
-            self.steps = steps;
+            if let Some(code) = scan.best_code {
+                best_score = scan.best_score;
+                best = Some(Split { feature: f, code });
+            }
         }
         best
     }
@@ -358,10 +392,12 @@ impl Grower<'_> {
         self.hist[..bins]
             .iter_mut()
             .for_each(|h| *h = [0; MAX_CLASSES]);
+        self.bin_rows[..bins].fill(0);
         let column = self.data.column(f);
         for &i in rows {
-            let code = column[i as usize] as usize;
-            self.hist[code][self.y[i as usize] as usize] += 1;
+            let code = usize::from(column[i as usize]);
+            self.hist[code][usize::from(self.y[i as usize])] += 1;
+            self.bin_rows[code] += 1;
         }
     }
 }
