@@ -560,13 +560,22 @@ impl StreamModel {
         }
     }
 
-    /// Labelled events between refits: while the buffer is young each refit waits as many
+    /// Labelled events between refits: while the model is young each refit waits as many
     /// events as the last one was trained on (500, 1,000, 2,000, …), so the early models,
     /// fitted on a handful of incidents, are soon replaced; then every `refit_every`.
     fn refit_interval(&self) -> usize {
-        self.cfg
-            .refit_every
-            .min(self.training_size.max(self.cfg.warmup))
+        if self.young() {
+            self.cfg
+                .refit_every
+                .min(self.training_size.max(self.cfg.warmup))
+        } else {
+            self.cfg.refit_every
+        }
+    }
+
+    /// A model trained on less than half a buffer of rows.
+    fn young(&self) -> bool {
+        self.training_size < self.cfg.buffer / 2
     }
 
     /// The same warm-up and refit rules as the forest's, counted in unlabelled events.
