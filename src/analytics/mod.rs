@@ -7,6 +7,7 @@ pub mod anomaly;
 pub mod config;
 pub mod features;
 pub mod ingest;
+pub mod latency;
 pub mod rolling;
 mod rules;
 

@@ -100,7 +100,8 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
 pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
     s.streams
         .iter()
-        .map(|st| {
+        .enumerate()
+        .map(|(i, st)| {
             let model = s.models.iter().find(|m| m.stream == st.stream);
             let lags = s.health.lag.iter().filter(|l| l.stream == st.stream);
             let lag: i64 = lags.clone().map(|l| l.lag).sum();
@@ -118,6 +119,7 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
                 "lag_s": lag_s,
                 "lost": ingest.lost,
                 "duplicates": ingest.duplicates,
+                "e2e_ms": s.e2e.streams.get(i).copied().flatten(),
                 "labelled": st.labelled,
                 "scorecard": scorecard_json(st),
                 "model": model.map(model_json),
@@ -207,6 +209,7 @@ fn summary_line(s: &ConsumerSnapshot, alerts_printed: u64) -> Value {
         "group": s.membership.group,
         "partitions": s.membership.owned,
         "events_per_s": s.events_per_s,
+        "e2e_ms": s.e2e.total,
         "elapsed_s": s.elapsed_s,
         "streams": s.streams.iter().map(|st| (st.stream.name().to_string(), json!({
             "events": st.events, "alerts": st.alerts_total, "labelled": st.labelled,

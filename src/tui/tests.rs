@@ -11,11 +11,12 @@ use super::app::{App, Effect, View};
 use super::event::{Event, Tick};
 use super::ui;
 use crate::kafka::consumer::{
-    ConsumerControl, ConsumerEvent, ConsumerSnapshot, Health, Membership, PartitionLag,
+    ConsumerControl, ConsumerEvent, ConsumerSnapshot, E2e, Health, Membership, PartitionLag,
 };
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::StreamSnapshot;
 use streamwatch::analytics::ingest::{IngestBook, Origin};
+use streamwatch::analytics::latency::Latency;
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
 use streamwatch::ml::{BinaryScores, MlConfig, ModelSnapshot, StreamModel};
 use streamwatch::streams::{
@@ -152,6 +153,16 @@ fn build_snapshot() -> ConsumerSnapshot {
         active_s: 74.0,
         events_per_s: 600.0,
         unconsumed: 9,
+        e2e: E2e {
+            streams: vec![None; 3],
+            recent: Some(Latency {
+                p50: 4.2,
+                p99: 18.0,
+                max: 31.0,
+                count: 6000,
+            }),
+            total: None,
+        },
     }
 }
 

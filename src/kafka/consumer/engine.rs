@@ -15,11 +15,12 @@ use super::context::ConsumerCtx;
 use super::order::Merge;
 use super::position::{Positions, Step};
 use super::{
-    AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, Shared,
+    AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared,
 };
 use crate::config::Settings;
 use crate::kafka::gate::LagGate;
 use streamwatch::analytics::ingest::{Arrival, IngestBook, Origin};
+use streamwatch::analytics::latency::LatencyBook;
 use streamwatch::analytics::{Alert, Observation, StreamAnalyzer};
 use streamwatch::codec::{Codec, Notes};
 use streamwatch::ml::findings::{self, Subject};
@@ -33,6 +34,8 @@ struct Topic {
     codec: Codec,
     analyzer: StreamAnalyzer,
     model: StreamModel,
+    /// From each message's writing to the end of its analysis.
+    latency: LatencyBook,
     /// The event every message of the topic is decoded into (no allocation per message).
     scratch: Event,
 }
@@ -73,6 +76,7 @@ impl Engine {
                 analyzer: StreamAnalyzer::new(*kind, &analyzer),
                 model: open_model(name, *kind, &ml, plan.model_store.as_ref(), &mut problems),
                 scratch: Event::empty(*kind),
+                latency: LatencyBook::default(),
             })
             .collect();
         Self {
@@ -336,9 +340,13 @@ impl Engine {
             alerts: self.forward_alerts.then_some(&mut self.pending_alerts),
             out,
         };
+        let written_ms = time.map_or_else(|| event.timestamp().millis(), |t| t.millis());
         match &mut self.merge {
-            Some(merge) => merge.hold(index, event.clone(), at),
-            None => analyse(&mut topic.analyzer, &mut topic.model, event, at, forward),
+            Some(merge) => merge.hold(index, event.clone(), at, written_ms),
+            None => {
+                analyse(&mut topic.analyzer, &mut topic.model, event, at, forward);
+                topic.latency.record(now_us(), written_ms * 1000);
+            }
         }
     }
 
@@ -367,6 +375,7 @@ impl Engine {
                 held.at,
                 forward,
             );
+            topic.latency.record(now_us(), held.written_ms * 1000);
         }
     }
 
@@ -395,8 +404,29 @@ impl Engine {
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
             unconsumed: self.positions.unconsumed(),
+            e2e: self.e2e(),
         }
     }
+
+    fn e2e(&self) -> E2e {
+        let now = now_us();
+        let mut all = LatencyBook::default();
+        for t in &self.topics {
+            all.merge(&t.latency);
+        }
+        E2e {
+            streams: self.topics.iter().map(|t| t.latency.recent(now)).collect(),
+            recent: all.recent(now),
+            total: all.total(),
+        }
+    }
+}
+
+/// Microseconds since the epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// Where an analysed event's results go besides the analyzer and the model.

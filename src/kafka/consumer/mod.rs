@@ -31,6 +31,7 @@ use engine::Engine;
 #[cfg(test)]
 pub use position::PartitionLag;
 use streamwatch::analytics::ingest::IngestSnapshot;
+use streamwatch::analytics::latency::Latency;
 use streamwatch::analytics::{Alert, StreamSnapshot};
 use streamwatch::ml::ModelSnapshot;
 use streamwatch::streams::StreamKind;
@@ -73,6 +74,17 @@ pub struct ConsumerSnapshot {
     pub events_per_s: f64,
     /// Messages written to this member's partitions and not yet analysed.
     pub unconsumed: u64,
+    /// From writing to the end of analysis: per stream (in `streams` order) and for all of
+    /// them, over the last ten seconds and over the whole run.
+    pub e2e: E2e,
+}
+
+/// End-to-end latency figures (see `analytics::latency`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct E2e {
+    pub streams: Vec<Option<Latency>>,
+    pub recent: Option<Latency>,
+    pub total: Option<Latency>,
 }
 
 /// Runtime control of the consumer.

@@ -22,6 +22,8 @@ pub const MAX_HELD: usize = 100_000;
 pub struct Held {
     pub event: Event,
     pub at: Origin,
+    /// When the message was written (ms since the epoch), for the end-to-end latency.
+    pub written_ms: i64,
     time_ms: i64,
 }
 
@@ -33,12 +35,17 @@ pub struct Merge {
 }
 
 impl Merge {
-    pub fn hold(&mut self, topic: usize, event: Event, at: Origin) {
+    pub fn hold(&mut self, topic: usize, event: Event, at: Origin, written_ms: i64) {
         let time_ms = event.timestamp().millis();
         self.queues
             .entry((topic, at.partition))
             .or_default()
-            .push_back(Held { event, at, time_ms });
+            .push_back(Held {
+                event,
+                at,
+                written_ms,
+                time_ms,
+            });
         self.held += 1;
     }
 
@@ -104,7 +111,7 @@ mod tests {
             let mut given = [0usize; 2];
             for &(p, i) in interleaving {
                 let (t, o) = if p == 0 { p0[i] } else { p1[i] };
-                m.hold(0, event(t), at(p, o));
+                m.hold(0, event(t), at(p, o), t);
                 given[p as usize] += 1;
                 let drained = |_: usize, p: i32| given[p as usize] == 3;
                 while let Some((_, h)) = m.next(&[(0, 0), (0, 1)], drained, false) {
@@ -125,7 +132,7 @@ mod tests {
     #[test]
     fn a_partition_without_news_holds_the_others_until_it_is_drained() {
         let mut m = Merge::default();
-        m.hold(0, event(10), at(0, 0));
+        m.hold(0, event(10), at(0, 0), 10);
         assert!(m.next(&[(0, 0), (0, 1)], |_, _| false, false).is_none());
         assert!(m.next(&[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
         assert!(m.is_empty());

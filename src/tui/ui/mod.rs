@@ -131,6 +131,13 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             },
         ),
     ];
+    if let Some(e) = snap.and_then(|s| s.e2e.recent) {
+        spans.push(Span::raw(format!(
+            "  e2e p50 {} p99 {} ms",
+            fmt_num(e.p50),
+            fmt_num(e.p99)
+        )));
+    }
     // The producer's messages the broker has not acknowledged, once they are more than the
     // few milliseconds of batching in flight: an outage's back-pressure.
     if queued >= QUEUED_SHOWN {
