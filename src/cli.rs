@@ -271,12 +271,27 @@ pub struct BenchArgs {
     /// Events to push through the pipeline.
     #[arg(long, default_value_t = 300_000)]
     pub count: u64,
+    /// Offer this many events per second in all (split over the streams) and measure the
+    /// latency at that load; without it, as fast as the pipeline holds (throughput).
+    #[arg(long, value_parser = positive)]
+    pub rate: Option<f64>,
+    /// Print one JSON object as the last line of stdout (the table goes to stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Which stream(s).
     #[arg(long = "type", value_enum, default_value = "all")]
     pub stream: StreamChoice,
     /// Seed.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+/// A number above 0.
+fn positive(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        _ => Err(format!("'{raw}' is not a number above 0")),
+    }
 }
 
 /// A number of 0 or more (seconds, rates).

@@ -63,7 +63,7 @@ impl LatencyBook {
         let second = now_us.div_euclid(1_000_000);
         let mut merged = histogram();
         for (at, h) in &self.slots {
-            if second - at < WINDOW_S && *at <= second {
+            if second.saturating_sub(*at) < WINDOW_S && *at <= second {
                 let _ = merged.add(h);
             }
         }

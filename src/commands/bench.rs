@@ -31,8 +31,12 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     if !embedded {
         check_reachable(settings, &brokers).await?;
     }
+    let load = match args.rate {
+        Some(r) => format!("offered at {r:.0} events/s"),
+        None => "as fast as the pipeline holds".into(),
+    };
     eprintln!(
-        "bench: {} events into {} ({})",
+        "bench: {} events into {} ({}), {load}",
         args.count,
         brokers,
         if embedded {
@@ -41,9 +45,9 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
             "cluster"
         }
     );
-
+    let started = Instant::now();
     let (produce, consumed) = tokio::select! {
-        done = pipeline(settings, &brokers, &streams, args.count) => done?,
+        done = pipeline(settings, &brokers, &streams, args) => done?,
         stopped = super::shutdown_signal() => {
             stopped?;
             // Dropping the pipeline stops the producer (a bounded flush) and the consumer.
@@ -51,28 +55,12 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let active = consumed.active_s.max(1e-9);
-    let consume_rate = consumed.ingest.consumed as f64 / active;
-    eprintln!(
-        "  consume  {consume_rate:>10.0} events/s  (decode + analytics + models, {} events in {active:.2} s)",
-        consumed.ingest.consumed
-    );
+    let seconds = started.elapsed().as_secs_f64();
     let seed = settings.producer.seed;
-    let core = tokio::task::spawn_blocking(move || core_costs(&streams, seed)).await?;
-    for (name, ns) in &core {
-        eprintln!("  {name:<28} {ns:>8.0} ns/event");
-    }
-    let report = json!({
-        "count": args.count,
-        "broker": if embedded { "embedded" } else { "external" },
-        "produce_events_per_s": produce.1,
-        "consume_events_per_s": consume_rate,
-        "consumed": consumed.ingest.consumed,
-        "lost": consumed.ingest.lost,
-        "duplicates": consumed.ingest.duplicates,
-        "core_ns_per_event": core.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-    });
-    writeln!(std::io::stdout().lock(), "{report}")?;
+    let core_streams = streams.clone();
+    let core = tokio::task::spawn_blocking(move || core_costs(&core_streams, seed)).await?;
+    let report = Report::new(args, &streams, embedded, seconds, produce, &consumed, &core);
+    report.print(args.json)?;
     drop(broker);
     if consumed.ingest.consumed < args.count || consumed.ingest.lost > 0 {
         bail!(
@@ -85,29 +73,133 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Producer and consumer at once, the producer held to a window ahead of the consumer: the
-/// pipeline's sustained pace, with nothing left for retention to delete.
+/// What a run measured.
+struct Report {
+    json: serde_json::Value,
+    table: Vec<String>,
+}
+
+impl Report {
+    fn new(
+        args: &BenchArgs,
+        streams: &[StreamKind],
+        embedded: bool,
+        seconds: f64,
+        produce: (u64, f64),
+        consumed: &ConsumerSnapshot,
+        core: &[(String, f64)],
+    ) -> Self {
+        let active = consumed.active_s.max(1e-9);
+        let consume_rate = consumed.ingest.consumed as f64 / active;
+        // Decode + rules + models per event, averaged over the streams run.
+        let analysis_ns = core
+            .iter()
+            .filter(|(k, _)| k.ends_with("/decode+observe") || k.ends_with("/model observe"))
+            .map(|(_, v)| v)
+            .sum::<f64>()
+            / streams.len().max(1) as f64;
+        let e2e = consumed.e2e.total.unwrap_or_default();
+        let rss = peak_rss_mb();
+        let json = json!({
+            "events": consumed.ingest.consumed,
+            "seconds": seconds,
+            "produced_per_s": produce.1,
+            "consumed_per_s": consume_rate,
+            "e2e_latency_ms": { "p50": e2e.p50, "p99": e2e.p99, "max": e2e.max },
+            "analysis_ns_per_event": analysis_ns,
+            "peak_rss_mb": rss,
+            "lost": consumed.ingest.lost,
+            "duplicates": consumed.ingest.duplicates,
+            "broker": if embedded { "embedded" } else { "external" },
+            "rate": args.rate,
+            "streams": streams.iter().map(|k| k.name()).collect::<Vec<_>>(),
+            "core_ns_per_event": core.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        });
+        let mut table = vec![
+            format!(
+                "  produce   {:>10.0} events/s  ({} acked)",
+                produce.1, produce.0
+            ),
+            format!(
+                "  consume   {consume_rate:>10.0} events/s  (decode + analytics + models, {} events in {active:.2} s)",
+                consumed.ingest.consumed
+            ),
+            format!(
+                "  e2e       p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  (written to analysed)",
+                e2e.p50, e2e.p99, e2e.max
+            ),
+            format!(
+                "  analysis  {analysis_ns:>10.0} ns/event  (decode + rules + models, in-process)"
+            ),
+            format!(
+                "  lost {}  duplicates {}  peak RSS {rss:.0} MB  {seconds:.2} s in all",
+                consumed.ingest.lost, consumed.ingest.duplicates
+            ),
+        ];
+        table.extend(
+            core.iter()
+                .map(|(name, ns)| format!("  {name:<28} {ns:>8.0} ns/event")),
+        );
+        Self { json, table }
+    }
+
+    /// The table on stdout; with `json`, on stderr, and the object as stdout's last line.
+    fn print(&self, json: bool) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        for line in &self.table {
+            if json {
+                eprintln!("{line}");
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
+        if json {
+            writeln!(out, "{}", self.json)?;
+        }
+        Ok(())
+    }
+}
+
+/// The process's peak resident memory in MB (`VmHWM`; 0 where /proc is not there).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Producer and consumer at once. Unpaced, the producer is held to a window ahead of the
+/// consumer: the pipeline's sustained pace, with nothing left for retention to delete. At
+/// `--rate`, the producer offers that load and the latency is the figure to read.
 async fn pipeline(
     settings: &Settings,
     brokers: &str,
     streams: &[StreamKind],
-    count: u64,
+    args: &BenchArgs,
 ) -> Result<((u64, f64), ConsumerSnapshot)> {
     let gate = Arc::new(LagGate::default());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let consumer = ConsumerHandle::spawn(
         settings,
         brokers,
-        consume_plan(streams, count, gate.clone()),
+        consume_plan(streams, args.count, gate.clone()),
         tx,
     )?;
-    let produce = produce(settings, brokers, streams, count, gate).await?;
-    eprintln!(
-        "  produce  {:>10.0} events/s  ({} acked in {:.2} s)",
-        produce.1,
-        produce.0,
-        count as f64 / produce.1.max(1e-9)
-    );
+    // Events written before the consumer has its partitions and knows where it is in each
+    // would wait for it: a latency of the start, not of the pipeline.
+    let joined = Instant::now();
+    let ready = |g: &LagGate| streams.iter().all(|&k| g.lag(k).is_some());
+    while !ready(&gate) && joined.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!("  joined    {:>10.2} s", joined.elapsed().as_secs_f64());
+    let per_stream = args.rate.map(|r| r / streams.len().max(1) as f64);
+    let gate = per_stream.is_none().then_some(gate);
+    let produce = produce(settings, brokers, streams, args.count, per_stream, gate).await?;
     Ok((produce, finish_consume(consumer, rx).await?))
 }
 
@@ -116,16 +208,17 @@ async fn produce(
     brokers: &str,
     streams: &[StreamKind],
     count: u64,
-    gate: Arc<LagGate>,
+    per_stream: Option<f64>,
+    gate: Option<Arc<LagGate>>,
 ) -> Result<(u64, f64)> {
     let plan = ProducerPlan {
         start: None,
         streams: streams.to_vec(),
-        rate: 0.0,
+        rate: per_stream.unwrap_or(0.0),
         count,
         duration: None,
         generator: settings.generator("bench".into()),
-        gate: Some(gate),
+        gate,
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();

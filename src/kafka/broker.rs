@@ -142,8 +142,11 @@ fn run_mock(
     }
     // The mock's own address, before it advertises another.
     let own = cluster.bootstrap_servers();
-    if let (Some(addr), Ok(o)) = (advertise, &owner) {
-        advertise_at(o, addr);
+    if let Ok(o) = &owner {
+        join_groups_at_once(o);
+        if let Some(addr) = advertise {
+            advertise_at(o, addr);
+        }
     }
     let _ = ready.send(Ok(own));
     // Serves commands until the handle is dropped (the sender goes away).
@@ -161,6 +164,20 @@ fn run_mock(
         tracing::info!(up, "embedded broker state changed");
     }
     drop(cluster);
+}
+
+/// A consumer group forms as soon as its first member joins, where Kafka (and the mock, by
+/// default) waits three seconds for more (`group.initial.rebalance.delay.ms`): a consumer of
+/// the embedded broker analyses its first event within a second of starting.
+fn join_groups_at_once(owner: &BaseProducer) {
+    // SAFETY: as in `advertise_at`: the cluster belongs to `owner`'s client, alive for the
+    // whole call, and the setting is taken under the cluster's lock.
+    unsafe {
+        let cluster = rdkafka::bindings::rd_kafka_handle_mock_cluster(owner.client().native_ptr());
+        if !cluster.is_null() {
+            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
+        }
+    }
 }
 
 /// Makes every mock broker advertise `addr` in its metadata

@@ -82,6 +82,9 @@ pub fn client_config(
     let mut cfg = ClientConfig::new();
     cfg.set("bootstrap.servers", brokers);
     cfg.set_log_level(RDKafkaLogLevel::Warning);
+    // Small requests go out at once: with Nagle's algorithm a fetch or a produce request can
+    // wait for the previous one's acknowledgement (tens of milliseconds of latency).
+    cfg.set("socket.nagle.disable", "true");
     role(&mut cfg);
     for (k, v) in &settings.kafka.properties {
         // Keys only: a misspelt secret (`sasl.pasword`) would not look like one.

@@ -303,7 +303,7 @@ fn create(
         c.set("enable.idempotence", "true");
         c.set("compression.type", &settings.producer.compression);
         // Up to 10 ms of batching: throughput when unpaced, no visible delay when paced.
-        c.set("linger.ms", "10");
+        c.set("linger.ms", "5");
         // The Java clients' partitioner: an entity's key lands on the same partition
         // whichever client writes it.
         c.set("partitioner", "murmur2_random");

@@ -609,6 +609,7 @@ impl StreamModel {
             let spawned = std::thread::Builder::new()
                 .name(format!("fit-{}", self.kind.name()))
                 .spawn(move || {
+                    yield_to_the_consumer();
                     let _ = tx.send(job());
                 });
             match spawned {
@@ -824,6 +825,18 @@ impl StreamModel {
             }),
             predictions: self.predictions,
         }
+    }
+}
+
+/// Lowers the calling thread's priority (and that of the threads it starts: the fit's tree
+/// growers), so that a background fit takes what the consumer leaves of the cores instead
+/// of delaying events. Linux only; elsewhere fits run as they are.
+fn yield_to_the_consumer() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; failure changes nothing.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 

@@ -1,5 +1,6 @@
 pub mod harness;
 
+mod bench;
 mod broker;
 mod cli;
 mod faults;

@@ -265,7 +265,7 @@ fn create(
         c.set("statistics.interval.ms", "1000");
         // A fetch returns within 50 ms even when little is waiting: a quiet topic shows
         // new events at once.
-        c.set("fetch.wait.max.ms", "50");
+        c.set("fetch.wait.max.ms", "5");
         // A member that stops answering leaves the group within 10 s, so its partitions
         // move on to the others.
         c.set("session.timeout.ms", "10000");
