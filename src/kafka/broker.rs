@@ -166,16 +166,17 @@ fn run_mock(
     drop(cluster);
 }
 
-/// A consumer group forms as soon as its first member joins, where Kafka (and the mock, by
-/// default) waits three seconds for more (`group.initial.rebalance.delay.ms`): a consumer of
-/// the embedded broker analyses its first event within a second of starting.
+/// A new consumer group forms 0.3 s after its first member joins, where Kafka (and the mock,
+/// by default) waits three seconds for more (`group.initial.rebalance.delay.ms`): a consumer
+/// of the embedded broker analyses its first event within a second of starting. (With no
+/// delay at all the mock never gave a second member its share of the partitions.)
 fn join_groups_at_once(owner: &BaseProducer) {
     // SAFETY: as in `advertise_at`: the cluster belongs to `owner`'s client, alive for the
     // whole call, and the setting is taken under the cluster's lock.
     unsafe {
         let cluster = rdkafka::bindings::rd_kafka_handle_mock_cluster(owner.client().native_ptr());
         if !cluster.is_null() {
-            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
+            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 300);
         }
     }
 }
