@@ -331,6 +331,13 @@ pub struct StreamModel {
     restored: bool,
 }
 
+/// Labelled events a model serves while its successor fits, at most (see `collect_fit`).
+const STALE_EVENTS: usize = 400;
+
+/// A mature model is refitted every `refit_every` labelled events or every 1/this of the
+/// labelled events seen, whichever is more.
+const MATURE_SHARE: u64 = 10;
+
 /// A residual this many times the typical one flags an event.
 pub const RESIDUAL_K: f64 = 4.0;
 
@@ -569,7 +576,11 @@ impl StreamModel {
                 .refit_every
                 .min(self.training_size.max(self.cfg.warmup))
         } else {
-            self.cfg.refit_every
+            // A tenth of what was seen, once that is more: a long stream is not refitted
+            // every few thousand events for ever (drift still refits it at once).
+            self.cfg
+                .refit_every
+                .max((self.labelled / MATURE_SHARE) as usize)
         }
     }
 
@@ -625,11 +636,10 @@ impl StreamModel {
         self.collect_save();
         let Some(rx) = &self.pending else { return };
         // Staleness is bounded in events, so a backlog read at full speed is judged by models
-        // as fresh as when events arrive slowly: a young model (refitted every few hundred
-        // events, on a handful of incidents) is replaced before the next event; a mature one
-        // serves while its successor fits, until the next refit is due.
-        let young = self.refit_interval() < self.cfg.refit_every;
-        let overdue = self.version > 0 && (young || self.since_fit >= self.refit_interval());
+        // as fresh as when events arrive slowly: a model serves at most `STALE_EVENTS` labelled
+        // events while its successor fits (at a few thousand events per second the fit is
+        // done before that; a backlog read at full speed waits for it).
+        let overdue = self.version > 0 && self.since_fit >= STALE_EVENTS;
         let got = if overdue {
             rx.recv().map_err(|_| TryRecvError::Disconnected)
         } else {
