@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::analytics::rolling::Window;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PageHinkley {
     /// Changes smaller than this (in the series' units) are tolerated.
@@ -84,6 +86,66 @@ impl PageHinkley {
 
     pub fn samples(&self) -> u64 {
         self.n
+    }
+}
+
+/// What drifted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drift {
+    /// The forest's prequential error rose.
+    Error,
+    /// The stream's key metric moved up or down.
+    Metric(Shift),
+}
+
+impl Drift {
+    pub fn describe(self, metric: &str) -> String {
+        match self {
+            Drift::Error => "the forest's error rate rose".into(),
+            Drift::Metric(Shift::Up) => format!("{metric} shifted up"),
+            Drift::Metric(Shift::Down) => format!("{metric} shifted down"),
+        }
+    }
+}
+
+/// The drift detectors of one stream, and the key metric's scale.
+#[derive(Debug, Clone)]
+pub(super) struct DriftWatch {
+    pub(super) error: PageHinkley,
+    pub(super) metric: PageHinkley,
+    /// The metric's mean and spread over its first values (the unit of the metric test).
+    pub(super) scale: Window,
+    pub(super) count: u64,
+    pub(super) last: Option<String>,
+}
+
+/// Values of the key metric that set its scale before the metric test starts.
+const DRIFT_SCALE_SAMPLES: usize = 1000;
+
+impl DriftWatch {
+    pub(super) fn new() -> Self {
+        Self {
+            // The 0/1 error: a rise of a few points over a few hundred events.
+            error: PageHinkley::new(0.005, 50.0, 500, false),
+            // The metric in units of its spread: a lasting shift of half a spread or more.
+            metric: PageHinkley::new(0.5, 200.0, 500, true),
+            scale: Window::with_count(DRIFT_SCALE_SAMPLES),
+            count: 0,
+            last: None,
+        }
+    }
+
+    pub(super) fn metric(&mut self, v: f64, at: u64) -> Option<Drift> {
+        if !v.is_finite() {
+            return None;
+        }
+        if self.scale.len() < DRIFT_SCALE_SAMPLES {
+            self.scale.push(v, at as i64);
+            return None;
+        }
+        let s = self.scale.stats();
+        let z = (v - s.mean) / s.std.max(1e-9);
+        self.metric.update(z).map(Drift::Metric)
     }
 }
 

@@ -9,12 +9,14 @@ pub mod grow;
 pub mod hst;
 pub mod metrics;
 pub mod regression;
+pub mod reservoir;
 pub mod store;
 pub mod trainer;
 
+pub use drift::Drift;
 pub use forest::{FlatForest, Prediction};
 pub use metrics::{BinaryScores, Prequential};
-pub use trainer::{Drift, MlConfig, ModelSnapshot, StreamModel, Verdict};
+pub use trainer::{MlConfig, ModelSnapshot, StreamModel, Verdict};
 
 use thiserror::Error;
 

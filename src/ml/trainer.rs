@@ -28,12 +28,13 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::Serialize;
 
 use super::MlError;
-use super::drift::{PageHinkley, Shift};
-use super::forest::{Contribution, FlatForest, ForestParams, MAX_CLASSES, Prediction};
+use super::drift::{Drift, DriftWatch};
+use super::forest::{Contribution, FlatForest, ForestParams, Prediction};
 use super::grow;
 use super::hst::{self, HalfSpaceTrees};
 use super::metrics::{BinaryScores, Prequential, RegressionScores};
 use super::regression::{self, RegressionChoice, RegressionSpec, Regressor};
+use super::reservoir::{ClassReservoir, Row};
 use super::store::{self, SavedModels, SavedRegressor, StoreError};
 use crate::analytics::rolling::Window;
 use crate::analytics::{FEATURES, Observation};
@@ -72,75 +73,6 @@ impl Default for MlConfig {
             score_window: 20_000,
             drift: true,
         }
-    }
-}
-
-/// A labelled row kept for training.
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    x: [f64; FEATURES],
-    class: usize,
-}
-
-/// Per-class reservoirs that together hold at most `cap` rows: normal events get half,
-/// the incident classes share the other half, so a 2 % class is not drowned out.
-#[derive(Debug, Clone)]
-pub struct ClassReservoir {
-    cap: usize,
-    classes: Vec<(Vec<Row>, u64)>,
-}
-
-impl ClassReservoir {
-    pub fn new(cap: usize, classes: usize) -> Self {
-        Self {
-            cap: cap.max(2),
-            classes: vec![(Vec::new(), 0); classes.clamp(2, MAX_CLASSES)],
-        }
-    }
-
-    fn class_cap(&self, class: usize) -> usize {
-        let incident_classes = (self.classes.len() - 1).max(1);
-        if class == 0 {
-            self.cap / 2
-        } else {
-            (self.cap / 2 / incident_classes).max(1)
-        }
-    }
-
-    fn insert(&mut self, row: Row, rng: &mut ChaCha8Rng) {
-        let cap = self.class_cap(row.class);
-        let Some((rows, seen)) = self.classes.get_mut(row.class) else {
-            return;
-        };
-        *seen += 1;
-        if rows.len() < cap {
-            rows.push(row);
-        } else {
-            let j = rng.gen_range(0..*seen);
-            if (j as usize) < cap {
-                rows[j as usize] = row;
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.classes.iter().map(|c| c.0.len()).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Whether both normal and at least one incident class are present.
-    pub fn has_both(&self) -> bool {
-        !self.classes[0].0.is_empty() && self.classes[1..].iter().any(|c| !c.0.is_empty())
-    }
-
-    fn matrix(&self) -> (Array2<f64>, Array1<usize>) {
-        let rows: Vec<&Row> = self.classes.iter().flat_map(|c| c.0.iter()).collect();
-        let x = Array2::from_shape_fn((rows.len(), FEATURES), |(i, j)| rows[i].x[j]);
-        let y = rows.iter().map(|r| r.class).collect();
-        (x, y)
     }
 }
 
@@ -222,66 +154,6 @@ impl Verdict {
     }
 }
 
-/// What drifted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drift {
-    /// The forest's prequential error rose.
-    Error,
-    /// The stream's key metric moved up or down.
-    Metric(Shift),
-}
-
-impl Drift {
-    pub fn describe(self, metric: &str) -> String {
-        match self {
-            Drift::Error => "the forest's error rate rose".into(),
-            Drift::Metric(Shift::Up) => format!("{metric} shifted up"),
-            Drift::Metric(Shift::Down) => format!("{metric} shifted down"),
-        }
-    }
-}
-
-/// The drift detectors of one stream, and the key metric's scale.
-#[derive(Debug, Clone)]
-struct DriftWatch {
-    error: PageHinkley,
-    metric: PageHinkley,
-    /// The metric's mean and spread over its first values (the unit of the metric test).
-    scale: Window,
-    count: u64,
-    last: Option<String>,
-}
-
-/// Values of the key metric that set its scale before the metric test starts.
-const DRIFT_SCALE_SAMPLES: usize = 1000;
-
-impl DriftWatch {
-    fn new() -> Self {
-        Self {
-            // The 0/1 error: a rise of a few points over a few hundred events.
-            error: PageHinkley::new(0.005, 50.0, 500, false),
-            // The metric in units of its spread: a lasting shift of half a spread or more.
-            metric: PageHinkley::new(0.5, 200.0, 500, true),
-            scale: Window::with_count(DRIFT_SCALE_SAMPLES),
-            count: 0,
-            last: None,
-        }
-    }
-
-    fn metric(&mut self, v: f64, at: u64) -> Option<Drift> {
-        if !v.is_finite() {
-            return None;
-        }
-        if self.scale.len() < DRIFT_SCALE_SAMPLES {
-            self.scale.push(v, at as i64);
-            return None;
-        }
-        let s = self.scale.stats();
-        let z = (v - s.mean) / s.std.max(1e-9);
-        self.metric.update(z).map(Drift::Metric)
-    }
-}
-
 pub struct StreamModel {
     kind: StreamKind,
     cfg: MlConfig,
@@ -327,8 +199,6 @@ pub struct StreamModel {
     store: Option<PathBuf>,
     saving: Option<Receiver<Result<(), StoreError>>>,
     store_error: Option<String>,
-    /// Whether the models came from a file.
-    restored: bool,
 }
 
 /// Labelled events a model serves while its successor fits, at most (see `collect_fit`).
@@ -391,7 +261,6 @@ impl StreamModel {
             store: None,
             saving: None,
             store_error: None,
-            restored: false,
         }
     }
 
@@ -693,7 +562,6 @@ impl StreamModel {
         });
         self.reg_fits = u32::from(self.regressor.is_some());
         self.anomaly = saved.anomaly;
-        self.restored = true;
     }
 
     /// The models as they are now, for a file.
