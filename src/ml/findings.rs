@@ -4,7 +4,7 @@
 
 use super::hst::ALERT_SCORE;
 use super::trainer::{StreamModel, Verdict, class_names};
-use crate::analytics::{Alert, Firing, Observation, Reason, Severity, StreamAnalyzer};
+use crate::analytics::{Firing, Observation, Reason, Severity, StreamAnalyzer};
 use crate::streams::Timestamp;
 
 /// Features named in a forest alert.
@@ -17,15 +17,16 @@ pub struct Subject<'a> {
     pub time: Timestamp,
 }
 
-/// Files the alerts `verdict` calls for; the ones it opens are appended to `opened`.
+/// Files the alerts `verdict` calls for on the event of `obs`; the ones it opens join the
+/// alerts the rules opened (`obs.new_alerts`).
 pub fn file(
     model: &StreamModel,
     analyzer: &mut StreamAnalyzer,
-    obs: &Observation,
+    obs: &mut Observation,
     verdict: &Verdict,
     at: Subject<'_>,
-    opened: &mut Vec<Alert>,
 ) {
+    let (features, opened) = (&obs.features, &mut obs.new_alerts);
     let stream = analyzer.kind();
     let firing = |rule, severity, value, expected| Firing {
         stream,
@@ -49,7 +50,7 @@ pub fn file(
         };
         let reasons = || {
             model
-                .explain(&obs.features, p.class)
+                .explain(features, p.class)
                 .into_iter()
                 .take(REASONS)
                 .map(|c| Reason {

@@ -343,10 +343,13 @@ impl Engine {
         let written_ms = time.map_or_else(|| event.timestamp().millis(), |t| t.millis());
         match &mut self.merge {
             Some(merge) => merge.hold(index, event.clone(), at, written_ms),
-            None => {
-                analyse(&mut topic.analyzer, &mut topic.model, event, at, forward);
-                topic.latency.record(now_us(), written_ms * 1000);
-            }
+            None => analyse(
+                &mut topic.analyzer,
+                &mut topic.model,
+                &mut topic.latency,
+                (event, at, written_ms),
+                forward,
+            ),
         }
     }
 
@@ -371,11 +374,10 @@ impl Engine {
             analyse(
                 &mut topic.analyzer,
                 &mut topic.model,
-                &held.event,
-                held.at,
+                &mut topic.latency,
+                (&held.event, held.at, held.written_ms),
                 forward,
             );
-            topic.latency.record(now_us(), held.written_ms * 1000);
         }
     }
 
@@ -438,11 +440,12 @@ struct Forward<'a> {
 
 /// The rules, the rolling statistics and the models on one new event, and the models'
 /// alerts beside the rules'.
+/// `written_ms`: when the message was written, for the end-to-end latency.
 fn analyse(
     analyzer: &mut StreamAnalyzer,
     model: &mut StreamModel,
-    event: &Event,
-    at: Origin,
+    latency: &mut LatencyBook,
+    (event, at, written_ms): (&Event, Origin, i64),
     forward: Forward<'_>,
 ) {
     let mut obs = analyzer.observe(event);
@@ -451,9 +454,8 @@ fn analyse(
         entity: event.key(),
         time: event.timestamp(),
     };
-    let mut opened = Vec::new();
-    findings::file(model, analyzer, &obs, &verdict, subject, &mut opened);
-    obs.new_alerts.append(&mut opened);
+    findings::file(model, analyzer, &mut obs, &verdict, subject);
+    latency.record(now_us(), written_ms * 1000);
     if forward.events {
         let analysed = analysed_event(at, event, &obs, analyzer.rule_names());
         let _ = forward
