@@ -113,8 +113,10 @@ impl Drift {
 pub(super) struct DriftWatch {
     pub(super) error: PageHinkley,
     pub(super) metric: PageHinkley,
-    /// The metric's mean and spread over its first values (the unit of the metric test).
+    /// The metric's first values, until they set `unit`.
     pub(super) scale: Window,
+    /// Their mean and spread: the origin and unit of the metric test, fixed once known.
+    unit: Option<(f64, f64)>,
     pub(super) count: u64,
     pub(super) last: Option<String>,
 }
@@ -130,6 +132,7 @@ impl DriftWatch {
             // The metric in units of its spread: a lasting shift of half a spread or more.
             metric: PageHinkley::new(0.5, 200.0, 500, true),
             scale: Window::with_count(DRIFT_SCALE_SAMPLES),
+            unit: None,
             count: 0,
             last: None,
         }
@@ -139,13 +142,16 @@ impl DriftWatch {
         if !v.is_finite() {
             return None;
         }
-        if self.scale.len() < DRIFT_SCALE_SAMPLES {
+        let Some((mean, std)) = self.unit else {
             self.scale.push(v, at as i64);
+            if self.scale.len() == DRIFT_SCALE_SAMPLES {
+                self.unit = Some(self.scale.mean_std());
+            }
             return None;
-        }
-        let s = self.scale.stats();
-        let z = (v - s.mean) / s.std.max(1e-9);
-        self.metric.update(z).map(Drift::Metric)
+        };
+        self.metric
+            .update((v - mean) / std.max(1e-9))
+            .map(Drift::Metric)
     }
 }
 
