@@ -2,12 +2,14 @@
 //! Half-Space Trees, written after each refit and on exit and read back by the next run,
 //! whose versions continue from the file's.
 //!
-//! The file is JSON with a format number first; it is written to a temporary name and
-//! renamed, so a crash mid-write leaves the previous file. A file of another format, of
+//! The file is JSON with a format number first; it is written to a temporary name of the
+//! writer's own and renamed, so a crash mid-write leaves the previous file, and two members
+//! of a group on one machine replace each other's file whole (the last one's models win). A file of another format, of
 //! another stream, or damaged (unreadable, or a tree that would read past its end) is
 //! refused with a one-line reason, and training starts from scratch.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -131,8 +133,15 @@ impl SavedModels {
             std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
         }
         let text = serde_json::to_vec(self).map_err(|e| failed(e.to_string()))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(|e| failed(e.to_string()))?;
-        std::fs::rename(&tmp, path).map_err(|e| failed(e.to_string()))
+        // A name of this writer's own: two members of a group on one machine (or two saves
+        // of one process) write the same topic's file, and must not write into one temporary.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("json.{}.{n}.tmp", std::process::id()));
+        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(|e| failed(e.to_string()))
     }
 }
