@@ -502,14 +502,29 @@ impl StreamModel {
     }
 
     fn collect_fit(&mut self) {
-        self.collect_save();
-        let Some(rx) = &self.pending else { return };
         // Staleness is bounded in events, so a backlog read at full speed is judged by models
         // as fresh as when events arrive slowly: a model serves at most `STALE_EVENTS` labelled
         // events while its successor fits (at a few thousand events per second the fit is
         // done before that; a backlog read at full speed waits for it).
         let overdue = self.version > 0 && self.since_fit >= STALE_EVENTS;
-        let got = if overdue {
+        self.take_fit(overdue);
+    }
+
+    /// Installs a fit that has ended since the last event (between events, when none come:
+    /// the end of a backlog must not leave its last model unused).
+    pub fn poll(&mut self) {
+        self.take_fit(false);
+    }
+
+    /// Waits for a running fit and installs it (before the last snapshot and the save).
+    pub fn settle(&mut self) {
+        self.take_fit(true);
+    }
+
+    fn take_fit(&mut self, wait: bool) {
+        self.collect_save();
+        let Some(rx) = &self.pending else { return };
+        let got = if wait {
             rx.recv().map_err(|_| TryRecvError::Disconnected)
         } else {
             rx.try_recv()

@@ -150,6 +150,7 @@ impl Engine {
             }
             self.poll_batch(&consumer, &shared, &out, plan.count);
             self.release(&out, false);
+            self.topics.iter_mut().for_each(|t| t.model.poll());
             self.note_cluster_change(&shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
@@ -169,7 +170,8 @@ impl Engine {
     ) {
         self.release(out, true);
         commit(consumer, shared, out);
-        for t in &self.topics {
+        for t in &mut self.topics {
+            t.model.settle();
             if let Err(e) = t.model.save() {
                 problem(out, e.to_string());
             }
