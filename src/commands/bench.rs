@@ -56,10 +56,20 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         }
     };
     let seconds = started.elapsed().as_secs_f64();
+    // The pipeline's peak, before the in-process timings below build their own data.
+    let rss = peak_rss_mb();
     let seed = settings.producer.seed;
     let core_streams = streams.clone();
     let core = tokio::task::spawn_blocking(move || core_costs(&core_streams, seed)).await?;
-    let report = Report::new(args, &streams, embedded, seconds, produce, &consumed, &core);
+    let report = Report::new(
+        args,
+        &streams,
+        embedded,
+        (seconds, rss),
+        produce,
+        &consumed,
+        &core,
+    );
     report.print(args.json)?;
     drop(broker);
     if consumed.ingest.consumed < args.count || consumed.ingest.lost > 0 {
@@ -84,7 +94,7 @@ impl Report {
         args: &BenchArgs,
         streams: &[StreamKind],
         embedded: bool,
-        seconds: f64,
+        (seconds, rss): (f64, f64),
         produce: (u64, f64),
         consumed: &ConsumerSnapshot,
         core: &[(String, f64)],
@@ -99,7 +109,6 @@ impl Report {
             .sum::<f64>()
             / streams.len().max(1) as f64;
         let e2e = consumed.e2e.total.unwrap_or_default();
-        let rss = peak_rss_mb();
         let json = json!({
             "events": consumed.ingest.consumed,
             "seconds": seconds,
