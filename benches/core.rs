@@ -7,6 +7,7 @@ use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
 use streamwatch::codec::{self, Codec, Notes};
 use streamwatch::ml::forest::{self, FlatForest, ForestParams};
 use streamwatch::ml::grow;
+use streamwatch::ml::regression::RegressionForest;
 use streamwatch::ml::{MlConfig, StreamModel};
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
 
@@ -259,6 +260,14 @@ fn forest_bench(c: &mut Criterion) {
             b.iter(|| black_box(grow::fit(&xs, &ys, &params, 6).unwrap().trees()))
         });
     }
+    // The regression forest as the trainer fits it (30 trees, depth 8, 70 % of the inputs
+    // per node, on four fifths of the buffer): the amount from the other features.
+    let n = rows.len() * 4 / 5;
+    let xr = x.slice(ndarray::s![..n, 1..]).to_owned();
+    let yr = x.slice(ndarray::s![..n, 0]).to_owned();
+    group.bench_function(format!("regression/30x8/{n}rows"), |b| {
+        b.iter(|| black_box(RegressionForest::fit(&xr, &yr, 30, 8, 0.7, 1)))
+    });
     group.finish();
     let mut group = c.benchmark_group("model");
     group.throughput(Throughput::Elements(1));

@@ -117,25 +117,31 @@ struct Grower<'a> {
 }
 
 /// The sweep over one feature's codes in order: left of each code present, the split's
-/// purity against the best so far.
-struct Scan<'a> {
-    counts: &'a [u32; MAX_CLASSES],
+/// purity against the best so far. Σ c² of each side is kept as the rows move left, in
+/// integers (exact, as the f64 sums were), so a step costs a pass over the classes.
+struct Scan {
     rows: u32,
     classes: usize,
+    /// Class counts left of the sweep, and the node's.
     left: [u32; MAX_CLASSES],
+    counts: [u32; MAX_CLASSES],
     n_left: u32,
+    sq_left: u64,
+    sq_right: u64,
     best_score: f64,
     best_code: Option<u8>,
 }
 
-impl<'a> Scan<'a> {
-    fn new(counts: &'a [u32; MAX_CLASSES], rows: usize, classes: usize, best: f64) -> Self {
+impl Scan {
+    fn new(counts: &[u32; MAX_CLASSES], rows: usize, classes: usize, best: f64) -> Self {
         Self {
-            counts,
             rows: rows as u32,
             classes,
             left: [0; MAX_CLASSES],
+            counts: *counts,
             n_left: 0,
+            sq_left: 0,
+            sq_right: counts[..classes].iter().map(|&c| u64::from(c).pow(2)).sum(),
             best_score: best,
             best_code: None,
         }
@@ -144,17 +150,23 @@ impl<'a> Scan<'a> {
     /// Moves the rows of `code` to the left side and scores the split after it (the split
     /// after the last code present leaves the right side empty and is never taken).
     fn step(&mut self, code: u8, at: &[u32; MAX_CLASSES]) {
-        for (l, h) in self.left.iter_mut().zip(at) {
-            *l += h;
+        let classes = self.classes;
+        let sides = self.left[..classes].iter_mut().zip(&self.counts[..classes]);
+        for ((left, &count), &moved) in sides.zip(&at[..classes]) {
+            let (a, l) = (u64::from(moved), u64::from(*left));
+            let r = u64::from(count) - l;
+            // (l + a)² − l² and (r − a)² − r²
+            self.sq_left += (2 * l + a) * a;
+            self.sq_right -= (2 * r - a) * a;
+            *left += moved;
+            self.n_left += moved;
         }
-        self.n_left += at[..self.classes].iter().sum::<u32>();
         let n_right = self.rows - self.n_left;
         if self.n_left < MIN_LEAF || n_right < MIN_LEAF {
             return;
         }
-        let right: [u32; MAX_CLASSES] = std::array::from_fn(|c| self.counts[c] - self.left[c]);
-        let score = purity(&self.left, self.classes, f64::from(self.n_left))
-            + purity(&right, self.classes, f64::from(n_right));
+        let score = self.sq_left as f64 / f64::from(self.n_left)
+            + self.sq_right as f64 / f64::from(n_right);
         if score > self.best_score {
             self.best_score = score;
             self.best_code = Some(code);
@@ -164,6 +176,16 @@ impl<'a> Scan<'a> {
 
 /// Nodes with fewer rows than this find their splits by sorting instead of a histogram.
 const SORT_BELOW: usize = 256;
+
+/// Each tree's bootstrap draws this share of the rows (with replacement): half the work of
+/// a full-size sample, and more varied trees; the forest's F1 held (BENCHMARKS.md, "Fits
+/// that keep up with a backlog").
+pub(super) const SAMPLE_SHARE: f64 = 0.5;
+
+/// Rows in each tree's bootstrap sample of `n` rows (at least one).
+pub(super) fn sample_size(n: u32) -> u32 {
+    ((f64::from(n) * SAMPLE_SHARE).ceil() as u32).clamp(1, n.max(1))
+}
 
 /// Fits `p.trees` trees on rows `x` with classes `y` (< `MAX_CLASSES`) into a flat forest
 /// of `classes` classes.
@@ -267,7 +289,8 @@ impl Setup<'_> {
         for t in trees {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(t as u64);
-            let mut rows: Vec<u32> = (0..n).map(|_| rng.gen_range(0..n)).collect();
+            let m = sample_size(n);
+            let mut rows: Vec<u32> = (0..m).map(|_| rng.gen_range(0..n)).collect();
             let mut g = Grower {
                 data: self.data,
                 y: self.y,

@@ -64,7 +64,7 @@ impl Default for MlConfig {
         Self {
             trees: 50,
             max_depth: 10,
-            feature_fraction: 0.8,
+            feature_fraction: 0.5,
             buffer: 4000,
             warmup: 500,
             refit_every: 3000,
@@ -171,7 +171,8 @@ pub struct StreamModel {
     since_fit: usize,
     /// A drift asked for a refit that has not started yet.
     refit_now: bool,
-    /// Regression-only fits (a topic without labels) and `reg_seen` when the last started.
+    /// Regressor fits started and `reg_seen` when the last started (the regressor keeps its
+    /// own cadence, in normal events, beside the forest's).
     reg_fits: u32,
     reg_fitted_at: u64,
     last_error: Option<String>,
@@ -458,13 +459,17 @@ impl StreamModel {
         self.training_size < self.cfg.buffer / 2
     }
 
-    /// The same warm-up and refit rules as the forest's, counted in unlabelled events.
+    /// The forest's warm-up and refit rules, counted in the normal events it learns from:
+    /// while young, each refit waits as many events as the last one had; then every
+    /// `refit_every`; on drift at once.
     fn regression_due(&self) -> bool {
         let fresh = self.reg_seen - self.reg_fitted_at;
         if self.reg_fits == 0 {
             return self.reg_rows.len() >= self.cfg.warmup;
         }
-        fresh >= self.cfg.refit_every as u64 || (self.refit_now && fresh > 0)
+        let interval =
+            (self.cfg.refit_every as u64).min(self.reg_fitted_at.max(self.cfg.warmup as u64));
+        fresh >= interval || (self.refit_now && fresh > 0)
     }
 
     fn start_fit(&mut self) {
@@ -475,14 +480,20 @@ impl StreamModel {
             feature_fraction: self.cfg.feature_fraction,
             seed: self.cfg.seed.wrapping_add(u64::from(self.version)),
         };
-        let reg = reg_matrix(&self.reg_rows);
-        let (spec, classes) = (self.spec, class_names(self.kind).len());
-        self.since_fit = 0;
-        self.refit_now = false;
-        if !self.buffer.has_both() {
+        // The regressor learns what normal looks like, which changes more slowly than which
+        // incidents the buffer holds: it is refitted on its own cadence (every `refit_every`
+        // normal events, and on drift), not with every forest, whose fit it would double.
+        let reg = self
+            .regression_due()
+            .then(|| reg_matrix(&self.reg_rows))
+            .flatten();
+        if reg.is_some() {
             self.reg_fits += 1;
             self.reg_fitted_at = self.reg_seen;
         }
+        let (spec, classes) = (self.spec, class_names(self.kind).len());
+        self.since_fit = 0;
+        self.refit_now = false;
         let job = move || fit_all(&x, &y, &params, classes, reg, &spec);
         if self.cfg.background {
             let (tx, rx) = mpsc::channel();
