@@ -1,6 +1,6 @@
 //! What the models say about one event, as alerts in the stream's alert book beside the
 //! rules': the forest's incident calls with the features that drove them, the label-free
-//! detector's unusual events, and drift (the models refit at once).
+//! detector's unusual events, and drift (which brings the next refit forward).
 
 use super::hst::ALERT_SCORE;
 use super::trainer::{StreamModel, Verdict, class_names};
