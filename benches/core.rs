@@ -225,7 +225,7 @@ fn forest_bench(c: &mut Criterion) {
     let params = ForestParams {
         trees: 50,
         max_depth: 10,
-        feature_fraction: 0.8,
+        feature_fraction: MlConfig::default().feature_fraction,
         seed: 1,
     };
     let fitted = forest::fit(&x, &y, &params).unwrap();

@@ -286,7 +286,7 @@ impl RegressionForest {
             features: (0..x.ncols()).collect(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             bins: Box::new([(0, 0.0); MAX_BINS]),
-            pairs: Vec::new(),
+            keys: Vec::new(),
             steps: Vec::with_capacity(MAX_BINS),
             sort_below,
         };
@@ -348,10 +348,10 @@ struct Grower<'a> {
     k: usize,
     features: Vec<usize>,
     rng: ChaCha8Rng,
-    /// Scratch: per bin (rows, sum of targets); (code, target) of a small node's rows;
+    /// Scratch: per bin (rows, sum of targets); a small node's rows as sort keys;
     /// (code, rows, sum) per code present.
     bins: Box<[(u32, f64); MAX_BINS]>,
-    pairs: Vec<(u8, f64)>,
+    keys: Vec<u32>,
     steps: Vec<(u8, u32, f64)>,
     sort_below: usize,
 }
@@ -430,15 +430,20 @@ impl Grower<'_> {
     fn fill_steps(&mut self, idx: &[u32], f: usize) {
         let column = self.data.column(f);
         self.steps.clear();
-        if idx.len() < self.sort_below {
-            self.pairs.clear();
-            self.pairs.extend(
+        if idx.len() < self.sort_below.min(1 << 16) {
+            // Keys of code and place in `idx`: sorted, rows of one code stay in `idx` order.
+            self.keys.clear();
+            self.keys.extend(
                 idx.iter()
-                    .map(|&i| (column[i as usize], self.y[i as usize])),
+                    .enumerate()
+                    .map(|(j, &i)| u32::from(column[i as usize]) << 16 | j as u32),
             );
-            // Stable: rows of one code stay in `idx` order.
-            self.pairs.sort_by_key(|p| p.0);
-            for &(code, y) in &self.pairs {
+            self.keys.sort_unstable();
+            for &key in &self.keys {
+                let (code, y) = (
+                    (key >> 16) as u8,
+                    self.y[idx[(key & 0xffff) as usize] as usize],
+                );
                 match self.steps.last_mut() {
                     Some(s) if s.0 == code => {
                         s.1 += 1;
@@ -465,7 +470,8 @@ impl Grower<'_> {
     }
 }
 
-/// Nodes with fewer rows than this find their splits by sorting instead of a histogram.
+/// Nodes with fewer rows than this find their splits by sorting instead of a histogram
+/// (at most 65,536: a row's place in its node is 16 bits of its sort key).
 const SORT_BELOW: usize = 128;
 
 #[cfg(test)]
