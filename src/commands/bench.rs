@@ -14,6 +14,7 @@ use serde_json::json;
 use super::check_reachable;
 use crate::cli::BenchArgs;
 use crate::config::Settings;
+use crate::kafka::admin::{Admin, Created};
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
 use crate::kafka::gate::LagGate;
@@ -30,6 +31,7 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
     let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
     if !embedded {
         check_reachable(settings, &brokers).await?;
+        ensure_topics(settings, &brokers, &streams).await?;
     }
     let load = match args.rate {
         Some(r) => format!("offered at {r:.0} events/s"),
@@ -81,6 +83,21 @@ pub async fn run(settings: &Settings, args: &BenchArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Creates the benchmarked streams' topics on a cluster that lacks them (as `setup` does):
+/// a consumer subscribed to a topic that does not exist is never given a partition.
+async fn ensure_topics(settings: &Settings, brokers: &str, streams: &[StreamKind]) -> Result<()> {
+    let topics = crate::kafka::topics(settings, streams);
+    let (settings, brokers) = (settings.clone(), brokers.to_string());
+    let (partitions, rf) = (settings.kafka.partitions, settings.kafka.replication_factor);
+    let admin = tokio::task::spawn_blocking(move || Admin::connect(&settings, &brokers)).await??;
+    for c in admin.create(&topics, partitions, rf).await? {
+        if let Created::New(name) = c {
+            eprintln!("  created   {name} ({partitions} partitions, replication {rf})");
+        }
+    }
+    Ok(())
 }
 
 /// What a run measured.
@@ -254,7 +271,10 @@ fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> Consu
     ConsumerPlan {
         streams: streams.to_vec(),
         group: format!("streamwatch-bench-{}", std::process::id()),
-        from_beginning: true,
+        // From the end: only what this run writes (a cluster's topics may hold earlier runs',
+        // whose `seq`s would read as duplicates). The producer starts once the positions are
+        // known.
+        from_beginning: false,
         count,
         duration: Some(Duration::from_secs(600)),
         tick: Duration::from_secs(1),
