@@ -55,3 +55,25 @@ fn bench_at_a_rate_offers_that_load() {
         "6,000 events at 3,000/s: {r}"
     );
 }
+
+/// Against a cluster: the topics it lacks are created, and a second run on the same topics
+/// counts only what it wrote (the first run's messages are not read, nor taken for
+/// duplicates of the second's).
+#[test]
+fn bench_against_a_cluster_creates_its_topics_and_reads_only_its_own_run() {
+    let tansu = super::harness::Tansu::start();
+    let t = tansu.addr.as_str();
+    for run in 1..=2 {
+        let o = streamwatch(&[
+            "-b", t, "bench", "--count", "3000", "--type", "sensor", "--json",
+        ]);
+        assert!(o.status.success(), "run {run}: {}", stderr(&o));
+        let r = json_lines(&stdout(&o)).pop().unwrap_or_default();
+        assert_eq!(r["broker"], "external", "run {run}: {r}");
+        assert_eq!(r["events"], 3000, "run {run}: {r}");
+        assert_eq!(r["lost"], 0, "run {run}: {r}");
+        assert_eq!(r["duplicates"], 0, "run {run}: {r}");
+        let created = stderr(&o).contains("created   sensor-data");
+        assert_eq!(created, run == 1, "run {run}: {}", stderr(&o));
+    }
+}
