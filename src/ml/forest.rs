@@ -39,6 +39,9 @@ struct Node {
     feature: u32,
 }
 
+/// Trees walked side by side in `FlatForest::votes`.
+const LANES: usize = 4;
+
 /// A forest as one contiguous node array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlatForest {
@@ -366,13 +369,47 @@ impl FlatForest {
         }
     }
 
-    pub fn predict(&self, x: &[f64]) -> Prediction {
+    /// Each tree's vote for `x`, counted per class. Trees are walked four at a time, a
+    /// level of each in turn: the four node loads are independent, so their cache misses
+    /// overlap instead of following one another down one tree.
+    fn votes(&self, x: &[f64]) -> [u32; MAX_CLASSES] {
         let mut votes = [0u32; MAX_CLASSES];
-        let mut buf = [f64::NAN; MAX_WIDTH];
-        let x = self.row(x, &mut buf);
-        for &r in &self.roots {
+        let nodes = &self.nodes[..];
+        let mut groups = self.roots.chunks_exact(LANES);
+        for group in &mut groups {
+            let mut at: [usize; LANES] = std::array::from_fn(|k| group[k] as usize);
+            loop {
+                let mut moved = false;
+                for i in &mut at {
+                    let n = nodes[*i];
+                    // A lane at its leaf stays there.
+                    if n.feature != LEAF {
+                        *i = if x[n.feature as usize] < n.value {
+                            *i + 1
+                        } else {
+                            n.right as usize
+                        };
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            for i in at {
+                votes[(nodes[i].value as usize).min(MAX_CLASSES - 1)] += 1;
+            }
+        }
+        for &r in groups.remainder() {
             votes[self.walk(r, x).min(MAX_CLASSES - 1)] += 1;
         }
+        votes
+    }
+
+    pub fn predict(&self, x: &[f64]) -> Prediction {
+        let mut buf = [f64::NAN; MAX_WIDTH];
+        let x = self.row(x, &mut buf);
+        let votes = self.votes(x);
         let n = self.roots.len().max(1) as f64;
         let distribution = votes.map(|v| f64::from(v) / n);
         // Normal or not is the call that matters: an incident when `INCIDENT_SHARE` of the
@@ -401,6 +438,31 @@ pub(crate) mod tests {
     use super::*;
     use ndarray::Axis;
     use rand::Rng;
+
+    /// Walking four trees side by side counts the same votes as walking each alone, for
+    /// forests whose tree count is and is not a multiple of four.
+    #[test]
+    fn side_by_side_walks_vote_as_one_tree_at_a_time() {
+        let (x, y) = data_with_noise(600, 11, 0.05);
+        for trees in [8, 13] {
+            let p = ForestParams {
+                trees,
+                max_depth: 8,
+                feature_fraction: 0.5,
+                seed: 3,
+            };
+            let f = crate::ml::grow::fit(&x, &y, &p, 3).expect("fit");
+            let mut rng = ChaCha8Rng::seed_from_u64(12);
+            for _ in 0..500 {
+                let row: Vec<f64> = (0..6).map(|_| rng.gen_range(-4.0..4.0)).collect();
+                let mut one = [0u32; MAX_CLASSES];
+                for &r in &f.roots {
+                    one[f.walk(r, &row).min(MAX_CLASSES - 1)] += 1;
+                }
+                assert_eq!(f.votes(&row), one, "{trees} trees, {row:?}");
+            }
+        }
+    }
 
     /// Three classes on six features: class 2 where x0 + x3/2 > 1.5, class 1 where
     /// x1·x2 > 1, otherwise 0; a `noise` share of the labels moved to the next class.
