@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError as RdError;
 use rdkafka::statistics::Statistics;
 use rdkafka::types::RDKafkaErrorCode;
@@ -210,20 +210,6 @@ pub(super) fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
 }
 
 impl ConsumerContext for ConsumerCtx {
-    /// Commits what was analysed before partitions are taken away, so that their next owner
-    /// starts where this member stopped (auto-commit alone left up to a second, and, when a
-    /// member left mid-backlog, much more, to be read again). Not when the assignment was
-    /// lost: the group has moved on, and with the brokers gone the commit would only wait.
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if !matches!(rebalance, Rebalance::Revoke(_)) || consumer.assignment_lost() {
-            return;
-        }
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) | Err(RdError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-            Err(e) => tracing::warn!(error = %e, "commit before revoke failed"),
-        }
-    }
-
     /// Keeps `Membership::owned` as the group assigns and revokes partitions (eagerly, all
     /// at once, or cooperatively, some at a time).
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
