@@ -39,6 +39,19 @@ struct Node {
     feature: u32,
 }
 
+impl Node {
+    /// Where `x` goes from this split, at index `at`: the next node (left) when its feature
+    /// is below the threshold, else the stored right child (NaN goes right).
+    #[inline]
+    fn child(self, at: usize, x: &[f64]) -> usize {
+        if x[self.feature as usize] < self.value {
+            at + 1
+        } else {
+            self.right as usize
+        }
+    }
+}
+
 /// Trees walked side by side in `FlatForest::votes`.
 const LANES: usize = 4;
 
@@ -272,11 +285,7 @@ impl FlatForest {
         for &r in &self.roots {
             let mut i = r as usize;
             while let Some(n) = self.nodes.get(i).filter(|n| n.feature != LEAF) {
-                let next = if x[n.feature as usize] < n.value {
-                    i + 1
-                } else {
-                    n.right as usize
-                };
+                let next = n.child(i, x);
                 let moved = self.shares[next][class] - self.shares[i][class];
                 parts[n.feature as usize] += f64::from(moved);
                 i = next;
@@ -363,9 +372,7 @@ impl FlatForest {
             if n.feature == LEAF {
                 return i;
             }
-            // Branch-free choice between the next node (left) and the stored right child.
-            let left = x[n.feature as usize] < n.value;
-            i = if left { i + 1 } else { n.right as usize };
+            i = n.child(i, x);
         }
     }
 
@@ -384,11 +391,7 @@ impl FlatForest {
                     let n = nodes[*i];
                     // A lane at its leaf stays there.
                     if n.feature != LEAF {
-                        *i = if x[n.feature as usize] < n.value {
-                            *i + 1
-                        } else {
-                            n.right as usize
-                        };
+                        *i = n.child(*i, x);
                         moved = true;
                     }
                 }
