@@ -143,7 +143,7 @@ fn run_mock(
     // The mock's own address, before it advertises another.
     let own = cluster.bootstrap_servers();
     if let Ok(o) = &owner {
-        join_groups_at_once(o);
+        form_groups_quickly(o);
         if let Some(addr) = advertise {
             advertise_at(o, addr);
         }
@@ -170,7 +170,7 @@ fn run_mock(
 /// by default) waits three seconds for more (`group.initial.rebalance.delay.ms`): a consumer
 /// of the embedded broker analyses its first event within a second of starting. (With no
 /// delay at all the mock never gave a second member its share of the partitions.)
-fn join_groups_at_once(owner: &BaseProducer) {
+fn form_groups_quickly(owner: &BaseProducer) {
     // SAFETY: as in `advertise_at`: the cluster belongs to `owner`'s client, alive for the
     // whole call, and the setting is taken under the cluster's lock.
     unsafe {

@@ -4,9 +4,9 @@
 //!
 //! The file is JSON with a format number first; it is written to a temporary name of the
 //! writer's own and renamed, so a crash mid-write leaves the previous file, and two members
-//! of a group on one machine replace each other's file whole (the last one's models win). A file of another format, of
-//! another stream, or damaged (unreadable, or a tree that would read past its end) is
-//! refused with a one-line reason, and training starts from scratch.
+//! of a group on one machine replace each other's file whole (the last one's models win).
+//! A file of another format, of another stream, or damaged (unreadable, or a tree that would
+//! read past its end) is refused with a one-line reason, and training starts from scratch.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -441,11 +441,9 @@ impl StreamModel {
         if self.version == 0 {
             self.labelled as usize >= self.cfg.warmup
         } else {
-            {
-                let interval = self.refit_interval();
-                let after_drift = (self.labelled as usize / DRIFT_SHARE).clamp(1, interval);
-                self.since_fit >= interval || (self.refit_now && self.since_fit >= after_drift)
-            }
+            let interval = self.refit_interval();
+            let after_drift = (self.labelled as usize / DRIFT_SHARE).clamp(1, interval);
+            self.since_fit >= interval || (self.refit_now && self.since_fit >= after_drift)
         }
     }
 
