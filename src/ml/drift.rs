@@ -114,7 +114,7 @@ pub(super) struct DriftWatch {
     pub(super) error: PageHinkley,
     pub(super) metric: PageHinkley,
     /// The metric's first values, until they set `unit`.
-    pub(super) scale: Window,
+    scale: Window,
     /// Their mean and spread: the origin and unit of the metric test, fixed once known.
     unit: Option<(f64, f64)>,
     pub(super) count: u64,
