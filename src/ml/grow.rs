@@ -106,13 +106,14 @@ struct Grower<'a> {
     depth: usize,
     per_node: usize,
     rng: ChaCha8Rng,
+    /// How many times the bootstrap drew each row (the tree's rows are those drawn at
+    /// least once, each visited once and counted this many times).
+    weight: Vec<u32>,
     features: Vec<usize>,
     hist: Box<Histogram>,
-    /// Scratch: class counts per code present, and (code, class) of a small node's rows.
+    /// Scratch: class counts per code present, and a small node's rows as sort keys.
     steps: Vec<(u8, [u32; MAX_CLASSES])>,
-    pairs: Vec<(u8, u8)>,
-    /// Rows per bin of the last histogram.
-    bin_rows: [u32; MAX_BINS],
+    keys: Vec<u64>,
     sort_below: usize,
 }
 
@@ -133,9 +134,9 @@ struct Scan {
 }
 
 impl Scan {
-    fn new(counts: &[u32; MAX_CLASSES], rows: usize, classes: usize, best: f64) -> Self {
+    fn new(counts: &[u32; MAX_CLASSES], rows: u32, classes: usize, best: f64) -> Self {
         Self {
-            rows: rows as u32,
+            rows,
             classes,
             left: [0; MAX_CLASSES],
             counts: *counts,
@@ -165,8 +166,10 @@ impl Scan {
         if self.n_left < MIN_LEAF || n_right < MIN_LEAF {
             return;
         }
-        let score = self.sq_left as f64 / f64::from(self.n_left)
-            + self.sq_right as f64 / f64::from(n_right);
+        // Through i64: one instruction to f64 where u64 takes several (the sums are far
+        // below 2^53, so both are exact).
+        let score = self.sq_left as i64 as f64 / f64::from(self.n_left)
+            + self.sq_right as i64 as f64 / f64::from(n_right);
         if score > self.best_score {
             self.best_score = score;
             self.best_code = Some(code);
@@ -290,7 +293,11 @@ impl Setup<'_> {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(t as u64);
             let m = sample_size(n);
-            let mut rows: Vec<u32> = (0..m).map(|_| rng.gen_range(0..n)).collect();
+            let mut weight = vec![0u32; n as usize];
+            for _ in 0..m {
+                weight[rng.gen_range(0..n) as usize] += 1;
+            }
+            let mut rows: Vec<u32> = (0..n).filter(|&i| weight[i as usize] > 0).collect();
             let mut g = Grower {
                 data: self.data,
                 y: self.y,
@@ -298,11 +305,11 @@ impl Setup<'_> {
                 depth: self.depth,
                 per_node: self.per_node,
                 rng,
+                weight,
                 features: (0..self.data.cuts.len()).collect(),
                 hist: Box::new([[0; MAX_CLASSES]; MAX_BINS]),
                 steps: Vec::with_capacity(MAX_BINS),
-                pairs: Vec::new(),
-                bin_rows: [0; MAX_BINS],
+                keys: Vec::new(),
                 sort_below: self.sort_below,
             };
             let root = g.grow(&mut forest, &mut rows, 0);
@@ -314,15 +321,17 @@ impl Setup<'_> {
 
 impl Grower<'_> {
     /// Grows the subtree of `rows` into the forest in pre-order; returns its root's index.
+    /// Sizes are in bootstrap draws (a row drawn twice counts twice).
     fn grow(&mut self, forest: &mut FlatForest, rows: &mut [u32], depth: usize) -> u32 {
         let counts = self.counts(rows);
-        let share = distribution(&counts, rows.len());
+        let drawn: u32 = counts.iter().sum();
+        let share = distribution(&counts, drawn as usize);
         let majority = majority(&counts);
         let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
-        if depth >= self.depth || pure || rows.len() < 2 * MIN_LEAF as usize {
+        if depth >= self.depth || pure || drawn < 2 * MIN_LEAF {
             return forest.push_leaf(majority, share);
         }
-        let Some(split) = self.best_split(rows, &counts) else {
+        let Some(split) = self.best_split(rows, &counts, drawn) else {
             return forest.push_leaf(majority, share);
         };
         let column = self.data.column(split.feature);
@@ -339,20 +348,25 @@ impl Grower<'_> {
     fn counts(&self, rows: &[u32]) -> [u32; MAX_CLASSES] {
         let mut counts = [0u32; MAX_CLASSES];
         for &i in rows {
-            counts[self.y[i as usize] as usize] += 1;
+            counts[self.y[i as usize] as usize] += self.weight[i as usize];
         }
         counts
     }
 
     /// The split of a random subset of the features that most lowers the Gini impurity,
     /// if any lowers it.
-    fn best_split(&mut self, rows: &[u32], counts: &[u32; MAX_CLASSES]) -> Option<Split> {
+    fn best_split(
+        &mut self,
+        rows: &[u32],
+        counts: &[u32; MAX_CLASSES],
+        drawn: u32,
+    ) -> Option<Split> {
         let d = self.features.len();
         for i in 0..self.per_node {
             let j = self.rng.gen_range(i..d);
             self.features.swap(i, j);
         }
-        let n = rows.len() as f64;
+        let n = f64::from(drawn);
         // Σ c² / n of a side: larger is purer; a split must beat the node itself.
         let mut best_score = purity(counts, self.classes, n) + 1e-9;
         let mut best = None;
@@ -365,7 +379,7 @@ impl Grower<'_> {
             // Class counts per code present, in code order: from the histogram for a large
             // node, from its rows sorted by code for a small one (fewer rows than bins, where
             // clearing and scanning 255 bins would cost more than the rows).
-            let mut scan = Scan::new(counts, rows.len(), self.classes, best_score);
+            let mut scan = Scan::new(counts, drawn, self.classes, best_score);
             if rows.len() < self.sort_below {
                 let steps = self.sorted_steps(rows, f);
                 for (code, at) in &steps {
@@ -374,9 +388,9 @@ impl Grower<'_> {
                 self.steps = steps;
             } else {
                 self.histogram(rows, f);
-                for code in 0..=cuts {
-                    if self.bin_rows[code] > 0 {
-                        scan.step(code as u8, &self.hist[code]);
+                for (code, at) in self.hist[..=cuts].iter().enumerate() {
+                    if at[..self.classes].iter().any(|&c| c > 0) {
+                        scan.step(code as u8, at);
                     }
                 }
             }
@@ -391,20 +405,22 @@ impl Grower<'_> {
     /// Class counts per code present among `rows` in feature `f`, by sorting the rows' codes.
     fn sorted_steps(&mut self, rows: &[u32], f: usize) -> Vec<(u8, [u32; MAX_CLASSES])> {
         let column = self.data.column(f);
-        self.pairs.clear();
-        self.pairs.extend(
-            rows.iter()
-                .map(|&i| (column[i as usize], self.y[i as usize])),
-        );
-        self.pairs.sort_unstable();
+        // code · class · draws in one integer: sorting the keys orders the rows by code.
+        self.keys.clear();
+        self.keys.extend(rows.iter().map(|&i| {
+            let i = i as usize;
+            u64::from(column[i]) << 40 | u64::from(self.y[i]) << 32 | u64::from(self.weight[i])
+        }));
+        self.keys.sort_unstable();
         let mut steps = std::mem::take(&mut self.steps);
         steps.clear();
-        for &(code, class) in &self.pairs {
+        for &key in &self.keys {
+            let (code, class, draws) = ((key >> 40) as u8, (key >> 32) as u8, key as u32);
             if steps.last().is_none_or(|s| s.0 != code) {
                 steps.push((code, [0; MAX_CLASSES]));
             }
             if let Some(s) = steps.last_mut() {
-                s.1[usize::from(class)] += 1;
+                s.1[usize::from(class)] += draws;
             }
         }
         steps
@@ -415,12 +431,10 @@ impl Grower<'_> {
         self.hist[..bins]
             .iter_mut()
             .for_each(|h| *h = [0; MAX_CLASSES]);
-        self.bin_rows[..bins].fill(0);
         let column = self.data.column(f);
         for &i in rows {
-            let code = usize::from(column[i as usize]);
-            self.hist[code][usize::from(self.y[i as usize])] += 1;
-            self.bin_rows[code] += 1;
+            let i = i as usize;
+            self.hist[usize::from(column[i])][usize::from(self.y[i])] += self.weight[i];
         }
     }
 }

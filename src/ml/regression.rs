@@ -285,6 +285,7 @@ impl RegressionForest {
             k,
             features: (0..x.ncols()).collect(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            weight: vec![0; n],
             bins: Box::new([(0, 0.0); MAX_BINS]),
             keys: Vec::new(),
             steps: Vec::with_capacity(MAX_BINS),
@@ -292,7 +293,13 @@ impl RegressionForest {
         };
         for _ in 0..trees {
             let m = sample_size(n as u32);
-            let mut idx: Vec<u32> = (0..m).map(|_| g.rng.gen_range(0..n) as u32).collect();
+            g.weight.fill(0);
+            for _ in 0..m {
+                g.weight[g.rng.gen_range(0..n)] += 1;
+            }
+            let mut idx: Vec<u32> = (0..n as u32)
+                .filter(|&i| g.weight[i as usize] > 0)
+                .collect();
             let root = g.grow(&mut f, &mut idx, depth);
             f.roots.push(root);
         }
@@ -348,6 +355,9 @@ struct Grower<'a> {
     k: usize,
     features: Vec<usize>,
     rng: ChaCha8Rng,
+    /// How many times this tree's bootstrap drew each row: a node's rows are those drawn,
+    /// each visited once and counted this many times.
+    weight: Vec<u32>,
     /// Scratch: per bin (rows, sum of targets); a small node's rows as sort keys;
     /// (code, rows, sum) per code present.
     bins: Box<[(u32, f64); MAX_BINS]>,
@@ -359,17 +369,18 @@ struct Grower<'a> {
 impl Grower<'_> {
     fn grow(&mut self, f: &mut RegressionForest, idx: &mut [u32], depth: usize) -> u32 {
         let at = f.nodes.len() as u32;
-        let mean = idx.iter().map(|&i| self.y[i as usize]).sum::<f64>() / idx.len().max(1) as f64;
+        let (drawn, total) = self.sums(idx);
+        let mean = total / f64::from(drawn.max(1));
         f.nodes.push(RNode {
             feature: RLEAF,
             value: mean,
             left: 0,
             right: 0,
         });
-        if depth == 0 || idx.len() < 2 * MIN_LEAF {
+        if depth == 0 || (drawn as usize) < 2 * MIN_LEAF {
             return at;
         }
-        let Some((feature, code)) = self.best_split(idx) else {
+        let Some((feature, code)) = self.best_split(idx, drawn, total) else {
             return at;
         };
         let column = self.data.column(feature);
@@ -388,13 +399,12 @@ impl Grower<'_> {
 
     /// The split over `k` random features that most reduces the squared error: per code
     /// present the count and sum of targets, then every cut point in one pass.
-    fn best_split(&mut self, idx: &[u32]) -> Option<(usize, u8)> {
+    fn best_split(&mut self, idx: &[u32], drawn: u32, total: f64) -> Option<(usize, u8)> {
         let d = self.features.len();
         for i in 0..self.k.min(d) {
             let j = self.rng.gen_range(i..d);
             self.features.swap(i, j);
         }
-        let total: f64 = idx.iter().map(|&i| self.y[i as usize]).sum();
         let mut best: Option<(f64, usize, u8)> = None;
         for k in 0..self.k.min(d) {
             let f = self.features[k];
@@ -408,7 +418,7 @@ impl Grower<'_> {
                 nl += count as usize;
                 left += sum;
                 // Left are the codes up to this one; past the last cut nothing is right.
-                let nr = idx.len() - nl;
+                let nr = drawn as usize - nl;
                 if usize::from(code) >= cuts || nl < MIN_LEAF || nr < MIN_LEAF {
                     continue;
                 }
@@ -423,7 +433,15 @@ impl Grower<'_> {
         best.map(|(_, f, c)| (f, c))
     }
 
-    /// (code, rows, sum of targets) per code of feature `f` present among `idx`, in code
+    /// Draws among `idx`, and the sum of their targets.
+    fn sums(&self, idx: &[u32]) -> (u32, f64) {
+        idx.iter().fold((0, 0.0), |(n, s), &i| {
+            let (i, w) = (i as usize, self.weight[i as usize]);
+            (n + w, s + f64::from(w) * self.y[i])
+        })
+    }
+
+    /// (code, draws, sum of targets) per code of feature `f` present among `idx`, in code
     /// order: from a histogram for a large node, by sorting for a small one (fewer rows than
     /// bins, where clearing and sweeping 255 bins would cost more than the rows). Either way
     /// each code's sum adds its rows in `idx` order, so both give the same splits.
@@ -440,16 +458,15 @@ impl Grower<'_> {
             );
             self.keys.sort_unstable();
             for &key in &self.keys {
-                let (code, y) = (
-                    (key >> 16) as u8,
-                    self.y[idx[(key & 0xffff) as usize] as usize],
-                );
+                let i = idx[(key & 0xffff) as usize] as usize;
+                let (code, w) = ((key >> 16) as u8, self.weight[i]);
+                let wy = f64::from(w) * self.y[i];
                 match self.steps.last_mut() {
                     Some(s) if s.0 == code => {
-                        s.1 += 1;
-                        s.2 += y;
+                        s.1 += w;
+                        s.2 += wy;
                     }
-                    _ => self.steps.push((code, 1, y)),
+                    _ => self.steps.push((code, w, wy)),
                 }
             }
             return;
@@ -457,9 +474,9 @@ impl Grower<'_> {
         let bins = self.data.cuts[f].len() + 1;
         self.bins[..bins].iter_mut().for_each(|b| *b = (0, 0.0));
         for &i in idx {
-            let b = &mut self.bins[column[i as usize] as usize];
-            b.0 += 1;
-            b.1 += self.y[i as usize];
+            let (i, b) = (i as usize, &mut self.bins[column[i as usize] as usize]);
+            b.0 += self.weight[i];
+            b.1 += f64::from(self.weight[i]) * self.y[i];
         }
         let present = self.bins[..bins]
             .iter()
