@@ -302,7 +302,7 @@ fn create(
         // Retries after a broker hiccup neither duplicate nor reorder messages.
         c.set("enable.idempotence", "true");
         c.set("compression.type", &settings.producer.compression);
-        // Up to 10 ms of batching: throughput when unpaced, no visible delay when paced.
+        // Up to 5 ms of batching: throughput when unpaced, little delay when paced.
         c.set("linger.ms", "5");
         // The Java clients' partitioner: an entity's key lands on the same partition
         // whichever client writes it.
