@@ -144,6 +144,8 @@ pub struct IngestBook {
     /// Partitions whose log went back (a broker that lost its data).
     rewinds: u64,
     producers: [BTreeSet<CompactString>; 3],
+    /// Events of other producers, left out by a reader of one producer's events (`bench`).
+    foreign: u64,
 }
 
 /// A copy of the book for screens and reports.
@@ -167,6 +169,8 @@ pub struct IngestSnapshot {
     /// Fields of the schema whose value could not be read (left out), by name.
     pub unreadable_fields: BTreeMap<&'static str, u64>,
     pub producers: usize,
+    /// Events of other producers, left out (see `IngestBook::foreign`).
+    pub foreign: u64,
     /// Loss and duplicates per stream (by index).
     pub streams: [StreamIngest; 3],
 }
@@ -257,6 +261,11 @@ impl IngestBook {
         self.consumed
     }
 
+    /// An event of another producer, read and left out: neither consumed nor analysed.
+    pub fn foreign(&mut self) {
+        self.foreign += 1;
+    }
+
     /// `n` messages were deleted before they could be read: lost, though no `seq` says so.
     pub fn expired(&mut self, stream: StreamKind, n: u64) {
         self.expired[stream.index()] += n;
@@ -309,6 +318,7 @@ impl IngestBook {
             duplicates: self.duplicates_of[k.index()],
         });
         IngestSnapshot {
+            foreign: self.foreign,
             consumed: self.consumed,
             analysed: self.analysed,
             rejected: self.rejected_total,

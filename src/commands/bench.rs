@@ -136,6 +136,7 @@ impl Report {
             "peak_rss_mb": rss,
             "lost": consumed.ingest.lost,
             "duplicates": consumed.ingest.duplicates,
+            "foreign": consumed.ingest.foreign,
             "broker": if embedded { "embedded" } else { "external" },
             "rate": args.rate,
             "streams": streams.iter().map(|k| k.name()).collect::<Vec<_>>(),
@@ -158,8 +159,8 @@ impl Report {
                 "  analysis  {analysis_ns:>10.0} ns/event  (decode + rules + models, in-process)"
             ),
             format!(
-                "  lost {}  duplicates {}  peak RSS {rss:.0} MB  {seconds:.2} s in all",
-                consumed.ingest.lost, consumed.ingest.duplicates
+                "  lost {}  duplicates {}  other producers' {}  peak RSS {rss:.0} MB  {seconds:.2} s in all",
+                consumed.ingest.lost, consumed.ingest.duplicates, consumed.ingest.foreign
             ),
         ];
         table.extend(
@@ -208,11 +209,13 @@ async fn pipeline(
     args: &BenchArgs,
 ) -> Result<((u64, f64), ConsumerSnapshot)> {
     let gate = Arc::new(LagGate::default());
+    // A producer id of this run's own: its events are told from earlier runs'.
+    let producer = format!("bench-{}", std::process::id());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let consumer = ConsumerHandle::spawn(
         settings,
         brokers,
-        consume_plan(streams, args.count, gate.clone()),
+        consume_plan(streams, args.count, gate.clone(), &producer),
         tx,
     )?;
     // Events written before the consumer has its partitions and knows where it is in each
@@ -225,7 +228,10 @@ async fn pipeline(
     eprintln!("  joined    {:>10.2} s", joined.elapsed().as_secs_f64());
     let per_stream = args.rate.map(|r| r / streams.len().max(1) as f64);
     let gate = per_stream.is_none().then_some(gate);
-    let produce = produce(settings, brokers, streams, args.count, per_stream, gate).await?;
+    let produce = produce(
+        settings, brokers, streams, args.count, per_stream, gate, producer,
+    )
+    .await?;
     Ok((produce, finish_consume(consumer, rx).await?))
 }
 
@@ -236,6 +242,7 @@ async fn produce(
     count: u64,
     per_stream: Option<f64>,
     gate: Option<Arc<LagGate>>,
+    producer: String,
 ) -> Result<(u64, f64)> {
     let plan = ProducerPlan {
         start: None,
@@ -243,7 +250,7 @@ async fn produce(
         rate: per_stream.unwrap_or(0.0),
         count,
         duration: None,
-        generator: settings.generator("bench".into()),
+        generator: settings.generator(producer),
         gate,
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
@@ -267,7 +274,12 @@ async fn produce(
     Ok((summary.acked, summary.acked as f64 / secs))
 }
 
-fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> ConsumerPlan {
+fn consume_plan(
+    streams: &[StreamKind],
+    count: u64,
+    gate: Arc<LagGate>,
+    producer: &str,
+) -> ConsumerPlan {
     ConsumerPlan {
         streams: streams.to_vec(),
         group: format!("streamwatch-bench-{}", std::process::id()),
@@ -285,6 +297,9 @@ fn consume_plan(streams: &[StreamKind], count: u64, gate: Arc<LagGate>) -> Consu
         gate: Some(gate),
         model_store: None,
         ordered: false,
+        // This run's events only: on a cluster, earlier runs' messages past the end the
+        // cluster reported (tansu reports a stale one) are not this run's figures.
+        only_producer: Some(producer.to_string()),
     }
 }
 

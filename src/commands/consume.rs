@@ -37,6 +37,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         gate: None,
         model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
         ordered: settings.ml.fit == crate::config::FitMode::Inline,
+        only_producer: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;

@@ -147,6 +147,7 @@ fn start(
             gate: Some(gate),
             model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
             ordered: settings.ml.fit == crate::config::FitMode::Inline,
+            only_producer: None,
         },
         tx,
     )?;

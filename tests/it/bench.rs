@@ -1,6 +1,8 @@
 //! `bench --json` from the real binary: the object's shape, and nothing lost.
 
-use super::harness::{json_lines, stderr, stdout, streamwatch};
+use std::time::Duration;
+
+use super::harness::{Background, json_lines, stderr, stdout, streamwatch};
 
 #[test]
 fn bench_json_reports_throughput_latency_and_no_loss() {
@@ -76,4 +78,33 @@ fn bench_against_a_cluster_creates_its_topics_and_reads_only_its_own_run() {
         let created = stderr(&o).contains("created   sensor-data");
         assert_eq!(created, run == 1, "run {run}: {}", stderr(&o));
     }
+}
+
+/// On a topic another program writes while the bench runs: the bench's figures are of its
+/// own run only, and the other producer's events it read are counted apart.
+#[test]
+fn bench_on_a_topic_another_producer_writes_counts_only_its_own_events() {
+    let tansu = super::harness::Tansu::start();
+    let t = tansu.addr.as_str();
+    let setup = streamwatch(&["-b", t, "setup"]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    let other = Background::start(&[
+        "-b", t, "produce", "--type", "sensor", "--rate", "2000", "--seed", "3",
+    ]);
+    // The other producer is writing before the bench starts, and all through it.
+    std::thread::sleep(Duration::from_secs(2));
+    let o = streamwatch(&[
+        "-b", t, "bench", "--count", "3000", "--type", "sensor", "--json",
+    ]);
+    other.stop();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r = json_lines(&stdout(&o)).pop().unwrap_or_default();
+    assert_eq!(r["events"], 3000, "{r}");
+    assert_eq!(r["lost"], 0, "{r}");
+    assert_eq!(r["duplicates"], 0, "{r}");
+    let foreign = r["foreign"].as_u64().unwrap_or(0);
+    assert!(
+        foreign > 0,
+        "the other producer's events were not told apart: {r}"
+    );
 }

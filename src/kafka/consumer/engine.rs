@@ -60,6 +60,8 @@ pub(super) struct Engine {
     problems: Vec<String>,
     /// Ordered mode (`--fit inline`): events held until their turn (see `order`).
     merge: Option<Merge>,
+    /// Whose events are analysed, when only one producer's are (see `ConsumerPlan`).
+    only_producer: Option<String>,
 }
 
 impl Engine {
@@ -93,6 +95,7 @@ impl Engine {
             cluster_changes: 0,
             positions,
             gate: plan.gate.clone(),
+            only_producer: plan.only_producer.clone(),
         }
     }
 
@@ -324,6 +327,14 @@ impl Engine {
         }
         if !self.notes.is_empty() {
             self.ingest.note(&self.notes);
+        }
+        if self
+            .only_producer
+            .as_deref()
+            .is_some_and(|p| p != event.producer_id())
+        {
+            self.ingest.foreign();
+            return;
         }
         let at = Origin {
             stream: event.kind(),

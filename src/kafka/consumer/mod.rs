@@ -118,6 +118,9 @@ pub struct ConsumerPlan {
     /// Analyse each topic's events merged in time order across its partitions, so that the
     /// same events give the same models on every run (with `--fit inline`; see `order`).
     pub ordered: bool,
+    /// Analyse only this producer's events and count the others apart (`bench`: its own
+    /// run's, on topics other runs and programs write).
+    pub only_producer: Option<String>,
 }
 
 /// The models' directory, and whether to ignore what it holds at the start.
