@@ -186,8 +186,21 @@ const SORT_BELOW: usize = 256;
 pub(super) const SAMPLE_SHARE: f64 = 0.5;
 
 /// Rows in each tree's bootstrap sample of `n` rows (at least one).
-pub(super) fn sample_size(n: u32) -> u32 {
+fn sample_size(n: u32) -> u32 {
     ((f64::from(n) * SAMPLE_SHARE).ceil() as u32).clamp(1, n.max(1))
+}
+
+/// One tree's bootstrap sample of `weight.len()` rows, `sample_size` draws by `draw`:
+/// `weight[i]` becomes how many draws picked row `i`, and the rows picked at least once are
+/// returned in order (a tree visits each once, counted by its draws).
+pub(super) fn bootstrap(weight: &mut [u32], mut draw: impl FnMut() -> usize) -> Vec<u32> {
+    weight.fill(0);
+    for _ in 0..sample_size(weight.len() as u32) {
+        weight[draw()] += 1;
+    }
+    (0..weight.len() as u32)
+        .filter(|&i| weight[i as usize] > 0)
+        .collect()
 }
 
 /// Fits `p.trees` trees on rows `x` with classes `y` (< `MAX_CLASSES`) into a flat forest
@@ -292,12 +305,8 @@ impl Setup<'_> {
         for t in trees {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(t as u64);
-            let m = sample_size(n);
             let mut weight = vec![0u32; n as usize];
-            for _ in 0..m {
-                weight[rng.gen_range(0..n) as usize] += 1;
-            }
-            let mut rows: Vec<u32> = (0..n).filter(|&i| weight[i as usize] > 0).collect();
+            let mut rows = bootstrap(&mut weight, || rng.gen_range(0..n) as usize);
             let mut g = Grower {
                 data: self.data,
                 y: self.y,

@@ -17,7 +17,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::MlError;
-use super::grow::{Binned, MAX_BINS, partition, sample_size};
+use super::grow::{Binned, MAX_BINS, bootstrap, partition};
 use crate::analytics::FEATURES;
 use crate::streams::StreamKind;
 
@@ -292,14 +292,7 @@ impl RegressionForest {
             sort_below,
         };
         for _ in 0..trees {
-            let m = sample_size(n as u32);
-            g.weight.fill(0);
-            for _ in 0..m {
-                g.weight[g.rng.gen_range(0..n)] += 1;
-            }
-            let mut idx: Vec<u32> = (0..n as u32)
-                .filter(|&i| g.weight[i as usize] > 0)
-                .collect();
+            let mut idx = bootstrap(&mut g.weight, || g.rng.gen_range(0..n));
             let root = g.grow(&mut f, &mut idx, depth);
             f.roots.push(root);
         }
