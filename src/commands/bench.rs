@@ -209,7 +209,8 @@ async fn pipeline(
     args: &BenchArgs,
 ) -> Result<((u64, f64), ConsumerSnapshot)> {
     let gate = Arc::new(LagGate::default());
-    // A producer id of this run's own: its events are told from earlier runs'.
+    // A producer id of this run's own: its events are told from earlier runs' and from
+    // other programs' on the same topics.
     let producer = format!("bench-{}", std::process::id());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let consumer = ConsumerHandle::spawn(
@@ -283,9 +284,8 @@ fn consume_plan(
     ConsumerPlan {
         streams: streams.to_vec(),
         group: format!("streamwatch-bench-{}", std::process::id()),
-        // From the end: only what this run writes (a cluster's topics may hold earlier runs',
-        // whose `seq`s would read as duplicates). The producer starts once the positions are
-        // known.
+        // From the end: a cluster's topics may hold any amount of earlier data, which is not
+        // this run's to read. The producer starts once the positions are known.
         from_beginning: false,
         count,
         duration: Some(Duration::from_secs(600)),
@@ -297,8 +297,7 @@ fn consume_plan(
         gate: Some(gate),
         model_store: None,
         ordered: false,
-        // This run's events only: on a cluster, earlier runs' messages past the end the
-        // cluster reported (tansu reports a stale one) are not this run's figures.
+        // This run's events only: what other producers write meanwhile is counted apart.
         only_producer: Some(producer.to_string()),
     }
 }
