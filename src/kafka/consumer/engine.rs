@@ -325,9 +325,7 @@ impl Engine {
             self.ingest.reject(r);
             return;
         }
-        if !self.notes.is_empty() {
-            self.ingest.note(&self.notes);
-        }
+        // Another producer's event is left out whole: not consumed, analysed or noted.
         if self
             .only_producer
             .as_deref()
@@ -335,6 +333,9 @@ impl Engine {
         {
             self.ingest.foreign();
             return;
+        }
+        if !self.notes.is_empty() {
+            self.ingest.note(&self.notes);
         }
         let at = Origin {
             stream: event.kind(),
