@@ -1,6 +1,6 @@
 //! Keeping what was learnt: one file per topic with the stream's forest, regressor and
-//! Half-Space Trees, written after each refit and on exit and read back by the next run,
-//! whose versions continue from the file's.
+//! Half-Space Trees, written after refits (at most one write a second) and on exit, and read
+//! back by the next run, whose versions continue from the file's.
 //!
 //! The file is JSON with a format number first; it is written to a temporary name of the
 //! writer's own and renamed, so a crash mid-write leaves the previous file, and two members

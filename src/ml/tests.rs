@@ -114,6 +114,61 @@ fn a_stream_without_labels_gets_a_regressor_and_no_forest() {
     assert!(r.mae.is_finite() && r.mae > 0.0, "{r:?}");
 }
 
+/// Where the regressor is the stream's only model (no labels), a shift of the key metric
+/// refits it before its next scheduled refit; the same shift on a labelled stream refits
+/// the forest and leaves the regressor to its cadence (the incidents that move the metric
+/// are not what it learns).
+#[test]
+fn a_metric_shift_refits_the_regressor_only_where_there_are_no_labels() {
+    let target = regression::RegressionSpec::for_stream(StreamKind::Sensor).target;
+    let obs = observations(StreamKind::Sensor, 20_000, 6, 0.02);
+    let reg_fits = |m: &StreamModel| m.snapshot().regression.map_or(0, |r| r.fits);
+    let run = |labels: bool| {
+        let mut m = StreamModel::new(StreamKind::Sensor, &inline(10));
+        let mut events = obs.iter().map(|o| {
+            let mut o = o.clone();
+            if !labels {
+                (o.incident, o.label_class) = (None, None);
+            }
+            o
+        });
+        // Up to a regressor fit past the metric test's warm-up (1,500 events): the next is
+        // due no sooner than as many normal events again.
+        let (mut seen, mut fits) = (0, 0);
+        loop {
+            m.observe(&events.next().expect("the regressor refits"));
+            seen += 1;
+            let now = reg_fits(&m);
+            if now > fits && seen >= 2000 {
+                break;
+            }
+            fits = now;
+        }
+        fits = reg_fits(&m);
+        let before = m.snapshot();
+        // Readings 15 degrees warmer, for less than the regressor's cadence.
+        for mut o in events.take(seen * 4 / 5) {
+            o.features[target] += 15.0;
+            m.observe(&o);
+        }
+        let after = m.snapshot();
+        assert!(after.drifts > before.drifts, "{labels}: {after:?}");
+        if labels {
+            assert!(
+                after.version > before.version,
+                "the forest refits on the drift"
+            );
+        }
+        reg_fits(&m) - fits
+    };
+    assert!(run(false) > 0, "the label-free regressor follows the shift");
+    assert_eq!(
+        run(true),
+        0,
+        "the labelled stream's regressor keeps its cadence"
+    );
+}
+
 /// On a label-free topic the card's model is the label-free detector: it scores events and
 /// flags the odd ones, while every forest figure stays empty.
 #[test]

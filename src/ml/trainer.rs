@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ndarray::{Array1, Array2};
 use rand::Rng;
@@ -134,6 +134,8 @@ pub struct RegressionSnapshot {
     pub holdout_mae_forest: f64,
     pub last_prediction: f64,
     pub last_band: f64,
+    /// Regressor fits started so far.
+    pub fits: u32,
 }
 
 /// What the models made of one event.
@@ -169,8 +171,10 @@ pub struct StreamModel {
     training_size: usize,
     fit_ms: f64,
     since_fit: usize,
-    /// A drift asked for a refit that has not started yet.
+    /// A drift asked for a refit that has not started yet: the forest's, and the
+    /// regressor's (see `drifted`).
     refit_now: bool,
+    reg_refit_now: bool,
     /// Regressor fits started and `reg_seen` when the last started (the regressor keeps its
     /// own cadence, in normal events, beside the forest's).
     reg_fits: u32,
@@ -196,11 +200,20 @@ pub struct StreamModel {
     predictions: u64,
     labelled: u64,
     events: u64,
-    /// Where the models are saved, the write in flight, and the last failure.
+    /// Where the models are saved, the write in flight, when the last write started,
+    /// whether a refit since then is not written yet, and the last failure.
     store: Option<PathBuf>,
     saving: Option<Receiver<Result<(), StoreError>>>,
+    saved_at: Option<Instant>,
+    unsaved: bool,
     store_error: Option<String>,
 }
+
+/// Model writes after refits start at most this often; the last models are written on exit
+/// (`save`). A backlog refits every few milliseconds, and a write of each (~0.8 MB of JSON
+/// for a 50-tree forest) was a sixth of a short backlog's CPU, for models the next refit
+/// replaced before the write ended.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Labelled events a model serves while its successor fits, at most (see `collect_fit`).
 const STALE_EVENTS: usize = 400;
@@ -244,6 +257,7 @@ impl StreamModel {
             fit_ms: 0.0,
             since_fit: 0,
             refit_now: false,
+            reg_refit_now: false,
             reg_fits: 0,
             reg_fitted_at: 0,
             last_error: None,
@@ -269,6 +283,8 @@ impl StreamModel {
             events: 0,
             store: None,
             saving: None,
+            saved_at: None,
+            unsaved: false,
             store_error: None,
         }
     }
@@ -356,6 +372,12 @@ impl StreamModel {
             self.version
         ));
         self.refit_now = true;
+        // The regressor follows a drift only where it is the stream's model (a topic without
+        // labels). On a labelled stream the key metric moves with the incidents, which the
+        // regressor leaves out of what it learns; normal changes more slowly, and its own
+        // cadence follows that. Refitting it at every drift was a third of a backlog's fit
+        // time and moved its error by a hundredth.
+        self.reg_refit_now |= self.labelled == 0;
     }
 
     /// The features that moved the forest most toward `class` for `x`, largest first.
@@ -471,7 +493,7 @@ impl StreamModel {
 
     /// The forest's warm-up and refit rules, counted in the normal events it learns from:
     /// while young, each refit waits as many events as the last one had; then every
-    /// `refit_every`; on drift at once.
+    /// `refit_every`; on drift at once where it is the stream's only model (see `drifted`).
     fn regression_due(&self) -> bool {
         let fresh = self.reg_seen - self.reg_fitted_at;
         if self.reg_fits == 0 {
@@ -479,7 +501,7 @@ impl StreamModel {
         }
         let interval =
             (self.cfg.refit_every as u64).min(self.reg_fitted_at.max(self.cfg.warmup as u64));
-        fresh >= interval || (self.refit_now && fresh > 0)
+        fresh >= interval || (self.reg_refit_now && fresh > 0)
     }
 
     fn start_fit(&mut self) {
@@ -498,6 +520,7 @@ impl StreamModel {
             .then(|| reg_matrix(&self.reg_rows))
             .flatten();
         if reg.is_some() {
+            self.reg_refit_now = false;
             self.reg_fits += 1;
             self.reg_fitted_at = self.reg_seen;
         }
@@ -544,6 +567,9 @@ impl StreamModel {
 
     fn take_fit(&mut self, wait: bool) {
         self.collect_save();
+        if self.unsaved {
+            self.save_when_due();
+        }
         let Some(rx) = &self.pending else { return };
         let got = if wait {
             rx.recv().map_err(|_| TryRecvError::Disconnected)
@@ -574,10 +600,11 @@ impl StreamModel {
         if let Some(r) = f.regressor {
             self.regressor = Some(Arc::new(r));
         }
-        self.save_in_background();
+        self.unsaved = true;
+        self.save_when_due();
     }
 
-    /// Sends the models to `path` after each refit and on `save` (see `store`).
+    /// Sends the models to `path` after refits (see `SAVE_EVERY`) and on `save` (see `store`).
     pub fn with_store(mut self, path: PathBuf) -> Self {
         self.store = Some(path);
         self
@@ -617,12 +644,29 @@ impl StreamModel {
         }
     }
 
-    /// Writes the models to the store now (on exit).
-    pub fn save(&self) -> Result<(), StoreError> {
+    /// Writes the models to the store now (on exit), after the write in flight: the last
+    /// write to end is the newest models.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        if let Some(rx) = self.saving.take() {
+            let _ = rx.recv();
+        }
+        self.unsaved = false;
         match &self.store {
             Some(path) => self.saved().save(path),
             None => Ok(()),
         }
+    }
+
+    /// Writes refitted models once the last write has ended and `SAVE_EVERY` has passed
+    /// since it started.
+    fn save_when_due(&mut self) {
+        let recent = self.saved_at.is_some_and(|t| t.elapsed() < SAVE_EVERY);
+        if self.saving.is_some() || recent {
+            return;
+        }
+        self.unsaved = false;
+        self.saved_at = Some(Instant::now());
+        self.save_in_background();
     }
 
     /// After a refit: written on a thread of its own when fitting in the background (the
@@ -735,6 +779,7 @@ impl StreamModel {
                     holdout_mae_forest: r.1.holdout_mae_forest,
                     last_prediction: self.last_reg.0,
                     last_band: self.last_reg.1,
+                    fits: self.reg_fits,
                 }
             }),
             predictions: self.predictions,
