@@ -269,6 +269,19 @@ fn forest_bench(c: &mut Criterion) {
         b.iter(|| black_box(RegressionForest::fit(&xr, &yr, 30, 8, 0.7, 1)))
     });
     group.finish();
+    // The regressor's prediction, once per event: 20 trees of depth 8, as the trainer fits.
+    let mut group = c.benchmark_group("regression");
+    group.throughput(Throughput::Elements(1));
+    let reg = RegressionForest::fit(&xr, &yr, 20, 8, 0.7, 1);
+    let rows: Vec<Vec<f64>> = xr.rows().into_iter().map(|r| r.to_vec()).collect();
+    let mut k = 0;
+    group.bench_function("predict_one/20x8", |b| {
+        b.iter(|| {
+            k += 1;
+            black_box(reg.predict(&rows[k % rows.len()]))
+        })
+    });
+    group.finish();
     let mut group = c.benchmark_group("model");
     group.throughput(Throughput::Elements(1));
     let mut m = StreamModel::new(

@@ -244,6 +244,22 @@ struct RNode {
 }
 
 const RLEAF: u32 = u32::MAX;
+
+impl RNode {
+    /// The child `x` goes to from this split (a value `x` lacks, like NaN, goes right).
+    #[inline]
+    fn next(&self, x: &[f64]) -> u32 {
+        let xv = x.get(self.feature as usize).copied().unwrap_or(f64::NAN);
+        if xv < self.value {
+            self.left
+        } else {
+            self.right
+        }
+    }
+}
+
+/// Trees walked side by side in `predict`.
+const LANES: usize = 4;
 /// Trees of the regression forest: 20 predicted within the 30's error on the buffer's
 /// holdout, at two thirds of the cost per event and per fit.
 const REGRESSION_TREES: usize = 20;
@@ -319,25 +335,47 @@ impl RegressionForest {
     pub fn predict(&self, x: &[f64]) -> (f64, f64) {
         let n = self.roots.len().max(1) as f64;
         let (mut s, mut s2) = (0.0, 0.0);
-        for &r in &self.roots {
-            let mut i = r;
-            let v = loop {
-                let node = &self.nodes[i as usize];
-                if node.feature == RLEAF {
-                    break node.value;
-                }
-                let xv = x.get(node.feature as usize).copied().unwrap_or(f64::NAN);
-                i = if xv < node.value {
-                    node.left
-                } else {
-                    node.right
-                };
-            };
+        let mut add = |v: f64| {
             s += v;
             s2 += v * v;
+        };
+        // Four trees a level at a time, as the classification forest walks them (their node
+        // loads overlap); the leaves are summed in tree order all the same.
+        let mut groups = self.roots.chunks_exact(LANES);
+        for group in &mut groups {
+            let mut at: [u32; LANES] = std::array::from_fn(|k| group[k]);
+            loop {
+                let mut moved = false;
+                for i in &mut at {
+                    let node = &self.nodes[*i as usize];
+                    if node.feature != RLEAF {
+                        *i = node.next(x);
+                        moved = true;
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+            at.iter().for_each(|&i| add(self.nodes[i as usize].value));
+        }
+        for &r in groups.remainder() {
+            add(self.leaf_value(r, x));
         }
         let mean = s / n;
         (mean, (s2 / n - mean * mean).max(0.0).sqrt())
+    }
+
+    /// The value of the leaf `x` reaches from `root`, one tree alone.
+    fn leaf_value(&self, root: u32, x: &[f64]) -> f64 {
+        let mut i = root;
+        loop {
+            let node = &self.nodes[i as usize];
+            if node.feature == RLEAF {
+                return node.value;
+            }
+            i = node.next(x);
+        }
     }
 }
 
@@ -509,6 +547,30 @@ mod tests {
         let (m, choice) = fit_best(&x, &line, &spec, 1).unwrap();
         assert_eq!(m.name(), "linear", "{choice:?}");
         assert!((m.predict(&[1.0, 1.0]).0 - 2.0).abs() < 1e-6);
+    }
+
+    /// Walking four trees side by side gives the same mean and spread, to the bit, as
+    /// walking each alone, for tree counts that are and are not a multiple of four; rows
+    /// shorter than the inputs (a value left out) go right.
+    #[test]
+    fn side_by_side_walks_predict_as_one_tree_at_a_time() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let x: Array2<f64> = Array2::from_shape_fn((900, 3), |_| rng.gen_range(-3.0..3.0));
+        let y = Array1::from_iter(x.rows().into_iter().map(|r| r[0] * r[1] + r[2].sin()));
+        for trees in [8, 13] {
+            let f = RegressionForest::fit(&x, &y, trees, 6, 0.7, 4);
+            for _ in 0..300 {
+                let len = rng.gen_range(1..=3);
+                let row: Vec<f64> = (0..len).map(|_| rng.gen_range(-4.0..4.0)).collect();
+                let leaves: Vec<f64> = f.roots.iter().map(|&r| f.leaf_value(r, &row)).collect();
+                let n = leaves.len() as f64;
+                let s: f64 = leaves.iter().sum();
+                let s2: f64 = leaves.iter().map(|v| v * v).sum();
+                let mean = s / n;
+                let one = (mean, (s2 / n - mean * mean).max(0.0).sqrt());
+                assert_eq!(f.predict(&row), one, "{trees} trees, {row:?}");
+            }
+        }
     }
 
     #[test]
