@@ -7,6 +7,7 @@ use streamwatch::analytics::{AnalyzerConfig, Observation, StreamAnalyzer};
 use streamwatch::codec::{self, Codec, Notes};
 use streamwatch::ml::forest::{self, FlatForest, ForestParams};
 use streamwatch::ml::grow;
+use streamwatch::ml::hst::HalfSpaceTrees;
 use streamwatch::ml::regression::RegressionForest;
 use streamwatch::ml::{MlConfig, StreamModel};
 use streamwatch::streams::{Event, Generator, GeneratorConfig, StreamKind, Timestamp};
@@ -267,6 +268,21 @@ fn forest_bench(c: &mut Criterion) {
     let yr = x.slice(ndarray::s![..n, 0]).to_owned();
     group.bench_function(format!("regression/30x8/{n}rows"), |b| {
         b.iter(|| black_box(RegressionForest::fit(&xr, &yr, 30, 8, 0.7, 1)))
+    });
+    group.finish();
+    // The label-free detector, once per event: score, then learn.
+    let mut group = c.benchmark_group("hst");
+    group.throughput(Throughput::Elements(1));
+    let mut hst = HalfSpaceTrees::new(1);
+    for o in obs.iter().take(2000) {
+        hst.score_and_learn(&o.features);
+    }
+    let mut j = 0;
+    group.bench_function("score_and_learn", |b| {
+        b.iter(|| {
+            j += 1;
+            black_box(hst.score_and_learn(&obs[j % obs.len()].features))
+        })
     });
     group.finish();
     // The regressor's prediction, once per event: 20 trees of depth 8, as the trainer fits.

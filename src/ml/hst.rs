@@ -97,17 +97,29 @@ impl HalfSpaceTrees {
             return None;
         }
         let z: [f64; FEATURES] = std::array::from_fn(|q| (x[q] - self.low[q]) / self.span[q]);
-        let score = (self.windows >= 2).then(|| self.score(&z));
+        let scoring = self.windows >= 2;
+        // One walk per tree both scores and learns: the score's path (down to the first node
+        // with too little reference mass) is the start of the learning one (down to a leaf).
+        let limit = SIZE_LIMIT * f64::from(WINDOW);
+        let mut mass = 0.0;
         for tree in self.nodes.chunks_exact_mut(PER_TREE) {
-            let mut i = 0;
+            let (mut i, mut depth, mut scored) = (0, 0, !scoring);
             loop {
-                tree[i].latest += 1;
+                let node = &mut tree[i];
+                if !scored && (2 * i + 1 >= PER_TREE || f64::from(node.reference) < limit) {
+                    mass += f64::from(node.reference) * f64::from(1u32 << depth);
+                    scored = true;
+                }
+                node.latest += 1;
                 if 2 * i + 1 >= PER_TREE {
                     break;
                 }
-                i = child(&tree[i], &z, i);
+                i = child(node, &z, i);
+                depth += 1;
             }
         }
+        let score =
+            scoring.then(|| 1.0 / (1.0 + mass / (TREES as f64 * f64::from(WINDOW) * TYPICAL_MASS)));
         self.in_window += 1;
         if self.in_window >= WINDOW {
             for n in &mut self.nodes {
@@ -117,20 +129,6 @@ impl HalfSpaceTrees {
             self.windows += 1;
         }
         score
-    }
-
-    fn score(&self, z: &[f64; FEATURES]) -> f64 {
-        let limit = SIZE_LIMIT * f64::from(WINDOW);
-        let mut mass = 0.0;
-        for tree in self.nodes.chunks_exact(PER_TREE) {
-            let (mut i, mut depth) = (0, 0);
-            while 2 * i + 1 < PER_TREE && f64::from(tree[i].reference) >= limit {
-                i = child(&tree[i], z, i);
-                depth += 1;
-            }
-            mass += f64::from(tree[i].reference) * f64::from(1u32 << depth);
-        }
-        1.0 / (1.0 + mass / (TREES as f64 * f64::from(WINDOW) * TYPICAL_MASS))
     }
 
     fn learn_ranges(&mut self) {
