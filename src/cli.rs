@@ -245,8 +245,9 @@ pub struct ModelArgs {
     /// on the consumer's thread at exact event counts, so a seeded run repeats exactly.
     #[arg(long, value_enum, value_name = "MODE")]
     pub fit: Option<crate::config::FitMode>,
-    /// Directory of the saved models, one file per topic, written after each refit and on
-    /// exit and read back at the start [default: "models" beside the log file].
+    /// Directory of the saved models, one file per topic, written after refits (at most once
+    /// a second) and on exit and read back at the start [default: "models" beside the log
+    /// file].
     #[arg(long, env = "STREAMWATCH_MODEL_DIR", value_name = "DIR")]
     pub model_dir: Option<PathBuf>,
     /// Start training from scratch instead of from the saved models (they are still saved).
