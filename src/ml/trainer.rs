@@ -549,8 +549,10 @@ impl StreamModel {
         // Staleness is bounded in events, so a backlog read at full speed is judged by models
         // as fresh as when events arrive slowly: a model serves at most `STALE_EVENTS` labelled
         // events while its successor fits (at a few thousand events per second the fit is
-        // done before that; a backlog read at full speed waits for it).
-        let overdue = self.version > 0 && self.since_fit >= STALE_EVENTS;
+        // done before that; a backlog read at full speed waits for it). The first model too:
+        // no model is the stalest of all, and a short backlog read before the first fit's
+        // thread got a core was otherwise judged by none.
+        let overdue = self.since_fit >= STALE_EVENTS;
         self.take_fit(overdue);
     }
 
