@@ -36,7 +36,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         until_end: args.until_end,
         gate: None,
         model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
-        ordered: settings.ml.fit == crate::config::FitMode::Inline,
+        ordered: true,
         only_producer: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -146,7 +146,7 @@ fn start(
             until_end: false,
             gate: Some(gate),
             model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
-            ordered: settings.ml.fit == crate::config::FitMode::Inline,
+            ordered: true,
             only_producer: None,
         },
         tx,

@@ -116,7 +116,8 @@ pub struct ConsumerPlan {
     /// Where the models are saved and read back (`None`: they start afresh and are not kept).
     pub model_store: Option<ModelStore>,
     /// Analyse each topic's events merged in time order across its partitions, so that the
-    /// same events give the same models on every run (with `--fit inline`; see `order`).
+    /// same events give the same models on every run, as live (see `order`); off in `bench`,
+    /// which measures the pipeline's own latency.
     pub ordered: bool,
     /// Analyse only this producer's events and count the others apart (`bench`: its own
     /// run's, on topics other runs and programs write).
