@@ -16,7 +16,9 @@ use crate::cli::BenchArgs;
 use crate::config::Settings;
 use crate::kafka::admin::{Admin, Created};
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
+use crate::kafka::consumer::{
+    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, Order,
+};
 use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
@@ -296,7 +298,7 @@ fn consume_plan(
         until_end: false,
         gate: Some(gate),
         model_store: None,
-        ordered: false,
+        order: Order::Arrival,
         // This run's events only: what other producers write meanwhile is counted apart.
         only_producer: Some(producer.to_string()),
     }

@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use super::{check_reachable, shutdown_signal};
 use crate::cli::ConsumeArgs;
 use crate::config::Settings;
-use crate::kafka::consumer::{ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot};
+use crate::kafka::consumer::{
+    ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, Order,
+};
 use streamwatch::analytics::StreamSnapshot;
 use streamwatch::ml::ModelSnapshot;
 
@@ -36,7 +38,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         until_end: args.until_end,
         gate: None,
         model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
-        ordered: true,
+        order: Order::for_fit(settings.ml.fit),
         only_producer: None,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

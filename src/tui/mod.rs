@@ -26,7 +26,7 @@ use crate::cli::{StreamChoice, TuiArgs};
 use crate::config::Settings;
 use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
-use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan};
+use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan, Order};
 use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use app::{App, Effect};
@@ -146,7 +146,7 @@ fn start(
             until_end: false,
             gate: Some(gate),
             model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
-            ordered: true,
+            order: Order::for_fit(settings.ml.fit),
             only_producer: None,
         },
         tx,

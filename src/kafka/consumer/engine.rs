@@ -83,7 +83,7 @@ impl Engine {
             .collect();
         Self {
             problems,
-            merge: plan.ordered.then(Merge::default),
+            merge: plan.order.merge(),
             topics,
             ingest: IngestBook::default(),
             notes: Notes::default(),

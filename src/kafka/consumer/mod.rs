@@ -11,6 +11,7 @@
 mod context;
 mod engine;
 mod order;
+pub use order::Order;
 mod position;
 
 use std::sync::atomic::AtomicU64;
@@ -115,10 +116,9 @@ pub struct ConsumerPlan {
     pub gate: Option<Arc<crate::kafka::gate::LagGate>>,
     /// Where the models are saved and read back (`None`: they start afresh and are not kept).
     pub model_store: Option<ModelStore>,
-    /// Analyse each topic's events merged in time order across its partitions, so that the
-    /// same events give the same models on every run, as live (see `order`); off in `bench`,
-    /// which measures the pipeline's own latency.
-    pub ordered: bool,
+    /// Whether each topic's events are analysed merged in event time across its partitions,
+    /// so that a backlog is learnt from as live (see `order`).
+    pub order: Order,
     /// Analyse only this producer's events and count the others apart (`bench`: its own
     /// run's, on topics other runs and programs write).
     pub only_producer: Option<String>,

@@ -12,13 +12,16 @@
 //! it measures the pipeline's own latency.
 //!
 //! A partition whose end is not known yet (no fetch answered, or its broker down) holds the
-//! others back, for `MAX_WAIT` at most: an event waits no longer than that for its turn, and
-//! past `MAX_HELD` events the oldest is released anyway, so a silent partition cannot stall
-//! the consumer, at the price of the order.
+//! others back, for `MAX_WAIT` at most: an event waits no longer than that for its turn, so
+//! a silent partition cannot stall the consumer, at the price of the order. With
+//! `--fit inline`, which promises the same models for the same events on every run, the
+//! order is strict (a fetch late on a loaded machine would otherwise change it), and only
+//! past `MAX_HELD` events is the oldest released anyway.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::config::FitMode;
 use streamwatch::analytics::ingest::Origin;
 use streamwatch::streams::Event;
 
@@ -26,8 +29,45 @@ use streamwatch::streams::Event;
 pub const MAX_HELD: usize = 100_000;
 
 /// How long an event waits for its turn at most, before it is analysed whatever the other
-/// partitions do.
+/// partitions do (`Order::Time`).
 pub const MAX_WAIT: Duration = Duration::from_millis(250);
+
+/// In which order a consumer analyses its partitions' events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// As librdkafka hands them over (`bench`, which measures the pipeline's own latency).
+    Arrival,
+    /// Merged in event time; an event waits `MAX_WAIT` at most for its turn (`consume` and
+    /// the TUI).
+    Time,
+    /// Merged in event time however long a partition takes to answer, so the same events
+    /// come in the same order on every run, on a loaded machine too (`--fit inline`).
+    StrictTime,
+}
+
+impl Order {
+    /// The order that fitting needs: strict where the same events must give the same
+    /// models on every run.
+    pub fn for_fit(fit: FitMode) -> Self {
+        match fit {
+            FitMode::Inline => Order::StrictTime,
+            FitMode::Background => Order::Time,
+        }
+    }
+
+    /// The merge this order needs, if any.
+    pub fn merge(self) -> Option<Merge> {
+        let max_wait = match self {
+            Order::Arrival => return None,
+            Order::Time => Some(MAX_WAIT),
+            Order::StrictTime => None,
+        };
+        Some(Merge {
+            max_wait,
+            ..Merge::default()
+        })
+    }
+}
 
 /// One decoded event waiting for its turn.
 pub struct Held {
@@ -44,6 +84,8 @@ pub struct Held {
 pub struct Merge {
     queues: HashMap<(usize, i32), VecDeque<Held>>,
     held: usize,
+    /// How long an event waits for its turn at most (`None`: until its turn comes).
+    max_wait: Option<Duration>,
 }
 
 impl Merge {
@@ -80,7 +122,7 @@ impl Merge {
             .iter()
             .filter_map(|(k, q)| q.front().map(|h| (k, h)))
             .min_by_key(|(k, h)| (h.time_ms, k.1, h.at.offset, k.0))?;
-        let waited_enough = first.held_at.elapsed() >= MAX_WAIT;
+        let waited_enough = self.max_wait.is_some_and(|w| first.held_at.elapsed() >= w);
         let waiting = |&(t, p): &(usize, i32)| {
             t != key.0 || self.queues.get(&(t, p)).is_some_and(|q| !q.is_empty()) || drained(t, p)
         };
@@ -156,12 +198,18 @@ mod tests {
     /// `MAX_WAIT`, not for ever.
     #[test]
     fn a_silent_partition_holds_the_others_for_max_wait_at_most() {
-        let mut m = Merge::default();
+        let mut m = Order::Time.merge().expect("a merge");
         m.hold(0, event(10), at(0, 0), 10);
         let silent = |_: usize, _: i32| false;
         assert!(m.next(&[(0, 0), (0, 1)], silent, false).is_none());
         std::thread::sleep(MAX_WAIT);
         let released = m.next(&[(0, 0), (0, 1)], silent, false);
         assert_eq!(released.map(|(_, h)| h.at.offset), Some(0));
+        // Strictly, it waits its turn however long that takes.
+        let mut m = Order::StrictTime.merge().expect("a merge");
+        m.hold(0, event(10), at(0, 0), 10);
+        std::thread::sleep(MAX_WAIT);
+        assert!(m.next(&[(0, 0), (0, 1)], silent, false).is_none());
+        assert!(Order::Arrival.merge().is_none());
     }
 }
