@@ -211,7 +211,7 @@ pub struct StreamModel {
 
 /// Model writes after refits start at most this often; the last models are written on exit
 /// (`save`). A backlog refits every few milliseconds, and a write of each (~0.8 MB of JSON
-/// for a 50-tree forest) was a sixth of a short backlog's CPU, for models the next refit
+/// for a 50-tree forest) was 6 % of a short backlog's CPU, for models the next refit
 /// replaced before the write ended.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
@@ -375,8 +375,8 @@ impl StreamModel {
         // The regressor follows a drift only where it is the stream's model (a topic without
         // labels). On a labelled stream the key metric moves with the incidents, which the
         // regressor leaves out of what it learns; normal changes more slowly, and its own
-        // cadence follows that. Refitting it at every drift was a third of a backlog's fit
-        // time and moved its error by a hundredth.
+        // cadence follows that. Refitting it at every drift made about twice the regressor
+        // fits on a sensor backlog, and moved its error by a hundredth.
         self.reg_refit_now |= self.labelled == 0;
     }
 
