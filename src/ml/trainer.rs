@@ -557,8 +557,14 @@ impl StreamModel {
     }
 
     /// Installs a fit that has ended since the last event (between events, when none come:
-    /// the end of a backlog must not leave its last model unused).
+    /// the end of a backlog must not leave its last model unused), and writes refitted
+    /// models once `SAVE_EVERY` allows: the consumer calls this between batches, so no
+    /// event pays for the clock or the channel.
     pub fn poll(&mut self) {
+        self.collect_save();
+        if self.unsaved {
+            self.save_when_due();
+        }
         self.take_fit(false);
     }
 
@@ -568,10 +574,6 @@ impl StreamModel {
     }
 
     fn take_fit(&mut self, wait: bool) {
-        self.collect_save();
-        if self.unsaved {
-            self.save_when_due();
-        }
         let Some(rx) = &self.pending else { return };
         let got = if wait {
             rx.recv().map_err(|_| TryRecvError::Disconnected)

@@ -58,7 +58,7 @@ pub(super) struct Engine {
     gate: Option<Arc<LagGate>>,
     /// Problems found before there was anyone to tell (a model file refused).
     problems: Vec<String>,
-    /// Ordered mode (`--fit inline`): events held until their turn (see `order`).
+    /// Events held until their turn in event time (`Order::Time`, `StrictTime`; see `order`).
     merge: Option<Merge>,
     /// Whose events are analysed, when only one producer's are (see `ConsumerPlan`).
     only_producer: Option<String>,
