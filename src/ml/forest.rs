@@ -52,8 +52,46 @@ impl Node {
     }
 }
 
-/// Trees walked side by side in `FlatForest::votes`.
+/// Trees walked side by side (see `walk_side_by_side`).
 const LANES: usize = 4;
+
+/// Walks the trees from `roots` down to their leaves, four at a time, a level of each in
+/// turn: the four node loads are independent, so their cache misses overlap instead of
+/// following one another down one tree. `next(i)` is the child a split at node `i` sends the
+/// row to (`None` at a leaf); `leaf` gets each tree's leaf, in tree order. Both forests
+/// predict through it.
+#[inline]
+pub(super) fn walk_side_by_side(
+    roots: &[u32],
+    next: impl Fn(usize) -> Option<usize>,
+    mut leaf: impl FnMut(usize),
+) {
+    let mut groups = roots.chunks_exact(LANES);
+    for group in &mut groups {
+        let mut at: [usize; LANES] = std::array::from_fn(|k| group[k] as usize);
+        loop {
+            let mut moved = false;
+            for i in &mut at {
+                // A lane at its leaf stays there.
+                if let Some(child) = next(*i) {
+                    *i = child;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        at.into_iter().for_each(&mut leaf);
+    }
+    for &r in groups.remainder() {
+        let mut i = r as usize;
+        while let Some(child) = next(i) {
+            i = child;
+        }
+        leaf(i);
+    }
+}
 
 /// A forest as one contiguous node array.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -376,36 +414,18 @@ impl FlatForest {
         }
     }
 
-    /// Each tree's vote for `x`, counted per class. Trees are walked four at a time, a
-    /// level of each in turn: the four node loads are independent, so their cache misses
-    /// overlap instead of following one another down one tree.
+    /// Each tree's vote for `x`, counted per class (trees walked side by side).
     fn votes(&self, x: &[f64]) -> [u32; MAX_CLASSES] {
         let mut votes = [0u32; MAX_CLASSES];
         let nodes = &self.nodes[..];
-        let mut groups = self.roots.chunks_exact(LANES);
-        for group in &mut groups {
-            let mut at: [usize; LANES] = std::array::from_fn(|k| group[k] as usize);
-            loop {
-                let mut moved = false;
-                for i in &mut at {
-                    let n = nodes[*i];
-                    // A lane at its leaf stays there.
-                    if n.feature != LEAF {
-                        *i = n.child(*i, x);
-                        moved = true;
-                    }
-                }
-                if !moved {
-                    break;
-                }
-            }
-            for i in at {
-                votes[(nodes[i].value as usize).min(MAX_CLASSES - 1)] += 1;
-            }
-        }
-        for &r in groups.remainder() {
-            votes[self.walk(r, x).min(MAX_CLASSES - 1)] += 1;
-        }
+        walk_side_by_side(
+            &self.roots,
+            |i| {
+                let n = nodes[i];
+                (n.feature != LEAF).then(|| n.child(i, x))
+            },
+            |i| votes[(nodes[i].value as usize).min(MAX_CLASSES - 1)] += 1,
+        );
         votes
     }
 

@@ -17,6 +17,7 @@ use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::MlError;
+use super::forest::walk_side_by_side;
 use super::grow::{Binned, MAX_BINS, bootstrap, partition};
 use crate::analytics::FEATURES;
 use crate::streams::StreamKind;
@@ -258,8 +259,6 @@ impl RNode {
     }
 }
 
-/// Trees walked side by side in `predict`.
-const LANES: usize = 4;
 /// Trees of the regression forest: 20 predicted within the 30's error on the buffer's
 /// holdout, at two thirds of the cost per event and per fit.
 const REGRESSION_TREES: usize = 20;
@@ -335,47 +334,36 @@ impl RegressionForest {
     pub fn predict(&self, x: &[f64]) -> (f64, f64) {
         let n = self.roots.len().max(1) as f64;
         let (mut s, mut s2) = (0.0, 0.0);
-        let mut add = |v: f64| {
-            s += v;
-            s2 += v * v;
-        };
-        // Four trees a level at a time, as the classification forest walks them (their node
-        // loads overlap); the leaves are summed in tree order all the same.
-        let mut groups = self.roots.chunks_exact(LANES);
-        for group in &mut groups {
-            let mut at: [u32; LANES] = std::array::from_fn(|k| group[k]);
-            loop {
-                let mut moved = false;
-                for i in &mut at {
-                    let node = &self.nodes[*i as usize];
-                    if node.feature != RLEAF {
-                        *i = node.next(x);
-                        moved = true;
-                    }
-                }
-                if !moved {
-                    break;
-                }
-            }
-            at.iter().for_each(|&i| add(self.nodes[i as usize].value));
-        }
-        for &r in groups.remainder() {
-            add(self.leaf_value(r, x));
-        }
+        // The trees walked side by side, as the classification forest's; the leaves are
+        // summed in tree order all the same.
+        walk_side_by_side(
+            &self.roots,
+            |i| self.child(i, x),
+            |i| {
+                let v = self.nodes[i].value;
+                s += v;
+                s2 += v * v;
+            },
+        );
         let mean = s / n;
         (mean, (s2 / n - mean * mean).max(0.0).sqrt())
     }
 
+    /// The child a split at node `i` sends `x` to (`None` at a leaf).
+    #[inline]
+    fn child(&self, i: usize, x: &[f64]) -> Option<usize> {
+        let node = &self.nodes[i];
+        (node.feature != RLEAF).then(|| node.next(x) as usize)
+    }
+
     /// The value of the leaf `x` reaches from `root`, one tree alone.
+    #[cfg(test)]
     fn leaf_value(&self, root: u32, x: &[f64]) -> f64 {
-        let mut i = root;
-        loop {
-            let node = &self.nodes[i as usize];
-            if node.feature == RLEAF {
-                return node.value;
-            }
-            i = node.next(x);
+        let mut i = root as usize;
+        while let Some(child) = self.child(i, x) {
+            i = child;
         }
+        self.nodes[i].value
     }
 }
 
