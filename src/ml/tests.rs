@@ -325,6 +325,17 @@ fn a_refit_does_not_block_observe_within_its_staleness_bound() {
     assert_eq!(m.version(), 1, "the new model was swapped in");
 }
 
+/// The staleness bound: 400 labelled events while a stream is young, then 1/64 of those
+/// seen (the 60,000-event run of three streams never leaves the first).
+#[test]
+fn the_staleness_bound_grows_with_the_stream() {
+    assert_eq!(trainer::stale_limit(0), 400);
+    assert_eq!(trainer::stale_limit(20_000), 400);
+    assert_eq!(trainer::stale_limit(25_600), 400);
+    assert_eq!(trainer::stale_limit(64_000), 1_000);
+    assert_eq!(trainer::stale_limit(333_334), 5_208);
+}
+
 #[test]
 fn class_names_follow_the_labels() {
     let names = |all: &[&'static str]| all.to_vec();
