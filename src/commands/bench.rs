@@ -255,6 +255,7 @@ async fn produce(
         duration: None,
         generator: settings.generator(producer),
         gate,
+        ready_first: true,
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();

@@ -94,6 +94,7 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         generator: settings.generator(producer_id),
         gate: None,
+        ready_first: false,
     })
 }
 

@@ -7,7 +7,7 @@
 //! back-pressure (wait and retry), never an error.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -72,6 +72,9 @@ struct Counters {
 #[derive(Debug, Default)]
 pub struct DeliveryBook {
     streams: [Counters; 3],
+    /// The idempotent producer has its producer id, so it can deliver (see `ready_first`);
+    /// known only while statistics are on.
+    has_producer_id: AtomicBool,
     failures: Mutex<BTreeMap<String, u64>>,
     last_error: Mutex<Option<String>>,
 }
@@ -153,6 +156,13 @@ pub struct DeliveryContext {
 }
 
 impl ClientContext for DeliveryContext {
+    /// Only what `ready_first` needs is read, without parsing the whole report.
+    fn stats_raw(&self, statistics: &[u8]) {
+        if idempotent_id_assigned(statistics) {
+            self.book.has_producer_id.store(true, Ordering::Release);
+        }
+    }
+
     fn error(&self, error: RdError, reason: &str) {
         tracing::warn!(%error, reason, "producer client error");
         if let Ok(mut e) = self.book.last_error.lock() {
@@ -200,7 +210,15 @@ pub struct ProducerPlan {
     /// For "max" in the TUI and `bench`: unpaced streams wait while their consumer lags a
     /// window behind. `None`: unpaced means as fast as the broker takes them.
     pub gate: Option<Arc<LagGate>>,
+    /// Start the schedule once the producer can deliver (it has its idempotent producer id),
+    /// waiting up to `READY_WAIT`: librdkafka asks for the id ~50 ms after it starts, and at
+    /// times 500 ms, and events timed meanwhile wait in its queue. That is a latency of the
+    /// producer's start, which `bench --rate` leaves out of the pipeline's.
+    pub ready_first: bool,
 }
+
+/// The longest `ready_first` waits before the schedule starts anyway.
+const READY_WAIT: Duration = Duration::from_secs(5);
 
 /// Final figures once the producer thread ends.
 #[derive(Debug, Clone, Serialize)]
@@ -231,11 +249,12 @@ impl ProducerHandle {
         plan: ProducerPlan,
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
-        let producer = create(settings, brokers, &book, plan.gate.clone())?;
+        let stats = plan.ready_first;
+        let producer = create(settings, brokers, &book, plan.gate.clone(), stats)?;
         let remake: Remake = {
             let (settings, brokers) = (settings.clone(), brokers.to_string());
             let (book, gate) = (book.clone(), plan.gate.clone());
-            Box::new(move || create(&settings, &brokers, &book, gate.clone()))
+            Box::new(move || create(&settings, &brokers, &book, gate.clone(), stats))
         };
         let topics = StreamKind::ALL.map(|k| Outlet {
             topic: settings.topic(k),
@@ -245,7 +264,12 @@ impl ProducerHandle {
         let thread_book = book.clone();
         let thread = std::thread::Builder::new()
             .name("producer".into())
-            .spawn(move || Pump::new(producer, remake, topics, plan, thread_book, rx).run())
+            .spawn(move || {
+                if plan.ready_first {
+                    wait_for_producer_id(&thread_book);
+                }
+                Pump::new(producer, remake, topics, plan, thread_book, rx).run()
+            })
             .map_err(|source| KafkaError::Thread {
                 role: "producer",
                 source,
@@ -290,13 +314,41 @@ impl Drop for ProducerHandle {
     }
 }
 
+/// Whether librdkafka's statistics report says the idempotent producer has its id
+/// (`"idemp_state": "Assigned"`, spaces or not).
+fn idempotent_id_assigned(statistics: &[u8]) -> bool {
+    const KEY: &[u8] = br#""idemp_state""#;
+    let Some(at) = statistics.windows(KEY.len()).position(|w| w == KEY) else {
+        return false;
+    };
+    let rest = &statistics[at + KEY.len()..];
+    let value = rest
+        .iter()
+        .position(|b| !matches!(b, b':' | b' '))
+        .map_or(&[][..], |i| &rest[i..]);
+    value.starts_with(br#""Assigned""#)
+}
+
+/// Waits (up to `READY_WAIT`) until the producer has its idempotent producer id.
+fn wait_for_producer_id(book: &DeliveryBook) {
+    let started = Instant::now();
+    while !book.has_producer_id.load(Ordering::Acquire) && started.elapsed() < READY_WAIT {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn create(
     settings: &Settings,
     brokers: &str,
     book: &Arc<DeliveryBook>,
     gate: Option<Arc<LagGate>>,
+    stats: bool,
 ) -> Result<ThreadedProducer<DeliveryContext>, KafkaError> {
     let cfg = super::client_config(settings, brokers, |c| {
+        if stats {
+            // For `ready_first`: the report says when the producer id is assigned.
+            c.set("statistics.interval.ms", "20");
+        }
         // A message counts as delivered once every in-sync replica has it.
         c.set("acks", "all");
         // Retries after a broker hiccup neither duplicate nor reorder messages.
@@ -655,5 +707,26 @@ pub fn summary(book: &DeliveryBook, elapsed_s: f64) -> ProduceSummary {
         },
         streams,
         failures: book.failures(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idempotent_id_assigned;
+
+    /// librdkafka writes `"idemp_state": "Assigned"` with a space; a report without the
+    /// id yet, or without the section, is not ready.
+    #[test]
+    fn the_producer_id_is_read_from_the_statistics_report() {
+        assert!(idempotent_id_assigned(
+            br#"{"eos": { "idemp_state": "Assigned", "idemp_stateage": 3 }}"#
+        ));
+        assert!(idempotent_id_assigned(
+            br#"{"eos":{"idemp_state":"Assigned"}}"#
+        ));
+        assert!(!idempotent_id_assigned(
+            br#"{"eos": { "idemp_state": "WaitPID", "idemp_stateage": 3 }}"#
+        ));
+        assert!(!idempotent_id_assigned(br#"{"brokers": {}}"#));
     }
 }

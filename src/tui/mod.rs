@@ -128,6 +128,7 @@ fn start(
             duration: None,
             generator: settings.generator(format!("tui-{}", std::process::id())),
             gate: Some(gate.clone()),
+            ready_first: false,
         },
     )?;
     let consumer = ConsumerHandle::spawn(
