@@ -156,10 +156,11 @@ pub struct DeliveryContext {
 }
 
 impl ClientContext for DeliveryContext {
-    /// Only what `ready_first` needs is read, without parsing the whole report.
+    /// Only what `ready_first` needs is read, and only until it is known.
     fn stats_raw(&self, statistics: &[u8]) {
-        if idempotent_id_assigned(statistics) {
-            self.book.has_producer_id.store(true, Ordering::Release);
+        let known = &self.book.has_producer_id;
+        if !known.load(Ordering::Relaxed) && idempotent_id_assigned(statistics) {
+            known.store(true, Ordering::Release);
         }
     }
 
@@ -249,12 +250,18 @@ impl ProducerHandle {
         plan: ProducerPlan,
     ) -> Result<Self, KafkaError> {
         let book = Arc::new(DeliveryBook::default());
-        let stats = plan.ready_first;
-        let producer = create(settings, brokers, &book, plan.gate.clone(), stats)?;
+        let producer = create(
+            settings,
+            brokers,
+            &book,
+            plan.gate.clone(),
+            plan.ready_first,
+        )?;
         let remake: Remake = {
             let (settings, brokers) = (settings.clone(), brokers.to_string());
             let (book, gate) = (book.clone(), plan.gate.clone());
-            Box::new(move || create(&settings, &brokers, &book, gate.clone(), stats))
+            // A producer remade after a fatal error is not waited for: no statistics.
+            Box::new(move || create(&settings, &brokers, &book, gate.clone(), false))
         };
         let topics = StreamKind::ALL.map(|k| Outlet {
             topic: settings.topic(k),
@@ -315,18 +322,20 @@ impl Drop for ProducerHandle {
 }
 
 /// Whether librdkafka's statistics report says the idempotent producer has its id
-/// (`"idemp_state": "Assigned"`, spaces or not).
+/// (`eos.idemp_state` is "Assigned"). Only that field is read; serde skips the rest.
 fn idempotent_id_assigned(statistics: &[u8]) -> bool {
-    const KEY: &[u8] = br#""idemp_state""#;
-    let Some(at) = statistics.windows(KEY.len()).position(|w| w == KEY) else {
-        return false;
-    };
-    let rest = &statistics[at + KEY.len()..];
-    let value = rest
-        .iter()
-        .position(|b| !matches!(b, b':' | b' '))
-        .map_or(&[][..], |i| &rest[i..]);
-    value.starts_with(br#""Assigned""#)
+    #[derive(serde::Deserialize)]
+    struct Report {
+        eos: Option<Eos>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Eos {
+        idemp_state: String,
+    }
+    serde_json::from_slice::<Report>(statistics)
+        .ok()
+        .and_then(|r| r.eos)
+        .is_some_and(|e| e.idemp_state == "Assigned")
 }
 
 /// Waits (up to `READY_WAIT`) until the producer has its idempotent producer id.
@@ -346,8 +355,9 @@ fn create(
 ) -> Result<ThreadedProducer<DeliveryContext>, KafkaError> {
     let cfg = super::client_config(settings, brokers, |c| {
         if stats {
-            // For `ready_first`: the report says when the producer id is assigned.
-            c.set("statistics.interval.ms", "20");
+            // For `ready_first`: the report says when the producer id is assigned. It is
+            // read only until then, but librdkafka writes it for the whole run.
+            c.set("statistics.interval.ms", "100");
         }
         // A message counts as delivered once every in-sync replica has it.
         c.set("acks", "all");
