@@ -29,3 +29,69 @@ fn busy_listen_address_is_a_clear_error() {
     let err = super::harness::stderr(&out);
     assert!(err.contains(&addr) && err.contains("--listen"), "{err}");
 }
+
+/// A fetch that finds nothing waits up to its `fetch.wait.max.ms` for data, and a Kafka broker
+/// answers it as soon as data arrives. librdkafka's mock cluster held it for the whole wait
+/// (10 s here), so the message below reached the consumer only when the hold ran out; the
+/// patched embedded broker releases the hold on the write. kcat waits at the partition's end
+/// while its fetch is held, then one message is written.
+#[test]
+fn a_waiting_fetch_is_answered_when_data_arrives_not_when_the_wait_ends() {
+    let broker = Broker::start(1);
+    let mut reader = std::process::Command::new("kcat")
+        .args(["-C", "-b", &broker.addr, "-t", "sensor-data", "-p", "0"])
+        .args([
+            "-o",
+            "end",
+            "-c",
+            "1",
+            "-q",
+            "-X",
+            "fetch.wait.max.ms=10000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kcat is installed (make test installs it)");
+    // Its first fetches (offsets, then data) are answered and the next one is held.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let written = std::time::Instant::now();
+    let mut writer = std::process::Command::new("kcat")
+        .args(["-P", "-b", &broker.addr, "-t", "sensor-data", "-p", "0"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("kcat");
+    {
+        use std::io::Write;
+        let mut stdin = writer.stdin.take().expect("stdin");
+        stdin.write_all(b"{\"ping\":1}\n").expect("write");
+    }
+    assert!(writer.wait().expect("kcat -P").success());
+    let deadline = written + std::time::Duration::from_secs(20);
+    let read = loop {
+        if let Some(status) = reader.try_wait().expect("kcat -C") {
+            break Some((status, written.elapsed()));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = reader.kill();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (status, after) = read.expect("the message was never read");
+    assert!(status.success());
+    // Held to the end of its wait, the answer comes 7.5 s or more after the write.
+    assert!(
+        after < std::time::Duration::from_secs(4),
+        "read {after:?} after the write"
+    );
+    let mut out = String::new();
+    use std::io::Read;
+    reader
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    assert_eq!(out.trim(), "{\"ping\":1}");
+}

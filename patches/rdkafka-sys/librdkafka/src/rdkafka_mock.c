@@ -317,6 +317,45 @@ err_parse:
         return rkbuf->rkbuf_err;
 }
 
+static ssize_t
+rd_kafka_mock_connection_write_out(rd_kafka_mock_connection_t *mconn);
+
+/**
+ * @brief streamwatch: answer the empty Fetch responses held for their MaxWait
+ *        now that data has arrived.
+ *
+ * A Kafka broker answers a waiting fetch as soon as data arrives; the mock
+ * composes an empty response and holds it for the whole MaxWait, so every
+ * message produced meanwhile waited for the hold to end (half of it on
+ * average: 2.5 ms at fetch.wait.max.ms=5, 250 ms at a client's usual 500).
+ * Releasing the held responses on append makes the client fetch again at once,
+ * which returns the new data.
+ */
+static void rd_kafka_mock_release_held_fetches(rd_kafka_mock_cluster_t *mcluster) {
+        rd_kafka_mock_broker_t *mrkb;
+        rd_ts_t now = rd_clock();
+
+        TAILQ_FOREACH(mrkb, &mcluster->brokers, link) {
+                rd_kafka_mock_connection_t *mconn, *tmp;
+                /* Safe loop: a connection may be removed on send error */
+                TAILQ_FOREACH_SAFE(mconn, &mrkb->connections, link, tmp) {
+                        rd_kafka_buf_t *rkbuf;
+                        rd_bool_t released = rd_false;
+                        TAILQ_FOREACH(rkbuf, &mconn->outbufs.rkbq_bufs,
+                                      rkbuf_link) {
+                                if (rkbuf->rkbuf_reqhdr.ApiKey ==
+                                        RD_KAFKAP_Fetch &&
+                                    rkbuf->rkbuf_ts_retry > now) {
+                                        rkbuf->rkbuf_ts_retry = 0;
+                                        released = rd_true;
+                                }
+                        }
+                        if (released)
+                                rd_kafka_mock_connection_write_out(mconn);
+                }
+        }
+}
+
 /**
  * @brief Append the MessageSets in \p bytes to the \p mpart partition log.
  *
@@ -375,6 +414,8 @@ rd_kafka_mock_partition_log_append(rd_kafka_mock_partition_t *mpart,
         mset = rd_kafka_mock_msgset_new(mpart, records, (size_t)RecordCount);
 
         *BaseOffset = mset->first_offset;
+
+        rd_kafka_mock_release_held_fetches(mpart->topic->cluster);
 
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 
