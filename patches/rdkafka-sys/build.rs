@@ -183,7 +183,10 @@ fn build_librdkafka() {
 
     let out_dir = env::var("OUT_DIR").expect("OUT_DIR missing");
 
-    if !Path::new(&out_dir).join("LICENSE").exists() {
+    // streamwatch: copied on every run of this script (upstream copied only when OUT_DIR had
+    // no LICENSE yet), so an edit of the vendored librdkafka reaches the build. `cp -a`
+    // keeps the sources' times, and make recompiles what is newer than its object.
+    {
         // We're not allowed to build in-tree directly, as ~/.cargo/registry is
         // globally shared. mklove doesn't support out-of-tree builds [0], so we
         // work around the issue by creating a clone of librdkafka inside of
