@@ -1,3 +1,7 @@
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use super::harness::{Broker, kcat, stdout};
 
 #[test]
@@ -38,8 +42,10 @@ fn busy_listen_address_is_a_clear_error() {
 #[test]
 fn a_waiting_fetch_is_answered_when_data_arrives_not_when_the_wait_ends() {
     let broker = Broker::start(1);
-    let mut reader = std::process::Command::new("kcat")
-        .args(["-C", "-b", &broker.addr, "-t", "sensor-data", "-p", "0"])
+    let partition = ["-b", &broker.addr, "-t", "sensor-data", "-p", "0"];
+    let mut reader = Command::new("kcat")
+        .arg("-C")
+        .args(partition)
         .args([
             "-o",
             "end",
@@ -49,49 +55,42 @@ fn a_waiting_fetch_is_answered_when_data_arrives_not_when_the_wait_ends() {
             "-X",
             "fetch.wait.max.ms=10000",
         ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("kcat is installed (make test installs it)");
     // Its first fetches (offsets, then data) are answered and the next one is held.
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    let written = std::time::Instant::now();
-    let mut writer = std::process::Command::new("kcat")
-        .args(["-P", "-b", &broker.addr, "-t", "sensor-data", "-p", "0"])
-        .stdin(std::process::Stdio::piped())
+    std::thread::sleep(Duration::from_millis(2500));
+    let written = Instant::now();
+    let mut writer = Command::new("kcat")
+        .arg("-P")
+        .args(partition)
+        .stdin(Stdio::piped())
         .spawn()
         .expect("kcat");
-    {
-        use std::io::Write;
-        let mut stdin = writer.stdin.take().expect("stdin");
-        stdin.write_all(b"{\"ping\":1}\n").expect("write");
-    }
+    let mut stdin = writer.stdin.take().expect("stdin");
+    stdin.write_all(b"{\"ping\":1}\n").expect("write");
+    drop(stdin);
     assert!(writer.wait().expect("kcat -P").success());
-    let deadline = written + std::time::Duration::from_secs(20);
-    let read = loop {
+    let status = loop {
         if let Some(status) = reader.try_wait().expect("kcat -C") {
-            break Some((status, written.elapsed()));
+            break status;
         }
-        if std::time::Instant::now() > deadline {
+        if written.elapsed() > Duration::from_secs(20) {
             let _ = reader.kill();
-            break None;
+            panic!("the message was never read");
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
     };
-    let (status, after) = read.expect("the message was never read");
+    let after = written.elapsed();
     assert!(status.success());
     // Held to the end of its wait, the answer comes 7.5 s or more after the write.
     assert!(
-        after < std::time::Duration::from_secs(4),
+        after < Duration::from_secs(4),
         "read {after:?} after the write"
     );
     let mut out = String::new();
-    use std::io::Read;
-    reader
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read");
+    let mut stdout = reader.stdout.take().expect("stdout");
+    stdout.read_to_string(&mut out).expect("read");
     assert_eq!(out.trim(), "{\"ping\":1}");
 }
