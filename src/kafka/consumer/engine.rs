@@ -1,9 +1,11 @@
 //! The consumer thread's work: poll, decode each message through its topic's codec, account
-//! for it, analyse what is new, publish a snapshot per tick, commit on the way out.
+//! for it, hand what is new to its topic's shard in batches, store offsets once analysed,
+//! publish a snapshot per tick, commit on the way out.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -14,40 +16,51 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::context::ConsumerCtx;
 use super::order::Merge;
 use super::position::{Positions, Step};
-use super::{
-    AnalysedEvent, ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared,
-};
+use super::shard::{Forward, FromShard, Shard, View};
+use super::{ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared};
 use crate::config::Settings;
+use crate::kafka::KafkaError;
 use crate::kafka::gate::LagGate;
+use streamwatch::analytics::StreamAnalyzer;
 use streamwatch::analytics::ingest::{Arrival, IngestBook, Origin};
 use streamwatch::analytics::latency::LatencyBook;
-use streamwatch::analytics::{Alert, Observation, StreamAnalyzer};
 use streamwatch::codec::{Codec, Notes};
-use streamwatch::ml::findings::{self, Subject};
 use streamwatch::ml::{MlConfig, StreamModel, store};
 use streamwatch::streams::{Event, StreamKind, Timestamp};
 
-/// Everything the consumer keeps for one topic.
+/// Everything the consumer thread keeps for one topic; its analysis runs in its shard.
 struct Topic {
     name: String,
     kind: StreamKind,
     codec: Codec,
-    analyzer: StreamAnalyzer,
-    model: StreamModel,
-    /// From each message's writing to the end of its analysis.
-    latency: LatencyBook,
-    /// The event every message of the topic is decoded into (no allocation per message).
-    scratch: Event,
+    shard: Shard,
+}
+
+/// Offsets to store once the shards have analysed every batch sent before them (`sent`,
+/// per topic): at least once, in the order the messages came.
+struct Checkpoint {
+    sent: Vec<u64>,
+    stores: Vec<(usize, i32, i64)>,
 }
 
 pub(super) struct Engine {
     topics: Vec<Topic>,
+    /// What the shards send back: analysed batches, views.
+    back: Receiver<FromShard>,
+    /// The shards' views for the next snapshot (in `topics` order).
+    views: Vec<Option<View>>,
+    /// A snapshot asked of the shards and not published yet, with the rate to show.
+    viewing: Option<f64>,
+    /// Shards that have settled their models and sent their last view.
+    finished: usize,
+    /// A shard stopped unasked: nothing more can be analysed.
+    broken: bool,
+    /// The offsets of the messages taken since the last cut (per topic and partition).
+    stores: Vec<(usize, i32, i64)>,
+    checkpoints: VecDeque<Checkpoint>,
     ingest: IngestBook,
     /// What the last message carried that the analysis did not use.
     notes: Notes,
-    pending_alerts: Vec<Alert>,
-    forward_alerts: bool,
-    forward_events: bool,
     first_message: Option<Instant>,
     /// The assignments seen so far (see `ConsumerCtx::assignments`).
     assignments: u64,
@@ -65,38 +78,56 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub fn new(settings: &Settings, plan: &ConsumerPlan, topics: &[(String, StreamKind)]) -> Self {
+    /// Opens each topic's models and starts its shard.
+    pub fn new(
+        settings: &Settings,
+        plan: &ConsumerPlan,
+        topics: &[(String, StreamKind)],
+        out: &UnboundedSender<ConsumerEvent>,
+    ) -> Result<Self, KafkaError> {
         let (analyzer, ml) = (settings.analyzer(), settings.ml());
         let positions = Positions::new(topics, plan.from_beginning);
         let mut problems = Vec::new();
-        let topics = topics
-            .iter()
-            .map(|(name, kind)| Topic {
+        let forward = Forward {
+            events: plan.forward_events,
+            alerts: plan.forward_alerts,
+            out: out.clone(),
+        };
+        let (back_tx, back) = std::sync::mpsc::channel();
+        let mut shards = Vec::with_capacity(topics.len());
+        for (index, (name, kind)) in topics.iter().enumerate() {
+            let analysis = (
+                StreamAnalyzer::new(*kind, &analyzer),
+                open_model(name, *kind, &ml, plan.model_store.as_ref(), &mut problems),
+            );
+            let shard = Shard::spawn(index, analysis, forward.clone(), back_tx.clone())?;
+            shards.push(Topic {
                 name: name.clone(),
                 kind: *kind,
                 codec: settings.codec(*kind).clone(),
-                analyzer: StreamAnalyzer::new(*kind, &analyzer),
-                model: open_model(name, *kind, &ml, plan.model_store.as_ref(), &mut problems),
-                scratch: Event::empty(*kind),
-                latency: LatencyBook::default(),
-            })
-            .collect();
-        Self {
+                shard,
+            });
+        }
+        Ok(Self {
             problems,
             merge: plan.order.merge(),
-            topics,
+            views: topics.iter().map(|_| None).collect(),
+            topics: shards,
+            back,
+            viewing: None,
+            finished: 0,
+            broken: false,
+            stores: Vec::new(),
+            checkpoints: VecDeque::new(),
             ingest: IngestBook::default(),
             notes: Notes::default(),
-            pending_alerts: Vec::new(),
-            forward_alerts: plan.forward_alerts,
-            forward_events: plan.forward_events,
             first_message: None,
             assignments: 0,
             cluster_changes: 0,
             positions,
             gate: plan.gate.clone(),
             only_producer: plan.only_producer.clone(),
-        }
+        })
     }
 
     pub fn run(
@@ -116,13 +147,12 @@ impl Engine {
         for why in self.problems.drain(..) {
             problem(&out, why);
         }
-        loop {
+        while !self.broken {
             match control.try_recv() {
                 Ok(ConsumerControl::Shutdown) | Err(TryRecvError::Disconnected) => break,
-                Ok(ConsumerControl::ClearAlerts) => self
-                    .topics
-                    .iter_mut()
-                    .for_each(|t| t.analyzer.clear_alerts()),
+                Ok(ConsumerControl::ClearAlerts) => {
+                    self.topics.iter().for_each(|t| t.shard.clear_alerts())
+                }
                 Err(TryRecvError::Empty) => {}
             }
             if plan.count > 0 && self.ingest.consumed() + self.ingest.lost() >= plan.count {
@@ -144,16 +174,16 @@ impl Engine {
                         / (now - last_tick).as_secs_f64();
                     (last_count, last_tick) = (self.ingest.consumed(), now);
                 }
-                self.flush_alerts(&out);
-                let snap = self.snapshot(&shared, started.elapsed().as_secs_f64(), rate);
-                let _ = out.send(ConsumerEvent::Snapshot(Box::new(snap)));
+                self.ask_views(rate);
             }
             if now >= next_tick {
                 next_tick = now + plan.tick;
             }
             self.poll_batch(&consumer, &shared, &out, plan.count);
-            self.release(&out, false);
-            self.topics.iter_mut().for_each(|t| t.model.poll());
+            self.release(&consumer, false);
+            self.cut(&consumer);
+            self.take_back(&consumer);
+            self.publish(&shared, started, &out);
             self.note_cluster_change(&shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
@@ -163,7 +193,8 @@ impl Engine {
         self.finish(&consumer, &shared, started, &out);
     }
 
-    /// Commits what was analysed and publishes the final snapshot.
+    /// Analyses what is held and sent, commits, lets the shards settle and save their
+    /// models, and publishes the final snapshot.
     fn finish(
         &mut self,
         consumer: &BaseConsumer<ConsumerCtx>,
@@ -171,21 +202,25 @@ impl Engine {
         started: Instant,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        self.release(out, true);
+        self.release(consumer, true);
+        self.drain(consumer);
         commit(consumer, shared, out);
-        for t in &mut self.topics {
-            t.model.settle();
-            if let Err(e) = t.model.save() {
-                problem(out, e.to_string());
-            }
+        self.topics.iter().for_each(|t| t.shard.finish());
+        while !self.broken && self.finished < self.topics.len() {
+            self.wait_back(consumer);
         }
         let elapsed = started.elapsed().as_secs_f64();
         let active = self
             .first_message
             .map_or(elapsed, |t| t.elapsed().as_secs_f64());
         let rate = self.ingest.consumed() as f64 / active.max(1e-3);
-        self.flush_alerts(out);
-        let snap = self.snapshot(shared, elapsed, rate);
+        let Some(views) = self.take_views() else {
+            let why = "an analysis thread stopped (see the log); offsets are committed up to \
+                       what was analysed";
+            problem(out, why.into());
+            return;
+        };
+        let snap = self.snapshot(shared, elapsed, rate, views);
         let _ = out.send(ConsumerEvent::Finished(Box::new(snap)));
     }
 
@@ -198,7 +233,7 @@ impl Engine {
         limit: u64,
     ) {
         for i in 0..4096 {
-            if limit > 0 && self.ingest.consumed() >= limit {
+            if self.broken || (limit > 0 && self.ingest.consumed() >= limit) {
                 return;
             }
             let wait = if i == 0 {
@@ -208,7 +243,7 @@ impl Engine {
             };
             let polled = consumer.poll(wait);
             // Rebalances run inside `poll`, before the message it returns.
-            self.note_assignments(consumer, shared, out);
+            self.note_assignments(consumer, shared);
             match polled {
                 None => return,
                 Some(Err(e)) => {
@@ -219,9 +254,6 @@ impl Engine {
                 Some(Ok(msg)) => {
                     self.first_message.get_or_insert_with(Instant::now);
                     self.process(consumer, &msg, out);
-                    if let Err(e) = consumer.store_offset_from_message(&msg) {
-                        tracing::warn!(error = %e, "offset store failed");
-                    }
                 }
             }
         }
@@ -229,16 +261,13 @@ impl Engine {
 
     /// Tells the ingest book and the positions when the group assigned or revoked partitions
     /// since the last poll.
-    fn note_assignments(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
+    fn note_assignments(&mut self, consumer: &BaseConsumer<ConsumerCtx>, shared: &Shared) {
         let n = shared.assignments.load(Ordering::Acquire);
         if n != self.assignments {
-            // What is held was this consumer's to analyse: before the partitions move on.
-            self.release(out, true);
+            // What is held and sent was this consumer's to analyse, its offsets to store:
+            // before the partitions move on.
+            self.release(consumer, true);
+            self.drain(consumer);
             self.assignments = n;
             self.ingest.reassigned();
             self.positions.assigned(consumer);
@@ -315,9 +344,11 @@ impl Engine {
             return;
         };
         self.place(consumer, index, msg, out);
+        self.note_store(index, msg.partition(), msg.offset());
         let topic = &mut self.topics[index];
+        let kind = topic.kind;
         let time = msg.timestamp().to_millis().map(Timestamp);
-        let event = &mut topic.scratch;
+        let event = topic.shard.filling.slot(kind);
         if let Err(r) = topic
             .codec
             .decode_into(msg.payload(), time, event, &mut self.notes)
@@ -349,64 +380,199 @@ impl Engine {
         if arrival == Arrival::Duplicate {
             return;
         }
-        let forward = Forward {
-            events: self.forward_events,
-            alerts: self.forward_alerts.then_some(&mut self.pending_alerts),
-            out,
-        };
         let written_ms = time.map_or_else(|| event.timestamp().millis(), |t| t.millis());
         match &mut self.merge {
-            Some(merge) => merge.hold(index, event.clone(), at, written_ms),
-            None => analyse(
-                &mut topic.analyzer,
-                &mut topic.model,
-                &mut topic.latency,
-                (event, at, written_ms),
-                forward,
-            ),
+            Some(merge) => {
+                let event = std::mem::replace(event, Event::empty(kind));
+                merge.hold(index, event, at, written_ms);
+            }
+            None => {
+                topic.shard.filling.commit(at, written_ms);
+                if topic.shard.filling.is_full() {
+                    self.send(consumer, index);
+                }
+            }
         }
     }
 
-    /// In ordered mode, analyses the held events whose turn has come (all of them with
-    /// `all`: at the end, and before the partitions change hands).
-    fn release(&mut self, out: &UnboundedSender<ConsumerEvent>, all: bool) {
-        let Some(merge) = &mut self.merge else { return };
-        if merge.is_empty() {
+    /// In ordered mode, hands the held events whose turn has come to their shards (all of
+    /// them with `all`: at the end, and before the partitions change hands).
+    fn release(&mut self, consumer: &BaseConsumer<ConsumerCtx>, all: bool) {
+        let Some(mut merge) = self.merge.take() else {
             return;
-        }
+        };
         let owned = self.positions.owned();
-        let positions = &self.positions;
-        while let Some((index, held)) = merge.next(&owned, |t, p| positions.drained(t, p), all) {
+        while !merge.is_empty() {
+            let positions = &self.positions;
+            let Some((index, held)) = merge.next(&owned, |t, p| positions.drained(t, p), all)
+            else {
+                break;
+            };
             let Some(topic) = self.topics.get_mut(index) else {
                 continue;
             };
-            let forward = Forward {
-                events: self.forward_events,
-                alerts: self.forward_alerts.then_some(&mut self.pending_alerts),
-                out,
-            };
-            analyse(
-                &mut topic.analyzer,
-                &mut topic.model,
-                &mut topic.latency,
-                (&held.event, held.at, held.written_ms),
-                forward,
-            );
+            topic
+                .shard
+                .filling
+                .push(held.event, held.at, held.written_ms);
+            if topic.shard.filling.is_full() {
+                self.send(consumer, index);
+            }
+        }
+        self.merge = Some(merge);
+    }
+
+    /// Notes a message's offset, to store once what came before it is analysed.
+    fn note_store(&mut self, index: usize, partition: i32, offset: i64) {
+        match self
+            .stores
+            .iter_mut()
+            .find(|(t, p, _)| (*t, *p) == (index, partition))
+        {
+            Some(s) => s.2 = s.2.max(offset),
+            None => self.stores.push((index, partition, offset)),
         }
     }
 
-    fn flush_alerts(&mut self, out: &UnboundedSender<ConsumerEvent>) {
-        for a in self.pending_alerts.drain(..) {
-            let _ = out.send(ConsumerEvent::Alert(Box::new(a)));
+    /// Sends each topic's batch to its shard, and stores the offsets of the messages taken
+    /// so far once the shards have analysed them.
+    fn cut(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        for index in 0..self.topics.len() {
+            self.send(consumer, index);
+        }
+        if !self.stores.is_empty() {
+            self.checkpoints.push_back(Checkpoint {
+                sent: self.topics.iter().map(|t| t.shard.sent).collect(),
+                stores: std::mem::take(&mut self.stores),
+            });
+        }
+        self.store_analysed(consumer);
+    }
+
+    /// Sends a topic's batch to its shard, waiting for one to come back if all are out.
+    fn send(&mut self, consumer: &BaseConsumer<ConsumerCtx>, index: usize) {
+        while !self.broken && !self.topics[index].shard.send() {
+            self.wait_back(consumer);
         }
     }
 
-    fn snapshot(&self, shared: &Shared, elapsed_s: f64, rate: f64) -> ConsumerSnapshot {
+    /// Waits until the shards have analysed everything sent, and stores its offsets.
+    fn drain(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        self.cut(consumer);
+        while !self.broken && self.topics.iter().any(|t| !t.shard.idle()) {
+            self.wait_back(consumer);
+        }
+    }
+
+    /// Stores the offsets whose messages are all analysed.
+    fn store_analysed(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        while let Some(c) = self.checkpoints.front() {
+            if c.sent
+                .iter()
+                .zip(&self.topics)
+                .any(|(&s, t)| t.shard.done < s)
+            {
+                return;
+            }
+            for (index, partition, offset) in self
+                .checkpoints
+                .pop_front()
+                .into_iter()
+                .flat_map(|c| c.stores)
+            {
+                let topic = &self.topics[index].name;
+                // A partition taken away meanwhile is its new owner's to read again.
+                if let Err(e) = consumer.store_offset(topic, partition, offset) {
+                    tracing::debug!(error = %e, topic, partition, "offset store failed");
+                }
+            }
+        }
+    }
+
+    /// Takes what the shards sent back, without waiting.
+    fn take_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        while let Ok(m) = self.back.try_recv() {
+            self.on_back(consumer, m);
+        }
+    }
+
+    /// Waits for something from the shards; a shard that stopped unasked breaks the engine.
+    fn wait_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+        match self.back.recv_timeout(Duration::from_millis(100)) {
+            Ok(m) => self.on_back(consumer, m),
+            Err(RecvTimeoutError::Timeout) => {
+                if self.topics.iter().any(|t| t.shard.is_gone()) {
+                    tracing::error!("an analysis thread stopped");
+                    self.broken = true;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => self.broken = true,
+        }
+    }
+
+    fn on_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>, m: FromShard) {
+        match m {
+            FromShard::Done { topic, batch } => {
+                if let Some(t) = self.topics.get_mut(topic) {
+                    t.shard.returned(batch);
+                }
+                self.store_analysed(consumer);
+            }
+            FromShard::View { topic, view } => {
+                if let Some(v) = self.views.get_mut(topic) {
+                    *v = Some(view);
+                }
+            }
+            FromShard::Finished { topic, view } => {
+                if let Some(v) = self.views.get_mut(topic) {
+                    *v = Some(view);
+                }
+                self.finished += 1;
+            }
+        }
+    }
+
+    /// Asks each shard for its view, for a snapshot (unless one is on its way).
+    fn ask_views(&mut self, rate: f64) {
+        if self.viewing.is_none() {
+            self.topics.iter().for_each(|t| t.shard.ask_view());
+            self.viewing = Some(rate);
+        }
+    }
+
+    /// Every shard's view, once all are in.
+    fn take_views(&mut self) -> Option<Vec<View>> {
+        if self.views.iter().any(Option::is_none) {
+            return None;
+        }
+        Some(self.views.iter_mut().filter_map(Option::take).collect())
+    }
+
+    /// Publishes the snapshot asked for, once every shard's view is in.
+    fn publish(&mut self, shared: &Shared, started: Instant, out: &UnboundedSender<ConsumerEvent>) {
+        let Some(rate) = self.viewing else { return };
+        let Some(views) = self.take_views() else {
+            return;
+        };
+        self.viewing = None;
+        let snap = self.snapshot(shared, started.elapsed().as_secs_f64(), rate, views);
+        let _ = out.send(ConsumerEvent::Snapshot(Box::new(snap)));
+    }
+
+    fn snapshot(
+        &self,
+        shared: &Shared,
+        elapsed_s: f64,
+        rate: f64,
+        views: Vec<View>,
+    ) -> ConsumerSnapshot {
         let mut health = shared.health.lock().map(|h| h.clone()).unwrap_or_default();
         health.lag = self.positions.lag(Timestamp::now().millis());
+        let e2e = e2e(&views);
+        let (streams, models) = views.into_iter().map(|v| (v.stream, v.model)).unzip();
         ConsumerSnapshot {
-            streams: self.topics.iter().map(|t| t.analyzer.snapshot()).collect(),
-            models: self.topics.iter().map(|t| t.model.snapshot()).collect(),
+            streams,
+            models,
             ingest: self.ingest.snapshot(),
             health,
             membership: shared
@@ -420,65 +586,29 @@ impl Engine {
                 .map_or(0.0, |t| t.elapsed().as_secs_f64()),
             events_per_s: rate,
             unconsumed: self.positions.unconsumed(),
-            e2e: self.e2e(),
+            e2e,
         }
     }
+}
 
-    fn e2e(&self) -> E2e {
-        let now = now_us();
-        let mut all = LatencyBook::default();
-        for t in &self.topics {
-            all.merge(&t.latency);
-        }
-        E2e {
-            streams: self.topics.iter().map(|t| t.latency.recent(now)).collect(),
-            recent: all.recent(now),
-            total: all.total(),
-        }
+fn e2e(views: &[View]) -> E2e {
+    let now = now_us();
+    let mut all = LatencyBook::default();
+    for v in views {
+        all.merge(&v.latency);
+    }
+    E2e {
+        streams: views.iter().map(|v| v.latency.recent(now)).collect(),
+        recent: all.recent(now),
+        total: all.total(),
     }
 }
 
 /// Microseconds since the epoch.
-fn now_us() -> i64 {
+pub(super) fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
-}
-
-/// Where an analysed event's results go besides the analyzer and the model.
-struct Forward<'a> {
-    events: bool,
-    alerts: Option<&'a mut Vec<Alert>>,
-    out: &'a UnboundedSender<ConsumerEvent>,
-}
-
-/// The rules, the rolling statistics and the models on one new event, and the models'
-/// alerts beside the rules'.
-/// `written_ms`: when the message was written, for the end-to-end latency.
-fn analyse(
-    analyzer: &mut StreamAnalyzer,
-    model: &mut StreamModel,
-    latency: &mut LatencyBook,
-    (event, at, written_ms): (&Event, Origin, i64),
-    forward: Forward<'_>,
-) {
-    let mut obs = analyzer.observe(event);
-    let verdict = model.observe(&obs);
-    let subject = Subject {
-        entity: event.key(),
-        time: event.timestamp(),
-    };
-    findings::file(model, analyzer, &mut obs, &verdict, subject);
-    latency.record(now_us(), written_ms * 1000);
-    if forward.events {
-        let analysed = analysed_event(at, event, &obs, analyzer.rule_names());
-        let _ = forward
-            .out
-            .send(ConsumerEvent::Analysed(Box::new(analysed)));
-    }
-    if let Some(alerts) = forward.alerts {
-        alerts.extend(obs.new_alerts);
-    }
 }
 
 /// A stream's models: from the store's file for the topic when there is a readable one
@@ -537,29 +667,7 @@ fn commit(
 }
 
 /// A problem worth showing: logged, and sent to the screen or stderr.
-fn problem(out: &UnboundedSender<ConsumerEvent>, why: String) {
+pub(super) fn problem(out: &UnboundedSender<ConsumerEvent>, why: String) {
     tracing::warn!("{why}");
     let _ = out.send(ConsumerEvent::Problem(why));
-}
-
-fn analysed_event(
-    at: Origin,
-    e: &Event,
-    obs: &Observation,
-    rules: &'static [&'static str],
-) -> AnalysedEvent {
-    AnalysedEvent {
-        stream: at.stream,
-        partition: at.partition,
-        offset: at.offset,
-        producer: e.producer_id().to_string(),
-        entity: e.key().to_string(),
-        seq: e.seq(),
-        rules: rules
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| obs.fired & (1 << i) != 0)
-            .map(|(_, r)| *r)
-            .collect(),
-    }
 }
