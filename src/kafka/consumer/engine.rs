@@ -17,7 +17,9 @@ use super::context::ConsumerCtx;
 use super::order::Merge;
 use super::position::{Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
-use super::{ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared};
+use super::{
+    ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared, now_us, problem,
+};
 use crate::config::Settings;
 use crate::kafka::KafkaError;
 use crate::kafka::gate::LagGate;
@@ -604,13 +606,6 @@ fn e2e(views: &[View]) -> E2e {
     }
 }
 
-/// Microseconds since the epoch.
-pub(super) fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64)
-}
-
 /// A stream's models: from the store's file for the topic when there is a readable one
 /// (a refused file is a problem, and training starts afresh), saved there from now on.
 fn open_model(
@@ -664,10 +659,4 @@ fn commit(
             let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
         }
     }
-}
-
-/// A problem worth showing: logged, and sent to the screen or stderr.
-pub(super) fn problem(out: &UnboundedSender<ConsumerEvent>, why: String) {
-    tracing::warn!("{why}");
-    let _ = out.send(ConsumerEvent::Problem(why));
 }

@@ -289,3 +289,16 @@ fn create(
     cfg.create_with_context(ctx)
         .map_err(|e| crate::kafka::client_error(settings, &e))
 }
+
+/// Microseconds since the epoch.
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A problem worth showing: logged, and sent to the screen or stderr.
+fn problem(out: &UnboundedSender<ConsumerEvent>, why: String) {
+    tracing::warn!("{why}");
+    let _ = out.send(ConsumerEvent::Problem(why));
+}

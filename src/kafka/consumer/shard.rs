@@ -288,7 +288,7 @@ impl Worker {
         }
         self.model.settle();
         if let Err(e) = self.model.save() {
-            super::engine::problem(&self.forward.out, e.to_string());
+            super::problem(&self.forward.out, e.to_string());
         }
         let view = self.view();
         let _ = self.back.send(FromShard::Finished {
@@ -308,8 +308,7 @@ impl Worker {
     /// One new event's analysis, its end-to-end latency, and what is forwarded of it.
     fn analyse(&mut self, item: &Item) {
         let obs = observe(&mut self.analyzer, &mut self.model, &item.event);
-        self.latency
-            .record(super::engine::now_us(), item.written_ms * 1000);
+        self.latency.record(super::now_us(), item.written_ms * 1000);
         let out = &self.forward.out;
         if self.forward.events {
             let analysed = analysed_event(item, &obs, self.analyzer.rule_names());
