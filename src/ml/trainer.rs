@@ -536,6 +536,14 @@ impl StreamModel {
             self.reg_fitted_at = self.reg_seen;
         }
         let (spec, classes) = (self.spec, class_names(self.kind).len());
+        tracing::debug!(
+            stream = self.kind.name(),
+            labelled = self.labelled,
+            since_fit = self.since_fit,
+            drift = self.refit_now,
+            regression = reg.is_some(),
+            "fit"
+        );
         self.since_fit = 0;
         self.refit_now = false;
         let job = move || fit_all(&x, &y, &params, classes, reg, &spec);
