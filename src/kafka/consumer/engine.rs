@@ -2,7 +2,6 @@
 //! for it, hand what is new to its topic's shard in batches, store offsets once analysed,
 //! publish a snapshot per tick, commit on the way out.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
@@ -14,6 +13,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
+use super::offsets::Offsets;
 use super::order::Merge;
 use super::position::{Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
@@ -38,13 +38,6 @@ struct Topic {
     shard: Shard,
 }
 
-/// Offsets to store once the shards have analysed every batch sent before them (`sent`,
-/// per topic): at least once, in the order the messages came.
-struct Checkpoint {
-    sent: Vec<u64>,
-    stores: Vec<(usize, i32, i64)>,
-}
-
 pub(super) struct Engine {
     topics: Vec<Topic>,
     /// What the shards send back: analysed batches, views.
@@ -57,9 +50,8 @@ pub(super) struct Engine {
     finished: usize,
     /// A shard stopped unasked: nothing more can be analysed.
     broken: bool,
-    /// The offsets of the messages taken since the last cut (per topic and partition).
-    stores: Vec<(usize, i32, i64)>,
-    checkpoints: VecDeque<Checkpoint>,
+    /// Which offsets may be stored (see `offsets`).
+    offsets: Offsets,
     ingest: IngestBook,
     /// What the last message carried that the analysis did not use.
     notes: Notes,
@@ -119,8 +111,7 @@ impl Engine {
             viewing: None,
             finished: 0,
             broken: false,
-            stores: Vec::new(),
-            checkpoints: VecDeque::new(),
+            offsets: Offsets::default(),
             ingest: IngestBook::default(),
             notes: Notes::default(),
             first_message: None,
@@ -270,6 +261,7 @@ impl Engine {
             // before the partitions move on.
             self.release(consumer, true);
             self.drain(consumer);
+            self.offsets.reassigned();
             self.assignments = n;
             self.ingest.reassigned();
             self.positions.assigned(consumer);
@@ -346,7 +338,7 @@ impl Engine {
             return;
         };
         self.place(consumer, index, msg, out);
-        self.note_store(index, msg.partition(), msg.offset());
+        self.offsets.taken(index, msg.partition(), msg.offset());
         let topic = &mut self.topics[index];
         let kind = topic.kind;
         let time = msg.timestamp().to_millis().map(Timestamp);
@@ -424,30 +416,16 @@ impl Engine {
         self.merge = Some(merge);
     }
 
-    /// Notes a message's offset, to store once what came before it is analysed.
-    fn note_store(&mut self, index: usize, partition: i32, offset: i64) {
-        match self
-            .stores
-            .iter_mut()
-            .find(|(t, p, _)| (*t, *p) == (index, partition))
-        {
-            Some(s) => s.2 = s.2.max(offset),
-            None => self.stores.push((index, partition, offset)),
-        }
-    }
-
-    /// Sends each topic's batch to its shard, and stores the offsets of the messages taken
-    /// so far once the shards have analysed them.
+    /// Sends each topic's batch to its shard, and closes a checkpoint of the offsets taken so
+    /// far (stored once the shards have analysed what was sent before it).
     fn cut(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
         for index in 0..self.topics.len() {
             self.send(consumer, index);
         }
-        if !self.stores.is_empty() {
-            self.checkpoints.push_back(Checkpoint {
-                sent: self.topics.iter().map(|t| t.shard.sent).collect(),
-                stores: std::mem::take(&mut self.stores),
-            });
-        }
+        let sent = self.topics.iter().map(|t| t.shard.sent).collect();
+        let merge = self.merge.as_ref();
+        self.offsets
+            .cut(sent, |t, p| merge.and_then(|m| m.oldest(t, p)));
         self.store_analysed(consumer);
     }
 
@@ -468,25 +446,12 @@ impl Engine {
 
     /// Stores the offsets whose messages are all analysed.
     fn store_analysed(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
-        while let Some(c) = self.checkpoints.front() {
-            if c.sent
-                .iter()
-                .zip(&self.topics)
-                .any(|(&s, t)| t.shard.done < s)
-            {
-                return;
-            }
-            for (index, partition, offset) in self
-                .checkpoints
-                .pop_front()
-                .into_iter()
-                .flat_map(|c| c.stores)
-            {
-                let topic = &self.topics[index].name;
-                // A partition taken away meanwhile is its new owner's to read again.
-                if let Err(e) = consumer.store_offset(topic, partition, offset) {
-                    tracing::debug!(error = %e, topic, partition, "offset store failed");
-                }
+        let done: Vec<u64> = self.topics.iter().map(|t| t.shard.done).collect();
+        for (index, partition, offset) in self.offsets.ready(&done) {
+            let topic = &self.topics[index].name;
+            // A partition taken away meanwhile is its new owner's to read again.
+            if let Err(e) = consumer.store_offset(topic, partition, offset) {
+                tracing::debug!(error = %e, topic, partition, "offset store failed");
             }
         }
     }

@@ -12,6 +12,7 @@
 
 mod context;
 mod engine;
+mod offsets;
 mod order;
 pub use order::Order;
 mod position;

@@ -108,6 +108,12 @@ impl Merge {
         self.held == 0
     }
 
+    /// The offset of a partition's first event still held, if any.
+    pub fn oldest(&self, topic: usize, partition: i32) -> Option<i64> {
+        let queue = self.queues.get(&(topic, partition))?;
+        queue.front().map(|h| h.at.offset)
+    }
+
     /// The next event in merged order, if its turn has come: every partition in `owned` of
     /// its topic has an event waiting or, says `drained`, nothing more to give. With `all`
     /// (at the end, or when the partitions change hands) every held event's turn has come.
@@ -191,8 +197,10 @@ mod tests {
         let mut m = Merge::default();
         m.hold(0, event(10), at(0, 0), 10);
         assert!(m.next(&[(0, 0), (0, 1)], |_, _| false, false).is_none());
+        assert_eq!(m.oldest(0, 0), Some(0));
         assert!(m.next(&[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
         assert!(m.is_empty());
+        assert_eq!(m.oldest(0, 0), None);
     }
 
     /// A partition that never answers (its broker down) delays the others' events by
