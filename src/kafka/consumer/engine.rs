@@ -468,6 +468,8 @@ impl Engine {
         match self.back.recv_timeout(Duration::from_millis(100)) {
             Ok(m) => self.on_back(consumer, m),
             Err(RecvTimeoutError::Timeout) => {
+                // What a shard sent just before it ended counts first.
+                self.take_back(consumer);
                 if self.topics.iter().any(|t| t.shard.is_gone()) {
                     tracing::error!("an analysis thread stopped");
                     self.broken = true;
@@ -493,6 +495,9 @@ impl Engine {
             FromShard::Finished { topic, view } => {
                 if let Some(v) = self.views.get_mut(topic) {
                     *v = Some(view);
+                }
+                if let Some(t) = self.topics.get_mut(topic) {
+                    t.shard.finished = true;
                 }
                 self.finished += 1;
             }

@@ -150,6 +150,8 @@ pub struct Shard {
     /// analysed once `done` reaches it.
     pub sent: u64,
     pub done: u64,
+    /// The shard has settled its models and sent its last view: its thread ends.
+    pub finished: bool,
 }
 
 impl Shard {
@@ -185,6 +187,7 @@ impl Shard {
             filling: Batch::new(),
             sent: 0,
             done: 0,
+            finished: false,
         })
     }
 
@@ -227,9 +230,9 @@ impl Shard {
         let _ = self.to.send(ToShard::Finish);
     }
 
-    /// The thread ended before it was told to (it panicked).
+    /// The thread ended without its last view (it panicked).
     pub fn is_gone(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        !self.finished && self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 }
 
@@ -440,6 +443,13 @@ mod tests {
             }
         };
         assert!(shard.idle(), "every batch came back");
+        // A shard that ended after its last view is not taken for one that stopped unasked.
+        while !shard.thread.as_ref().is_none_or(|t| t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(shard.is_gone(), "ended, and its end not noted yet");
+        shard.finished = true;
+        assert!(!shard.is_gone());
         assert!(shard.sent >= (events.len() / BATCH) as u64);
         assert_eq!(view.stream.events, events.len() as u64);
         assert!(view.model.version > 0, "the forest was fitted");
