@@ -19,6 +19,10 @@ use crate::kafka::consumer::{
 use streamwatch::analytics::StreamSnapshot;
 use streamwatch::ml::ModelSnapshot;
 
+/// How long the end waits for the consumer to close after its summary: leaving the group
+/// takes milliseconds with a broker; without one it would take the session timeout.
+const CLOSE: Duration = Duration::from_secs(5);
+
 pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
     let brokers = settings.external_brokers();
     check_reachable(settings, &brokers).await?;
@@ -46,6 +50,9 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let mut handle = Some(handle);
+    // The thread that closes the consumer after a signal: joined before the process ends,
+    // so that the group hears this member leave (else the others wait out its session).
+    let mut closing = None;
     let mut out = std::io::stdout().lock();
     let mut alerts = 0u64;
     let mut problems = 0u64;
@@ -54,7 +61,7 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
             _ = &mut signal, if handle.is_some() => {
                 // Ask for a commit and the summary; keep printing until it arrives.
                 if let Some(h) = handle.take() {
-                    std::thread::spawn(move || h.shutdown());
+                    closing = Some(std::thread::spawn(move || h.shutdown_within(CLOSE)));
                 }
                 continue;
             }
@@ -95,6 +102,9 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         out.flush()?;
     }
     drop(handle);
+    if let Some(c) = closing {
+        let _ = c.join();
+    }
     tracing::info!(alerts, problems, "consume finished");
     Ok(ExitCode::SUCCESS)
 }
