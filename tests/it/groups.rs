@@ -131,6 +131,66 @@ fn groups_on_tansu_lists_the_group_with_its_members_and_lag() {
     );
 }
 
+/// The assignments a member has logged so far, each as the partitions it then owned.
+fn assignments(member: &Background) -> Vec<String> {
+    member
+        .log()
+        .lines()
+        .filter(|l| l.contains("partitions assigned"))
+        .map(|l| l.split_once("owned=").map_or("", |(_, o)| o).to_string())
+        .collect()
+}
+
+/// A member joining a group that is up, and one leaving it, are rebalanced as soon as every
+/// member has rejoined (within a heartbeat), not after the embedded broker's rebalance
+/// delay of the session timeout less a second (9 s; see `patches/rdkafka-sys/PATCHED.md`).
+#[test]
+fn a_member_joining_or_leaving_is_rebalanced_within_a_heartbeat() {
+    let broker = Broker::start(6);
+    let b = broker.addr.as_str();
+    let member = || Background::start(&["-b", b, "consume", "--group", "gj"]);
+    let all = "[0, 1, 2, 3, 4, 5]";
+    let first = member();
+    wait_for(Duration::from_secs(20), || {
+        (assignments(&first).len() == 1).then_some(())
+    });
+    assert_eq!(
+        assignments(&first)[0].matches(all).count(),
+        3,
+        "{:?}",
+        assignments(&first)
+    );
+
+    let joined = Instant::now();
+    let second = member();
+    wait_for(Duration::from_secs(20), || {
+        (assignments(&second).len() == 1 && assignments(&first).len() == 2).then_some(())
+    });
+    let join = joined.elapsed();
+    assert!(
+        !assignments(&first)[1].contains(all),
+        "{:?}",
+        assignments(&first)
+    );
+
+    let left = Instant::now();
+    second.stop();
+    wait_for(Duration::from_secs(20), || {
+        (assignments(&first).len() == 3).then_some(())
+    });
+    let leave = left.elapsed();
+    assert_eq!(
+        assignments(&first)[2].matches(all).count(),
+        3,
+        "{:?}",
+        assignments(&first)
+    );
+    // Upstream's mock took 9 s for each; a heartbeat is 1 s.
+    assert!(join < Duration::from_secs(5), "join took {join:?}");
+    assert!(leave < Duration::from_secs(5), "leave took {leave:?}");
+    first.stop();
+}
+
 /// Polls `f` until it gives a value; fails after `limit`.
 fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + limit;

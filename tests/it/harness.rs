@@ -233,6 +233,11 @@ impl Background {
         }
     }
 
+    /// What the process has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("test.log")).unwrap_or_default()
+    }
+
     /// Stops the process (SIGTERM) and returns what it printed.
     pub fn stop(mut self) -> String {
         assert_eq!(terminate(&mut self.child), Some(0), "clean exit on SIGTERM");

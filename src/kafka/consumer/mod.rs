@@ -286,6 +286,10 @@ fn create(
         // A member that stops answering leaves the group within 10 s, so its partitions
         // move on to the others.
         c.set("session.timeout.ms", "10000");
+        // A member learns of a rebalance (another member joined or left) from its next
+        // heartbeat: within a second instead of librdkafka's three, so the others do not
+        // wait for it to rejoin.
+        c.set("heartbeat.interval.ms", "1000");
     });
     cfg.create_with_context(ctx)
         .map_err(|e| crate::kafka::client_error(settings, &e))

@@ -431,6 +431,7 @@ rd_kafka_mock_cgrp_classic_rebalance(rd_kafka_mock_cgrp_classic_t *mcgrp,
                 rd_kafka_mock_cgrp_classic_sync_done(
                     mcgrp, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
 
+        mcgrp->initial_join = mcgrp->state == RD_KAFKA_MOCK_CGRP_STATE_EMPTY;
         rd_kafka_mock_cgrp_classic_set_state(
             mcgrp, RD_KAFKA_MOCK_CGRP_STATE_JOINING, reason);
         rd_kafka_mock_cgrp_classic_rebalance_timer_restart(mcgrp, timeout_ms);
@@ -548,6 +549,20 @@ rd_kafka_mock_cgrp_classic_member_t *rd_kafka_mock_cgrp_classic_member_find(
 
 
 /**
+ * @brief streamwatch: whether every member has a JoinGroup answer waiting.
+ */
+static rd_bool_t
+rd_kafka_mock_cgrp_classic_all_joined(rd_kafka_mock_cgrp_classic_t *mcgrp) {
+        rd_kafka_mock_cgrp_classic_member_t *member;
+
+        TAILQ_FOREACH(member, &mcgrp->members, link) {
+                if (!member->resp)
+                        return rd_false;
+        }
+        return rd_true;
+}
+
+/**
  * @brief Update or add member to consumer group
  */
 rd_kafka_resp_err_t rd_kafka_mock_cgrp_classic_member_add(
@@ -604,6 +619,17 @@ rd_kafka_resp_err_t rd_kafka_mock_cgrp_classic_member_add(
         member->resp = resp;
         member->conn = mconn;
         rd_kafka_mock_cgrp_classic_member_active(mcgrp, member);
+
+        /* streamwatch: once every member of a group that was up has
+         * (re)joined, elect at once, as a Kafka broker ends the join phase
+         * when all known members have joined. Upstream waits out the
+         * rebalance delay (the session timeout less a second) whatever
+         * joins, so a member leaving or joining stalled the others ~9 s. The
+         * group's first forming still waits the initial delay for more. */
+        if (mcgrp->state == RD_KAFKA_MOCK_CGRP_STATE_JOINING &&
+            !mcgrp->initial_join &&
+            rd_kafka_mock_cgrp_classic_all_joined(mcgrp))
+                rd_kafka_mock_cgrp_classic_rebalance_timer_restart(mcgrp, 10);
 
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }

@@ -115,6 +115,9 @@ typedef struct rd_kafka_mock_cgrp_classic_s {
         int member_cnt;      /**< Number of group members */
         int last_member_cnt; /**< Mumber of group members at last election */
         int assignment_cnt;  /**< Number of member assignments in last Sync */
+        rd_bool_t initial_join; /**< streamwatch: the rebalance under way forms
+                                 *   the group from empty (it waits the
+                                 *   initial delay for more members) */
         rd_kafka_mock_cgrp_classic_member_t *leader; /**< Elected leader */
 } rd_kafka_mock_cgrp_classic_t;
 
