@@ -198,6 +198,7 @@ pub fn model_json(m: &ModelSnapshot) -> Value {
         "mae": m.regression.as_ref().map(|r| r.mae),
         "r2": m.regression.as_ref().map(|r| r.r2),
         "regressor": m.regression.as_ref().map(|r| r.model),
+        "regressor_fits": m.regression.as_ref().map(|r| r.fits),
     })
 }
 

@@ -71,6 +71,10 @@ fn inline_fits_repeat_on_every_run() {
     for stream in ["sensor", "transaction", "log"] {
         let m = &a["models"][stream];
         assert!(m["version"].as_u64().unwrap_or(0) >= 3, "{stream}: {m}");
+        assert!(
+            m["regressor_fits"].as_u64().unwrap_or(0) >= 1,
+            "{stream}: {m}"
+        );
         // 5,000 log lines hold too few incidents to score (BENCHMARKS.md has 20,000).
         if stream == "log" {
             continue;
