@@ -46,8 +46,6 @@ pub(super) struct Engine {
     views: Vec<Option<View>>,
     /// A snapshot asked of the shards and not published yet, with the rate to show.
     viewing: Option<f64>,
-    /// Shards that have settled their models and sent their last view.
-    finished: usize,
     /// A shard stopped unasked: nothing more can be analysed.
     broken: bool,
     /// Which offsets may be stored (see `offsets`).
@@ -109,7 +107,6 @@ impl Engine {
             topics: shards,
             back,
             viewing: None,
-            finished: 0,
             broken: false,
             offsets: Offsets::default(),
             ingest: IngestBook::default(),
@@ -199,7 +196,7 @@ impl Engine {
         self.drain(consumer);
         commit(consumer, shared, out);
         self.topics.iter().for_each(|t| t.shard.finish());
-        while !self.broken && self.finished < self.topics.len() {
+        while !self.broken && self.topics.iter().any(|t| !t.shard.finished) {
             self.wait_back(consumer);
         }
         let elapsed = started.elapsed().as_secs_f64();
@@ -338,7 +335,6 @@ impl Engine {
             return;
         };
         self.place(consumer, index, msg, out);
-        self.offsets.taken(index, msg.partition(), msg.offset());
         let topic = &mut self.topics[index];
         let kind = topic.kind;
         let time = msg.timestamp().to_millis().map(Timestamp);
@@ -424,8 +420,8 @@ impl Engine {
         }
         let sent = self.topics.iter().map(|t| t.shard.sent).collect();
         let merge = self.merge.as_ref();
-        self.offsets
-            .cut(sent, |t, p| merge.and_then(|m| m.oldest(t, p)));
+        let held = |t, p| merge.and_then(|m: &Merge| m.oldest(t, p));
+        self.offsets.cut(sent, self.positions.taken(), held);
         self.store_analysed(consumer);
     }
 
@@ -499,7 +495,6 @@ impl Engine {
                 if let Some(t) = self.topics.get_mut(topic) {
                     t.shard.finished = true;
                 }
-                self.finished += 1;
             }
         }
     }

@@ -4,20 +4,12 @@
 //! that point an event can be on its way to its shard, in its shard's queue, or held for its
 //! turn in event time (`order`); a crash must not commit past any of them.
 //!
-//! So the engine notes each message's offset as it takes it, and at each cut (after a poll
-//! round, when it has sent its batches) closes a checkpoint: per partition, the last offset
-//! taken, or the one before the oldest event still held, stored once the shards have
-//! analysed every batch sent before the cut.
+//! So at each cut (after a poll round, when it has sent its batches) the engine closes a
+//! checkpoint: per partition, the last offset taken (which `Positions` knows), or the one
+//! before the oldest event still held, stored once the shards have analysed every batch sent
+//! before the cut.
 
 use std::collections::VecDeque;
-
-/// One partition's place: the last offset taken, and the last one put in a checkpoint.
-struct Part {
-    topic: usize,
-    partition: i32,
-    taken: i64,
-    promised: Option<i64>,
-}
 
 /// Offsets to store once each shard has analysed `sent[topic]` batches.
 struct Checkpoint {
@@ -27,43 +19,38 @@ struct Checkpoint {
 
 #[derive(Default)]
 pub struct Offsets {
-    parts: Vec<Part>,
+    /// Per (topic, partition): the last offset put in a checkpoint.
+    promised: Vec<(usize, i32, i64)>,
     checkpoints: VecDeque<Checkpoint>,
 }
 
 impl Offsets {
-    /// A message taken from `partition` of topic number `topic`. Offsets come in order
-    /// within a partition; one lower than the last is a log that went back.
-    pub fn taken(&mut self, topic: usize, partition: i32, offset: i64) {
-        match self
-            .parts
-            .iter_mut()
-            .find(|p| (p.topic, p.partition) == (topic, partition))
-        {
-            Some(p) => p.taken = offset,
-            None => self.parts.push(Part {
-                topic,
-                partition,
-                taken: offset,
-                promised: None,
-            }),
-        }
-    }
-
-    /// Closes a checkpoint after the shards were sent `sent` batches each: every partition's
-    /// offset up to its oldest held event (`held`: the offset of the first event of the
-    /// partition still waiting for its turn, if any).
-    pub fn cut(&mut self, sent: Vec<u64>, held: impl Fn(usize, i32) -> Option<i64>) {
+    /// Closes a checkpoint after the shards were sent `sent` batches each: for every
+    /// partition in `taken` (topic, partition, the last offset taken from it), its offset up
+    /// to its oldest held event (`held`: the offset of the partition's first event still
+    /// waiting for its turn, if any).
+    pub fn cut(
+        &mut self,
+        sent: Vec<u64>,
+        taken: impl IntoIterator<Item = (usize, i32, i64)>,
+        held: impl Fn(usize, i32) -> Option<i64>,
+    ) {
         let mut stores = Vec::new();
-        for p in &mut self.parts {
-            let limit = match held(p.topic, p.partition) {
-                Some(oldest) if oldest <= p.taken => oldest - 1,
-                _ => p.taken,
+        for (topic, partition, last) in taken {
+            let limit = match held(topic, partition) {
+                Some(oldest) if oldest <= last => oldest - 1,
+                _ => last,
             };
-            if limit >= 0 && p.promised != Some(limit) {
-                p.promised = Some(limit);
-                stores.push((p.topic, p.partition, limit));
+            if limit < 0 {
+                continue;
             }
+            let key = (topic, partition);
+            match self.promised.iter_mut().find(|p| (p.0, p.1) == key) {
+                Some(p) if p.2 == limit => continue,
+                Some(p) => p.2 = limit,
+                None => self.promised.push((topic, partition, limit)),
+            }
+            stores.push((topic, partition, limit));
         }
         if !stores.is_empty() {
             self.checkpoints.push_back(Checkpoint { sent, stores });
@@ -85,10 +72,10 @@ impl Offsets {
         ready
     }
 
-    /// Forgets every partition (the group assigned them anew): reading resumes from the
-    /// committed offsets, whatever was taken before.
+    /// Forgets what was promised (the group assigned the partitions anew): reading resumes
+    /// from the committed offsets, whatever was stored before.
     pub fn reassigned(&mut self) {
-        self.parts.clear();
+        self.promised.clear();
     }
 }
 
@@ -101,11 +88,8 @@ mod tests {
     #[test]
     fn offsets_wait_for_the_batches_sent_before_them() {
         let mut o = Offsets::default();
-        o.taken(0, 0, 10);
-        o.taken(1, 2, 5);
-        o.cut(vec![1, 1], |_, _| None);
-        o.taken(0, 0, 11);
-        o.cut(vec![2, 1], |_, _| None);
+        o.cut(vec![1, 1], [(0, 0, 10), (1, 2, 5)], |_, _| None);
+        o.cut(vec![2, 1], [(0, 0, 11), (1, 2, 5)], |_, _| None);
         assert!(o.ready(&[0, 1]).is_empty(), "topic 0's batch is not back");
         assert_eq!(o.ready(&[1, 1]), vec![(0, 0, 10), (1, 2, 5)]);
         assert_eq!(o.ready(&[2, 1]), vec![(0, 0, 11)]);
@@ -117,19 +101,15 @@ mod tests {
     #[test]
     fn a_held_event_holds_its_partitions_offset_back() {
         let mut o = Offsets::default();
-        for offset in 0..=20 {
-            o.taken(0, 0, offset);
-        }
-        o.taken(0, 1, 7);
-        o.cut(vec![0], |_, p| (p == 0).then_some(15));
+        let taken = [(0, 0, 20), (0, 1, 7)];
+        o.cut(vec![0], taken, |_, p| (p == 0).then_some(15));
         assert_eq!(o.ready(&[0]), vec![(0, 0, 14), (0, 1, 7)]);
-        o.cut(vec![0], |_, p| (p == 0).then_some(15));
+        o.cut(vec![0], taken, |_, p| (p == 0).then_some(15));
         assert!(o.ready(&[0]).is_empty(), "nothing new");
-        o.cut(vec![1], |_, _| None);
+        o.cut(vec![1], taken, |_, _| None);
         assert_eq!(o.ready(&[1]), vec![(0, 0, 20)]);
         // The first event of a partition held: nothing to store there yet.
-        o.taken(0, 2, 0);
-        o.cut(vec![1], |_, p| (p == 2).then_some(0));
+        o.cut(vec![1], [(0, 2, 0)], |_, p| (p == 2).then_some(0));
         assert!(o.ready(&[1]).is_empty());
     }
 
@@ -138,14 +118,11 @@ mod tests {
     #[test]
     fn a_log_that_went_back_and_a_reassignment_store_from_where_reading_is() {
         let mut o = Offsets::default();
-        o.taken(0, 0, 500);
-        o.cut(vec![0], |_, _| None);
-        o.taken(0, 0, 3);
-        o.cut(vec![0], |_, _| None);
+        o.cut(vec![0], [(0, 0, 500)], |_, _| None);
+        o.cut(vec![0], [(0, 0, 3)], |_, _| None);
         assert_eq!(o.ready(&[0]), vec![(0, 0, 500), (0, 0, 3)]);
         o.reassigned();
-        o.taken(0, 0, 3);
-        o.cut(vec![0], |_, _| None);
+        o.cut(vec![0], [(0, 0, 3)], |_, _| None);
         assert_eq!(o.ready(&[0]), vec![(0, 0, 3)]);
     }
 }

@@ -227,6 +227,14 @@ impl Positions {
         step
     }
 
+    /// Per owned partition that has given a message since its assignment: (topic,
+    /// partition, the last offset taken).
+    pub fn taken(&self) -> impl Iterator<Item = (usize, i32, i64)> + '_ {
+        self.parts
+            .iter()
+            .filter_map(|(&(t, p), part)| part.next.map(|next| (t, p, next - 1)))
+    }
+
     /// Every partition's log was replaced (another cluster): positions start over.
     pub fn log_replaced(&mut self) {
         self.last.clear();
