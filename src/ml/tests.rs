@@ -169,6 +169,45 @@ fn a_metric_shift_refits_the_regressor_only_where_there_are_no_labels() {
     );
 }
 
+/// A mature regressor refits every `refit_every` normal events or every quarter of those
+/// seen, whichever is more: its buffer samples the whole stream, so a refit after a smaller
+/// share would learn from nearly the same rows (a long backlog fitted it every few thousand
+/// events for ever).
+#[test]
+fn a_mature_regressor_refits_every_quarter_of_the_normal_events_seen() {
+    let spec = regression::RegressionSpec::for_stream(StreamKind::Sensor);
+    // A buffer the forest never half fills keeps it young, refitting every 1,000 events.
+    let cfg = MlConfig {
+        refit_every: 1000,
+        buffer: 100_000,
+        ..inline(10)
+    };
+    let mut m = StreamModel::new(StreamKind::Sensor, &cfg);
+    let (mut normal, mut fits, mut at) = (0u64, 0, Vec::new());
+    for o in observations(StreamKind::Sensor, 40_000, 7, 0.02) {
+        let mut row = [0.0; crate::analytics::FEATURES];
+        let complete = o.features[spec.target].is_finite()
+            && spec
+                .row(&o.features, &mut row)
+                .iter()
+                .all(|v| v.is_finite());
+        if o.label_class.is_none_or(|c| c == 0) && complete {
+            normal += 1;
+        }
+        m.observe(&o);
+        let now = m.snapshot().regression.map_or(0, |r| r.fits);
+        if now > fits {
+            fits = now;
+            at.push(normal);
+        }
+    }
+    let mature: Vec<_> = at.windows(2).filter(|w| w[0] >= 12_000).collect();
+    assert!(mature.len() >= 2, "{at:?}");
+    for w in mature {
+        assert!(w[1] - w[0] + 1 >= w[0] / 4, "refitted too soon: {at:?}");
+    }
+}
+
 /// On a label-free topic the card's model is the label-free detector: it scores events and
 /// flags the odd ones, while every forest figure stays empty.
 #[test]

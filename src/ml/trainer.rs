@@ -504,14 +504,17 @@ impl StreamModel {
 
     /// The forest's warm-up and refit rules, counted in the normal events it learns from:
     /// while young, each refit waits as many events as the last one had; then every
-    /// `refit_every`; on drift at once where it is the stream's only model (see `drifted`).
+    /// `refit_every`, or every quarter of the normal events seen once that is more (its
+    /// buffer samples the whole stream, as the forest's does); on drift at once where it is
+    /// the stream's only model (see `drifted`).
     fn regression_due(&self) -> bool {
         let fresh = self.reg_seen - self.reg_fitted_at;
         if self.reg_fits == 0 {
             return self.reg_rows.len() >= self.cfg.warmup;
         }
-        let interval =
-            (self.cfg.refit_every as u64).min(self.reg_fitted_at.max(self.cfg.warmup as u64));
+        let interval = (self.cfg.refit_every as u64)
+            .min(self.reg_fitted_at.max(self.cfg.warmup as u64))
+            .max(self.reg_fitted_at / MATURE_SHARE);
         fresh >= interval || (self.reg_refit_now && fresh > 0)
     }
 
