@@ -1,5 +1,5 @@
 //! Our own fitter for the classification forest, fast enough to refit every few thousand
-//! events: 50 trees of depth 10 on the 4,000-row buffer in tens of milliseconds, where
+//! events: 32–50 trees of depth 10 on the 4,000-row buffer in tens of milliseconds, where
 //! linfa-trees' exact split search took over a second.
 //!
 //! Each feature is binned once per fit into at most 255 quantile bins (a byte per

@@ -61,7 +61,7 @@ pub struct MlConfig {
 impl Default for MlConfig {
     fn default() -> Self {
         Self {
-            trees: 50,
+            trees: 32,
             max_depth: 10,
             feature_fraction: 0.5,
             buffer: 4000,
@@ -210,7 +210,7 @@ pub struct StreamModel {
 
 /// Model writes after refits start at most this often; the last models are written on exit
 /// (`save`). A backlog refits every few milliseconds, and a write of each (~0.8 MB of JSON
-/// for a 50-tree forest) was 6 % of a short backlog's CPU, for models the next refit
+/// for a 50-tree forest, ~0.5 MB at 32) was 6 % of a short backlog's CPU, for models the next refit
 /// replaced before the write ended.
 const SAVE_EVERY: Duration = Duration::from_secs(1);
 
