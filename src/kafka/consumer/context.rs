@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaError as RdError;
+use rdkafka::error::{KafkaError as RdError, KafkaResult};
 use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
@@ -238,6 +239,21 @@ impl ConsumerContext for ConsumerCtx {
                 tracing::info!(owned = ?m.owned, "partitions revoked");
             }
             Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance failed"),
+        }
+    }
+
+    /// A commit the broker refused (the automatic ones included, such as the commit of a
+    /// revoked partition's offsets) goes to the log: the group resumes from the last commit
+    /// that went through, and reads what came after again.
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let committed: Vec<String> = offsets
+            .elements()
+            .iter()
+            .map(|e| format!("{}[{}]@{:?}", e.topic(), e.partition(), e.offset()))
+            .collect();
+        match result {
+            Ok(()) => tracing::debug!(?committed, "offsets committed"),
+            Err(e) => tracing::warn!(error = %e, ?committed, "commit failed"),
         }
     }
 }
