@@ -205,8 +205,8 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// Two members of one group on six partitions; 30,000 events produced while both run; one
 /// stopped cleanly midway. Every (producer, entity, seq) is analysed, exactly once across the
-/// two; neither reports loss; what the survivor saw again after the rebalance it reports as
-/// duplicates and does not analyse twice.
+/// two; neither reports loss; what the survivor saw again after the rebalance (little) it
+/// reports as duplicates and does not analyse twice.
 #[test]
 fn two_members_of_a_group_share_the_partitions_and_lose_nothing() {
     let broker = Broker::start(6);
@@ -262,6 +262,12 @@ fn two_members_of_a_group_share_the_partitions_and_lose_nothing() {
         assert_eq!(s["duplicates"].as_u64(), Some(replays), "{name}: {s}");
     }
     assert_eq!(seen.len(), 30_000);
+    // The survivor's offsets were committed when its partitions were revoked (the embedded
+    // broker takes a commit while the group is joining, patch 6 in
+    // `patches/rdkafka-sys/PATCHED.md`): it reads again at most what it had analysed and not
+    // stored, not the ~2,000 events since the last automatic commit.
+    let again = summary(&first)["duplicates"].as_u64().unwrap_or(u64::MAX);
+    assert!(again < 500, "the survivor read {again} events again");
     let mut per_entity: HashMap<(String, String, String), Vec<u64>> = HashMap::new();
     for (stream, producer, entity, seq) in seen {
         per_entity

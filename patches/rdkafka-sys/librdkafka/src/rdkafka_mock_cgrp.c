@@ -107,8 +107,14 @@ rd_kafka_resp_err_t rd_kafka_mock_cgrp_classic_check_state(
                 break;
 
         case RD_KAFKA_MOCK_CGRP_STATE_JOINING:
+                /* streamwatch: a member of the current generation may commit
+                 * while the group is joining, as Kafka allows in
+                 * PreparingRebalance: the commit of a revoked partition's
+                 * offsets comes then, and refusing it made the new owner
+                 * read up to an auto-commit interval again. */
                 if (ApiKey == RD_KAFKAP_JoinGroup ||
-                    ApiKey == RD_KAFKAP_LeaveGroup)
+                    ApiKey == RD_KAFKAP_LeaveGroup ||
+                    ApiKey == RD_KAFKAP_OffsetCommit)
                         return RD_KAFKA_RESP_ERR_NO_ERROR;
                 else
                         return RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS;
