@@ -189,6 +189,15 @@ impl ClientContext for ConsumerCtx {
     }
 }
 
+/// Each partition of a commit as `topic[partition]@offset`.
+fn described(offsets: &TopicPartitionList) -> Vec<String> {
+    offsets
+        .elements()
+        .iter()
+        .map(|e| format!("{}[{}]@{:?}", e.topic(), e.partition(), e.offset()))
+        .collect()
+}
+
 /// librdkafka's log line into `tracing`, as rdkafka's default does.
 pub(super) fn forward_log(level: RDKafkaLogLevel, fac: &str, message: &str) {
     match level {
@@ -245,15 +254,12 @@ impl ConsumerContext for ConsumerCtx {
     /// A commit the broker refused (the automatic ones included, such as the commit of a
     /// revoked partition's offsets) goes to the log: the group resumes from the last commit
     /// that went through, and reads what came after again.
+    /// (Runs at every automatic commit: the offsets are written out only where the line is
+    /// logged.)
     fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        let committed: Vec<String> = offsets
-            .elements()
-            .iter()
-            .map(|e| format!("{}[{}]@{:?}", e.topic(), e.partition(), e.offset()))
-            .collect();
         match result {
-            Ok(()) => tracing::debug!(?committed, "offsets committed"),
-            Err(e) => tracing::warn!(error = %e, ?committed, "commit failed"),
+            Ok(()) => tracing::debug!(committed = ?described(offsets), "offsets committed"),
+            Err(e) => tracing::warn!(error = %e, committed = ?described(offsets), "commit failed"),
         }
     }
 }
