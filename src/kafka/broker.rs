@@ -235,13 +235,14 @@ pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: Cancella
             a = listener.accept() => a,
         };
         match accepted {
-            Ok((mut client, peer)) => {
+            Ok((client, peer)) => {
                 let cancel = cancel.clone();
                 tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect(target).await else {
+                    let Ok(upstream) = TcpStream::connect(target).await else {
                         tracing::warn!(%peer, %target, "embedded broker not reachable for forward");
                         return;
                     };
+                    let (mut client, mut upstream) = without_delay(client, upstream);
                     tokio::select! {
                         _ = cancel.cancelled() => {}
                         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
@@ -253,6 +254,20 @@ pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: Cancella
     }
 }
 
+/// Both ends of a forwarded connection with Nagle's algorithm off. The forwarder passes on
+/// each answer in pieces of up to 8 KiB as they come; with Nagle on, the last piece of a
+/// fetch answer waited for the client's delayed ACK (40 ms), which made the next answer
+/// larger and so also late: a consumer that joined a running stream stayed ~75 ms behind it
+/// (e2e p50 between processes 78 ms, 5 ms with this; BENCHMARKS.md, "Between processes").
+fn without_delay(client: TcpStream, upstream: TcpStream) -> (TcpStream, TcpStream) {
+    for s in [&client, &upstream] {
+        if let Err(e) = s.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a forwarded connection");
+        }
+    }
+    (client, upstream)
+}
+
 /// The first address of a bootstrap list, resolved.
 pub fn first_addr(bootstrap: &str) -> Result<SocketAddr, KafkaError> {
     use std::net::ToSocketAddrs;
@@ -262,4 +277,24 @@ pub fn first_addr(bootstrap: &str) -> Result<SocketAddr, KafkaError> {
         .and_then(|a| a.to_socket_addrs().ok())
         .and_then(|mut it| it.next())
         .ok_or_else(|| KafkaError::Embedded(format!("bad bootstrap address {bootstrap}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ends of a forwarded connection pass on small writes at once.
+    #[tokio::test]
+    async fn forwarded_connections_have_nagle_off() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (connected, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (a, b) = (connected.expect("connect"), accepted.expect("accept").0);
+        assert!(
+            !a.nodelay().expect("a") && !b.nodelay().expect("b"),
+            "the default"
+        );
+        let (a, b) = without_delay(a, b);
+        assert!(a.nodelay().expect("a") && b.nodelay().expect("b"));
+    }
 }
