@@ -224,8 +224,7 @@ async fn pipeline(
     // Events written before the consumer has its partitions and knows where it is in each
     // would wait for it: a latency of the start, not of the pipeline.
     let joined = Instant::now();
-    let ready = |g: &LagGate| streams.iter().all(|&k| g.lag(k).is_some());
-    while !ready(&gate) && joined.elapsed() < Duration::from_secs(30) {
+    while !gate.ready(streams) && joined.elapsed() < Duration::from_secs(30) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     eprintln!("  joined    {:>10.2} s", joined.elapsed().as_secs_f64());
@@ -259,6 +258,8 @@ async fn produce(
         // it. Unpaced, the start does not matter, and against tansu a first batch sent
         // after the wait came back to the consumer over a thousand times (duplicates).
         ready_first: per_stream.is_some(),
+        // The consumer's positions are known already (waited for above).
+        after_consumer: false,
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();

@@ -113,6 +113,12 @@ impl LagGate {
         }
     }
 
+    /// Whether the consumer has its partitions and knows where it is in each, for every one
+    /// of `streams`: from then on what is written is read without waiting for its start.
+    pub fn ready(&self, streams: &[StreamKind]) -> bool {
+        streams.iter().all(|&k| self.lag(k).is_some())
+    }
+
     /// Events of `stream` written to the consumer's partitions and not yet analysed; `None`
     /// until the consumer has its partitions and knows where it is in each.
     pub fn lag(&self, stream: StreamKind) -> Option<u64> {
@@ -151,6 +157,22 @@ impl LagGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_once_every_stream_has_its_positions() {
+        let g = LagGate::new(100);
+        let both = [StreamKind::Sensor, StreamKind::Log];
+        assert!(!g.ready(&both), "no partitions yet");
+        g.reassigned(true);
+        g.consumer_at(StreamKind::Sensor, 0, Some(5), 5);
+        g.consumer_at(StreamKind::Log, 0, None, -1);
+        assert!(!g.ready(&both), "a log partition's position is not known");
+        assert!(g.ready(&[StreamKind::Sensor]));
+        g.consumer_at(StreamKind::Log, 0, Some(0), 0);
+        assert!(g.ready(&both));
+        g.reassigned(false);
+        assert!(!g.ready(&both), "partitions taken away");
+    }
 
     #[test]
     fn closed_until_assigned_then_bounded_by_the_window() {

@@ -213,9 +213,15 @@ pub struct ProducerPlan {
     pub gate: Option<Arc<LagGate>>,
     /// Start the schedule once the producer can deliver (it has its idempotent producer id),
     /// waiting up to `READY_WAIT`: librdkafka asks for the id ~50 ms after it starts, and at
-    /// times 500 ms, and events timed meanwhile wait in its queue. That is a latency of the
-    /// producer's start, which `bench --rate` leaves out of the pipeline's.
+    /// times 500 ms (against a fresh tansu, ~800 ms), and events timed meanwhile wait in its
+    /// queue. That is a latency of the producer's start, which `bench --rate` leaves out of
+    /// the pipeline's, and the TUI out of its first seconds.
     pub ready_first: bool,
+    /// Start once the consumer sharing `gate` knows where it is in the streams' partitions,
+    /// waiting up to `READY_WAIT`. Events written before then wait for the consumer's start
+    /// (the TUI's first seconds showed e2e p99 of 200–500 ms), and one that starts from the
+    /// end of a cluster's topics would never read them.
+    pub after_consumer: bool,
 }
 
 /// The longest `ready_first` waits before the schedule starts anyway.
@@ -274,6 +280,9 @@ impl ProducerHandle {
             .spawn(move || {
                 if plan.ready_first {
                     wait_for_producer_id(&thread_book);
+                }
+                if let Some(gate) = plan.gate.as_ref().filter(|_| plan.after_consumer) {
+                    wait_for_consumer(gate, &plan.streams);
                 }
                 Pump::new(producer, remake, topics, plan, thread_book, rx).run()
             })
@@ -342,6 +351,15 @@ fn idempotent_id_assigned(statistics: &[u8]) -> bool {
 fn wait_for_producer_id(book: &DeliveryBook) {
     let started = Instant::now();
     while !book.has_producer_id.load(Ordering::Acquire) && started.elapsed() < READY_WAIT {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Waits (up to `READY_WAIT`) until the consumer sharing `gate` knows where it is in
+/// `streams`.
+fn wait_for_consumer(gate: &LagGate, streams: &[StreamKind]) {
+    let started = Instant::now();
+    while !gate.ready(streams) && started.elapsed() < READY_WAIT {
         std::thread::sleep(Duration::from_millis(2));
     }
 }
