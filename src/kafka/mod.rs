@@ -85,6 +85,11 @@ pub fn client_config(
     // Small requests go out at once: with Nagle's algorithm a fetch or a produce request can
     // wait for the previous one's acknowledgement (tens of milliseconds of latency).
     cfg.set("socket.nagle.disable", "true");
+    // After an outage, reconnect within a second of the broker's return, as the Java clients
+    // do (librdkafka backs off up to 10 s between attempts). A consumer then heartbeats again
+    // inside its 10 s session and keeps its partitions; before, it was revoked and read again
+    // from its last commit (~1,300 events after a 5 s outage at 1,500 events/s).
+    cfg.set("reconnect.backoff.max.ms", "1000");
     role(&mut cfg);
     for (k, v) in &settings.kafka.properties {
         // Keys only: a misspelt secret (`sasl.pasword`) would not look like one.
