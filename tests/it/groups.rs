@@ -161,30 +161,27 @@ fn a_member_joining_or_leaving_is_rebalanced_within_a_heartbeat() {
         assignments(&first)
     );
 
+    // Settled once each member's latest assignment is its own half. (On a loaded machine
+    // the group at times takes a second rebalance to get there: the newcomer missed the
+    // first one's assignment.)
     let joined = Instant::now();
     let second = member();
     wait_for(Duration::from_secs(20), || {
-        (assignments(&second).len() == 1 && assignments(&first).len() == 2).then_some(())
+        let (a, b) = (assignments(&first), assignments(&second));
+        let half = |l: Option<&String>| l.is_some_and(|l| !l.contains(all) && l != "{}");
+        (a.len() >= 2 && half(a.last()) && half(b.last()) && a.last() != b.last()).then_some(())
     });
     let join = joined.elapsed();
-    assert!(
-        !assignments(&first)[1].contains(all),
-        "{:?}",
-        assignments(&first)
-    );
 
     let left = Instant::now();
     second.stop();
     wait_for(Duration::from_secs(20), || {
-        (assignments(&first).len() == 3).then_some(())
+        let a = assignments(&first);
+        a.last()
+            .is_some_and(|l| l.matches(all).count() == 3)
+            .then_some(())
     });
     let leave = left.elapsed();
-    assert_eq!(
-        assignments(&first)[2].matches(all).count(),
-        3,
-        "{:?}",
-        assignments(&first)
-    );
     // Upstream's mock took 9 s for each; a heartbeat is 1 s.
     assert!(join < Duration::from_secs(5), "join took {join:?}");
     assert!(leave < Duration::from_secs(5), "leave took {leave:?}");
