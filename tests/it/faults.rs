@@ -29,6 +29,30 @@ fn produce(addr: &str, args: &[&str]) -> std::process::Child {
         .expect("spawn produce")
 }
 
+/// `produce --type sensor` of `count` events at `rate`, with the broker down from the 3rd
+/// to the 8th second: the producer queues through the outage and delivers every event.
+fn produce_through_an_outage(broker: &Broker, rate: &str, count: u64) {
+    let total = count.to_string();
+    let p = produce(
+        &broker.addr,
+        &["--type", "sensor", "--rate", rate, "--count", &total],
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    signal(broker.child.id(), "-USR1");
+    std::thread::sleep(Duration::from_secs(5));
+    signal(broker.child.id(), "-USR2");
+    let out = p.wait_with_output().expect("produce ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let produced = json_lines(&String::from_utf8_lossy(&out.stdout));
+    let produced = produced.last().expect("a summary");
+    assert_eq!(produced["acked"], count, "{produced}");
+    assert_eq!(produced["failed"], 0, "{produced}");
+}
+
 /// `consume --type sensor ARGS` to its end, at most two minutes.
 fn consume_sensor(addr: &str, args: &[&str]) -> std::process::Output {
     let mut all = vec![
@@ -50,24 +74,7 @@ fn consume_sensor(addr: &str, args: &[&str]) -> std::process::Output {
 #[test]
 fn an_outage_mid_stream_loses_nothing() {
     let broker = Broker::start(3);
-    let p = produce(
-        &broker.addr,
-        &["--type", "sensor", "--rate", "2000", "--count", "20000"],
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    signal(broker.child.id(), "-USR1");
-    std::thread::sleep(Duration::from_secs(5));
-    signal(broker.child.id(), "-USR2");
-    let out = p.wait_with_output().expect("produce ends");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let produced = json_lines(&String::from_utf8_lossy(&out.stdout));
-    let produced = produced.last().expect("a summary");
-    assert_eq!(produced["acked"], 20000, "{produced}");
-    assert_eq!(produced["failed"], 0, "{produced}");
+    produce_through_an_outage(&broker, "2000", 20000);
 
     let o = consume_sensor(&broker.addr, &["--from-beginning", "--until-end"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -98,18 +105,7 @@ fn a_consumer_through_an_outage_reads_on_from_where_it_was() {
         "--from-beginning",
     ]);
     std::thread::sleep(Duration::from_secs(2));
-    let p = produce(
-        b,
-        &["--type", "sensor", "--rate", "1000", "--count", "12000"],
-    );
-    std::thread::sleep(Duration::from_secs(3));
-    signal(broker.child.id(), "-USR1");
-    std::thread::sleep(Duration::from_secs(5));
-    signal(broker.child.id(), "-USR2");
-    let out = p.wait_with_output().expect("produce ends");
-    let produced = json_lines(&String::from_utf8_lossy(&out.stdout));
-    let produced = produced.last().expect("a summary");
-    assert_eq!(produced["acked"], 12000, "{produced}");
+    produce_through_an_outage(&broker, "1000", 12000);
     std::thread::sleep(Duration::from_secs(3));
     let s = summary(&consumer.stop());
     assert_eq!(s["analysed"], 12000, "{s}");
