@@ -85,7 +85,6 @@ fn an_outage_mid_stream_loses_nothing() {
     assert!(s["duplicates"].is_u64(), "duplicates reported: {s}");
 }
 
-/// Every analysed event of a `consume --events` run: (entity, seq) with how often.
 /// A consumer reading through a 5 s outage reconnects within a second of the broker's
 /// return, inside its 10 s session: it keeps its partitions and reads on from where it was.
 /// (With librdkafka's 10 s reconnect backoff it was revoked once the session ran out, and
@@ -117,6 +116,7 @@ fn a_consumer_through_an_outage_reads_on_from_where_it_was() {
     );
 }
 
+/// Every analysed event of a `consume --events` run: (entity, seq) with how often.
 fn analysed(text: &str) -> BTreeMap<(String, u64), u32> {
     let mut seen = BTreeMap::new();
     for l in json_lines(text).iter().filter(|l| l["type"] == "event") {
