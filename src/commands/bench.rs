@@ -258,8 +258,6 @@ async fn produce(
         // it. Unpaced, the start does not matter, and against tansu a first batch sent
         // after the wait came back to the consumer over a thousand times (duplicates).
         ready_first: per_stream.is_some(),
-        // The consumer's positions are known already (waited for above).
-        after_consumer: false,
     };
     let handle = ProducerHandle::spawn(settings, brokers, plan)?;
     let started = Instant::now();

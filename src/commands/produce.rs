@@ -95,7 +95,6 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         generator: settings.generator(producer_id),
         gate: None,
         ready_first: false,
-        after_consumer: false,
     })
 }
 

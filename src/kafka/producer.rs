@@ -208,8 +208,11 @@ pub struct ProducerPlan {
     pub generator: GeneratorConfig,
     /// Event time of the first event; `None` = now.
     pub start: Option<Timestamp>,
-    /// For "max" in the TUI and `bench`: unpaced streams wait while their consumer lags a
-    /// window behind. `None`: unpaced means as fast as the broker takes them.
+    /// For the TUI and `bench`'s "max": the producer starts once the consumer sharing the
+    /// gate knows where it is in the streams' partitions (events written before then wait for
+    /// the consumer's start, and one that starts from the end of a cluster's topics would
+    /// never read them), and unpaced streams wait while their consumer lags a window behind.
+    /// `None`: no consumer to wait for, and unpaced means as fast as the broker takes them.
     pub gate: Option<Arc<LagGate>>,
     /// Start the schedule once the producer can deliver (it has its idempotent producer id),
     /// waiting up to `READY_WAIT`: librdkafka asks for the id ~50 ms after it starts, and at
@@ -217,14 +220,10 @@ pub struct ProducerPlan {
     /// queue. That is a latency of the producer's start, which `bench --rate` leaves out of
     /// the pipeline's, and the TUI out of its first seconds.
     pub ready_first: bool,
-    /// Start once the consumer sharing `gate` knows where it is in the streams' partitions,
-    /// waiting up to `READY_WAIT`. Events written before then wait for the consumer's start
-    /// (the TUI's first seconds showed e2e p99 of 200–500 ms), and one that starts from the
-    /// end of a cluster's topics would never read them.
-    pub after_consumer: bool,
 }
 
-/// The longest `ready_first` waits before the schedule starts anyway.
+/// The longest the producer waits (see `ready_first` and `gate`) before its schedule starts
+/// anyway.
 const READY_WAIT: Duration = Duration::from_secs(5);
 
 /// Final figures once the producer thread ends.
@@ -278,12 +277,7 @@ impl ProducerHandle {
         let thread = std::thread::Builder::new()
             .name("producer".into())
             .spawn(move || {
-                if plan.ready_first {
-                    wait_for_producer_id(&thread_book);
-                }
-                if let Some(gate) = plan.gate.as_ref().filter(|_| plan.after_consumer) {
-                    wait_for_consumer(gate, &plan.streams);
-                }
+                wait_to_start(&plan, &thread_book);
                 Pump::new(producer, remake, topics, plan, thread_book, rx).run()
             })
             .map_err(|source| KafkaError::Thread {
@@ -347,19 +341,15 @@ fn idempotent_id_assigned(statistics: &[u8]) -> bool {
         .is_some_and(|e| e.idemp_state == "Assigned")
 }
 
-/// Waits (up to `READY_WAIT`) until the producer has its idempotent producer id.
-fn wait_for_producer_id(book: &DeliveryBook) {
+/// Waits (up to `READY_WAIT` in all) until the producer can deliver, with `ready_first`,
+/// and the consumer sharing its gate knows where it is in its streams.
+fn wait_to_start(plan: &ProducerPlan, book: &DeliveryBook) {
+    let ready = || {
+        (!plan.ready_first || book.has_producer_id.load(Ordering::Acquire))
+            && plan.gate.as_ref().is_none_or(|g| g.ready(&plan.streams))
+    };
     let started = Instant::now();
-    while !book.has_producer_id.load(Ordering::Acquire) && started.elapsed() < READY_WAIT {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Waits (up to `READY_WAIT`) until the consumer sharing `gate` knows where it is in
-/// `streams`.
-fn wait_for_consumer(gate: &LagGate, streams: &[StreamKind]) {
-    let started = Instant::now();
-    while !gate.ready(streams) && started.elapsed() < READY_WAIT {
+    while !ready() && started.elapsed() < READY_WAIT {
         std::thread::sleep(Duration::from_millis(2));
     }
 }

@@ -131,7 +131,6 @@ fn start(
             generator: settings.generator(format!("tui-{}", std::process::id())),
             gate: Some(gate.clone()),
             ready_first: true,
-            after_consumer: true,
         },
     )?;
     let consumer = ConsumerHandle::spawn(
