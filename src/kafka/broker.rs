@@ -235,14 +235,14 @@ pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: Cancella
             a = listener.accept() => a,
         };
         match accepted {
-            Ok((client, peer)) => {
+            Ok((mut client, peer)) => {
                 let cancel = cancel.clone();
                 tokio::spawn(async move {
-                    let Ok(upstream) = TcpStream::connect(target).await else {
+                    let Ok(mut upstream) = TcpStream::connect(target).await else {
                         tracing::warn!(%peer, %target, "embedded broker not reachable for forward");
                         return;
                     };
-                    let (mut client, mut upstream) = without_delay(client, upstream);
+                    without_delay([&client, &upstream]);
                     tokio::select! {
                         _ = cancel.cancelled() => {}
                         _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
@@ -259,13 +259,12 @@ pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: Cancella
 /// fetch answer waited for the client's delayed ACK (40 ms), which made the next answer
 /// larger and so also late: a consumer that joined a running stream stayed ~75 ms behind it
 /// (e2e p50 between processes 78 ms, 5 ms with this; BENCHMARKS.md, "Between processes").
-fn without_delay(client: TcpStream, upstream: TcpStream) -> (TcpStream, TcpStream) {
-    for s in [&client, &upstream] {
+fn without_delay(ends: [&TcpStream; 2]) {
+    for s in ends {
         if let Err(e) = s.set_nodelay(true) {
             tracing::debug!(error = %e, "TCP_NODELAY not set on a forwarded connection");
         }
     }
-    (client, upstream)
 }
 
 /// The first address of a bootstrap list, resolved.
@@ -294,7 +293,7 @@ mod tests {
             !a.nodelay().expect("a") && !b.nodelay().expect("b"),
             "the default"
         );
-        let (a, b) = without_delay(a, b);
+        without_delay([&a, &b]);
         assert!(a.nodelay().expect("a") && b.nodelay().expect("b"));
     }
 }
