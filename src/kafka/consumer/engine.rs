@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
 use super::offsets::Offsets;
-use super::order::Merge;
+use super::order::{Held, Merge};
 use super::position::{Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
 use super::{
@@ -67,6 +67,8 @@ pub(super) struct Engine {
     merge: Option<Merge>,
     /// Whose events are analysed, when only one producer's are (see `ConsumerPlan`).
     only_producer: Option<String>,
+    /// When the current poll's first message came (one clock read per poll).
+    polled_at: Instant,
 }
 
 impl Engine {
@@ -117,6 +119,7 @@ impl Engine {
             positions,
             gate: plan.gate.clone(),
             only_producer: plan.only_producer.clone(),
+            polled_at: Instant::now(),
         })
     }
 
@@ -232,6 +235,10 @@ impl Engine {
                 Duration::ZERO
             };
             let polled = consumer.poll(wait);
+            if i == 0 {
+                // When this poll's events came, for those held for their turn.
+                self.polled_at = Instant::now();
+            }
             // Rebalances run inside `poll`, before the message it returns.
             self.note_assignments(consumer, shared);
             match polled {
@@ -371,17 +378,30 @@ impl Engine {
             return;
         }
         let written_ms = time.map_or_else(|| event.timestamp().millis(), |t| t.millis());
-        match &mut self.merge {
-            Some(merge) => {
-                let event = std::mem::replace(event, Event::empty(kind));
-                merge.hold(index, event, at, written_ms);
+        let Some(merge) = &mut self.merge else {
+            topic.shard.filling.commit(at, written_ms);
+            if topic.shard.filling.is_full() {
+                self.send(consumer, index);
             }
-            None => {
-                topic.shard.filling.commit(at, written_ms);
-                if topic.shard.filling.is_full() {
-                    self.send(consumer, index);
-                }
-            }
+            return;
+        };
+        let event = std::mem::replace(event, Event::empty(kind));
+        if let Some(unheld) = merge.hold(index, event, at, written_ms, self.polled_at) {
+            self.push(consumer, index, unheld);
+        }
+    }
+
+    /// Adds a held event to its topic's batch, sending the batch once full.
+    fn push(&mut self, consumer: &BaseConsumer<ConsumerCtx>, index: usize, held: Held) {
+        let Some(topic) = self.topics.get_mut(index) else {
+            return;
+        };
+        topic
+            .shard
+            .filling
+            .push(held.event, held.at, held.written_ms);
+        if topic.shard.filling.is_full() {
+            self.send(consumer, index);
         }
     }
 
@@ -392,21 +412,14 @@ impl Engine {
             return;
         };
         let owned = self.positions.owned();
-        while !merge.is_empty() {
-            let positions = &self.positions;
-            let Some((index, held)) = merge.next(&owned, |t, p| positions.drained(t, p), all)
-            else {
-                break;
-            };
-            let Some(topic) = self.topics.get_mut(index) else {
-                continue;
-            };
-            topic
-                .shard
-                .filling
-                .push(held.event, held.at, held.written_ms);
-            if topic.shard.filling.is_full() {
-                self.send(consumer, index);
+        for index in merge.topics() {
+            while !merge.is_empty() {
+                let positions = &self.positions;
+                let drained = |t, p| positions.drained(t, p);
+                let Some(held) = merge.next(index, &owned, drained, all) else {
+                    break;
+                };
+                self.push(consumer, index, held);
             }
         }
         self.merge = Some(merge);

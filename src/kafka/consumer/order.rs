@@ -18,7 +18,7 @@
 //! order is strict (a fetch late on a loaded machine would otherwise change it), and only
 //! past `MAX_HELD` events is the oldest released anyway.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::config::FitMode;
@@ -79,66 +79,99 @@ pub struct Held {
     held_at: Instant,
 }
 
-/// Per (topic index, partition), the events held, in offset order.
+/// Per topic (by index), per partition (by number), the events held, in offset order. A
+/// topic's turn depends only on its own partitions: its events go to its own shard, so one
+/// topic waiting for a partition does not hold another's events.
 #[derive(Default)]
 pub struct Merge {
-    queues: HashMap<(usize, i32), VecDeque<Held>>,
+    topics: Vec<Vec<VecDeque<Held>>>,
     held: usize,
     /// How long an event waits for its turn at most (`None`: until its turn comes).
     max_wait: Option<Duration>,
 }
 
 impl Merge {
-    pub fn hold(&mut self, topic: usize, event: Event, at: Origin, written_ms: i64) {
-        let time_ms = event.timestamp().millis();
-        self.queues
-            .entry((topic, at.partition))
-            .or_default()
-            .push_back(Held {
-                event,
-                at,
-                written_ms,
-                time_ms,
-                held_at: Instant::now(),
-            });
+    /// Holds an event until its turn; `now` is when it came (read once per poll, not per
+    /// event). An event of a partition with no number (never one from a fetch) is handed
+    /// back, to be analysed at once.
+    #[must_use]
+    pub fn hold(
+        &mut self,
+        topic: usize,
+        event: Event,
+        at: Origin,
+        written_ms: i64,
+        now: Instant,
+    ) -> Option<Held> {
+        let held = Held {
+            time_ms: event.timestamp().millis(),
+            event,
+            at,
+            written_ms,
+            held_at: now,
+        };
+        let Ok(partition) = usize::try_from(at.partition) else {
+            return Some(held);
+        };
+        if self.topics.len() <= topic {
+            self.topics.resize_with(topic + 1, Vec::new);
+        }
+        let queues = &mut self.topics[topic];
+        if queues.len() <= partition {
+            queues.resize_with(partition + 1, VecDeque::new);
+        }
+        queues[partition].push_back(held);
         self.held += 1;
+        None
     }
 
     pub fn is_empty(&self) -> bool {
         self.held == 0
     }
 
-    /// The offset of a partition's first event still held, if any.
-    pub fn oldest(&self, topic: usize, partition: i32) -> Option<i64> {
-        let queue = self.queues.get(&(topic, partition))?;
-        queue.front().map(|h| h.at.offset)
+    /// The topics that have events held, by index.
+    pub fn topics(&self) -> std::ops::Range<usize> {
+        0..self.topics.len()
     }
 
-    /// The next event in merged order, if its turn has come: every partition in `owned` of
-    /// its topic has an event waiting or, says `drained`, nothing more to give. With `all`
-    /// (at the end, or when the partitions change hands) every held event's turn has come.
+    fn queue(&self, topic: usize, partition: i32) -> Option<&VecDeque<Held>> {
+        let partition = usize::try_from(partition).ok()?;
+        self.topics.get(topic)?.get(partition)
+    }
+
+    /// The offset of a partition's first event still held, if any.
+    pub fn oldest(&self, topic: usize, partition: i32) -> Option<i64> {
+        self.queue(topic, partition)?.front().map(|h| h.at.offset)
+    }
+
+    /// The next event of `topic` in merged order, if its turn has come: every partition of
+    /// the topic in `owned` has an event waiting or, says `drained`, nothing more to give.
+    /// With `all` (at the end, or when the partitions change hands) every held event's turn
+    /// has come.
     pub fn next(
         &mut self,
+        topic: usize,
         owned: &[(usize, i32)],
         drained: impl Fn(usize, i32) -> bool,
         all: bool,
-    ) -> Option<(usize, Held)> {
-        let (&key, first) = self
-            .queues
+    ) -> Option<Held> {
+        let queues = self.topics.get(topic)?;
+        let (first, head) = queues
             .iter()
-            .filter_map(|(k, q)| q.front().map(|h| (k, h)))
-            .min_by_key(|(k, h)| (h.time_ms, k.1, h.at.offset, k.0))?;
-        let waited_enough = || self.max_wait.is_some_and(|w| first.held_at.elapsed() >= w);
+            .enumerate()
+            .filter_map(|(p, q)| q.front().map(|h| (p, h)))
+            .min_by_key(|(_, h)| (h.time_ms, h.at.partition, h.at.offset))?;
         let waiting = |&(t, p): &(usize, i32)| {
-            t != key.0 || self.queues.get(&(t, p)).is_some_and(|q| !q.is_empty()) || drained(t, p)
+            t != topic || self.queue(t, p).is_some_and(|q| !q.is_empty()) || drained(t, p)
         };
         // The clock last: a backlog's events mostly go on the partitions' own account.
+        let waited_enough = || self.max_wait.is_some_and(|w| head.held_at.elapsed() >= w);
         if !(all || self.held > MAX_HELD || owned.iter().all(waiting) || waited_enough()) {
             return None;
         }
-        let held = self.queues.get_mut(&key)?.pop_front()?;
+        let held = self.topics[topic][first].pop_front()?;
         self.held -= 1;
-        Some((key.0, held))
+        Some(held)
     }
 }
 
@@ -153,6 +186,10 @@ mod tests {
             s.timestamp = Timestamp(t);
         }
         e
+    }
+
+    fn hold(m: &mut Merge, e: Event, at: Origin, written_ms: i64) {
+        assert!(m.hold(0, e, at, written_ms, Instant::now()).is_none());
     }
 
     fn at(partition: i32, offset: i64) -> Origin {
@@ -174,14 +211,14 @@ mod tests {
             let mut given = [0usize; 2];
             for &(p, i) in interleaving {
                 let (t, o) = if p == 0 { p0[i] } else { p1[i] };
-                m.hold(0, event(t), at(p, o), t);
+                hold(&mut m, event(t), at(p, o), t);
                 given[p as usize] += 1;
                 let drained = |_: usize, p: i32| given[p as usize] == 3;
-                while let Some((_, h)) = m.next(&[(0, 0), (0, 1)], drained, false) {
+                while let Some(h) = m.next(0, &[(0, 0), (0, 1)], drained, false) {
                     out.push((h.at.partition, h.at.offset));
                 }
             }
-            while let Some((_, h)) = m.next(&[], |_, _| true, true) {
+            while let Some(h) = m.next(0, &[], |_, _| true, true) {
                 out.push((h.at.partition, h.at.offset));
             }
             out
@@ -195,12 +232,28 @@ mod tests {
     #[test]
     fn a_partition_without_news_holds_the_others_until_it_is_drained() {
         let mut m = Merge::default();
-        m.hold(0, event(10), at(0, 0), 10);
-        assert!(m.next(&[(0, 0), (0, 1)], |_, _| false, false).is_none());
+        hold(&mut m, event(10), at(0, 0), 10);
+        assert!(m.next(0, &[(0, 0), (0, 1)], |_, _| false, false).is_none());
         assert_eq!(m.oldest(0, 0), Some(0));
-        assert!(m.next(&[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
+        assert!(m.next(0, &[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
         assert!(m.is_empty());
         assert_eq!(m.oldest(0, 0), None);
+    }
+
+    /// Topics go to shards of their own: a topic waiting for one of its partitions does not
+    /// hold another topic's events, even later ones.
+    #[test]
+    fn a_topic_waits_for_its_own_partitions_only() {
+        let mut m = Order::StrictTime.merge().expect("a merge");
+        hold(&mut m, event(10), at(0, 0), 10);
+        assert!(m.hold(1, event(20), at(0, 0), 20, Instant::now()).is_none());
+        let owned = [(0, 0), (0, 1), (1, 0)];
+        let silent = |_: usize, _: i32| false;
+        assert!(m.next(0, &owned, silent, false).is_none());
+        let other = m.next(1, &owned, silent, false);
+        assert_eq!(other.map(|h| h.time_ms), Some(20));
+        assert_eq!(m.oldest(0, 0), Some(0));
+        assert_eq!(m.oldest(1, 0), None);
     }
 
     /// A partition that never answers (its broker down) delays the others' events by
@@ -208,17 +261,17 @@ mod tests {
     #[test]
     fn a_silent_partition_holds_the_others_for_max_wait_at_most() {
         let mut m = Order::Time.merge().expect("a merge");
-        m.hold(0, event(10), at(0, 0), 10);
+        hold(&mut m, event(10), at(0, 0), 10);
         let silent = |_: usize, _: i32| false;
-        assert!(m.next(&[(0, 0), (0, 1)], silent, false).is_none());
+        assert!(m.next(0, &[(0, 0), (0, 1)], silent, false).is_none());
         std::thread::sleep(MAX_WAIT);
-        let released = m.next(&[(0, 0), (0, 1)], silent, false);
-        assert_eq!(released.map(|(_, h)| h.at.offset), Some(0));
+        let released = m.next(0, &[(0, 0), (0, 1)], silent, false);
+        assert_eq!(released.map(|h| h.at.offset), Some(0));
         // Strictly, it waits its turn however long that takes.
         let mut m = Order::StrictTime.merge().expect("a merge");
-        m.hold(0, event(10), at(0, 0), 10);
+        hold(&mut m, event(10), at(0, 0), 10);
         std::thread::sleep(MAX_WAIT);
-        assert!(m.next(&[(0, 0), (0, 1)], silent, false).is_none());
+        assert!(m.next(0, &[(0, 0), (0, 1)], silent, false).is_none());
         assert!(Order::Arrival.merge().is_none());
     }
 }
