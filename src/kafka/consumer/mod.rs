@@ -288,9 +288,9 @@ fn create(
         // each partition in turn, and the merge in event time (`order`) holds fewer events
         // while it waits for every partition's next run. Reading a 450,000-event backlog
         // from six partitions per topic, it held 51–55 thousand at most instead of reaching
-        // its 100,000 limit (past which order gives way), peak RSS fell from 260–300 MB to
-        // 145–175, and the read was 10–15 % faster (BENCHMARKS.md, "Reading a backlog in
-        // shorter runs").
+        // its 100,000 limit (past which order gives way); over seven paired runs the peak
+        // RSS went from 294 to 106 MiB and the read from 2.89 to 2.42 s (medians;
+        // BENCHMARKS.md, "Reading a backlog in shorter runs").
         c.set("max.partition.fetch.bytes", "65536");
         // A member that stops answering leaves the group within 10 s, so its partitions
         // move on to the others.
