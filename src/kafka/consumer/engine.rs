@@ -296,21 +296,22 @@ impl Engine {
     }
 
     /// Says where a message stood in its partition: retention that deleted messages before
-    /// they were read (counted as lost), or a log that went back (a broker that lost its data).
+    /// they were read (counted as lost), or, returned, the offset expected where the log
+    /// went back (see `went_back`).
     fn place(
         &mut self,
         consumer: &BaseConsumer<ConsumerCtx>,
         index: usize,
         msg: &BorrowedMessage<'_>,
         out: &UnboundedSender<ConsumerEvent>,
-    ) {
+    ) -> Option<i64> {
         let time = msg.timestamp().to_millis();
         let (partition, offset) = (msg.partition(), msg.offset());
         match self
             .positions
             .seen(consumer, (index, partition), offset, time)
         {
-            Step::InOrder => {}
+            Step::InOrder => None,
             Step::Expired(n) => {
                 self.ingest.expired(self.topics[index].kind, n);
                 let why = format!(
@@ -319,17 +320,42 @@ impl Engine {
                     msg.topic()
                 );
                 problem(out, why);
+                None
             }
-            Step::Rewound { from } => {
-                self.ingest.rewound(self.topics[index].kind, partition);
-                let why = format!(
-                    "{} [{partition}] went back from offset {from} to {offset}: the broker lost its \
-                     data; reading on from there (events it never delivered count as lost)",
-                    msg.topic()
-                );
-                problem(out, why);
-            }
+            Step::Rewound { from } => Some(from),
         }
+    }
+
+    /// A partition's offsets went back from `from` to the message's. When the message is an
+    /// event already analysed, the broker delivered part of the log again (seen with tansu:
+    /// one or two offsets back, the same events): the duplicates are counted, not analysed
+    /// twice, and nothing was lost. Otherwise the log itself is another: the broker lost
+    /// its data.
+    fn went_back(
+        &mut self,
+        index: usize,
+        msg: &BorrowedMessage<'_>,
+        from: i64,
+        again: bool,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
+        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
+        if again {
+            tracing::info!(
+                topic,
+                partition,
+                from,
+                offset,
+                "delivered again from an earlier offset"
+            );
+            return;
+        }
+        self.ingest.rewound(self.topics[index].kind, partition);
+        let why = format!(
+            "{topic} [{partition}] went back from offset {from} to {offset}: the broker lost its \
+             data; reading on from there (events it never delivered count as lost)"
+        );
+        problem(out, why);
     }
 
     fn process(
@@ -341,7 +367,22 @@ impl Engine {
         let Some(index) = self.topics.iter().position(|t| t.name == msg.topic()) else {
             return;
         };
-        self.place(consumer, index, msg, out);
+        let went_back = self.place(consumer, index, msg, out);
+        let arrival = self.take(consumer, index, msg);
+        if let Some(from) = went_back {
+            let again = arrival == Some(Arrival::Duplicate);
+            self.went_back(index, msg, from, again, out);
+        }
+    }
+
+    /// Decodes a message and accounts for it, handing a new event on to its shard (or to
+    /// the merge); says how it arrived (`None`: rejected, or another producer's).
+    fn take(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        index: usize,
+        msg: &BorrowedMessage<'_>,
+    ) -> Option<Arrival> {
         let topic = &mut self.topics[index];
         let kind = topic.kind;
         let time = msg.timestamp().to_millis().map(Timestamp);
@@ -351,7 +392,7 @@ impl Engine {
             .decode_into(msg.payload(), time, event, &mut self.notes)
         {
             self.ingest.reject(r);
-            return;
+            return None;
         }
         // Another producer's event is left out whole: not consumed, analysed or noted.
         if self
@@ -360,7 +401,7 @@ impl Engine {
             .is_some_and(|p| p != event.producer_id())
         {
             self.ingest.foreign();
-            return;
+            return None;
         }
         if !self.notes.is_empty() {
             self.ingest.note(&self.notes);
@@ -375,7 +416,7 @@ impl Engine {
             .accept(at, event.producer_id(), event.key(), event.seq());
         // A duplicate was analysed when it first came: it is not counted twice.
         if arrival == Arrival::Duplicate {
-            return;
+            return Some(arrival);
         }
         let written_ms = time.map_or_else(|| event.timestamp().millis(), |t| t.millis());
         let Some(merge) = &mut self.merge else {
@@ -383,12 +424,13 @@ impl Engine {
             if topic.shard.filling.is_full() {
                 self.send(consumer, index);
             }
-            return;
+            return Some(arrival);
         };
         let event = std::mem::replace(event, Event::empty(kind));
         if let Some(unheld) = merge.hold(index, event, at, written_ms, self.polled_at) {
             self.push(consumer, index, unheld);
         }
+        Some(arrival)
     }
 
     /// Adds a held event to its topic's batch, sending the batch once full.
