@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
 use super::offsets::Offsets;
-use super::order::{Held, Merge};
+use super::order::{Held, Merge, OwnedPart};
 use super::position::{Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
 use super::{
@@ -453,14 +453,15 @@ impl Engine {
         let Some(mut merge) = self.merge.take() else {
             return;
         };
-        let owned = self.positions.owned();
+        if merge.is_empty() {
+            self.merge = Some(merge);
+            return;
+        }
+        let owned: Vec<OwnedPart> = (self.positions.owned().into_iter())
+            .map(|(t, p)| (t, p, self.positions.drained(t, p)))
+            .collect();
         for index in merge.topics() {
-            while !merge.is_empty() {
-                let positions = &self.positions;
-                let drained = |t, p| positions.drained(t, p);
-                let Some(held) = merge.next(index, &owned, drained, all) else {
-                    break;
-                };
+            for held in merge.turns(index, &owned, all) {
                 self.push(consumer, index, held);
             }
         }

@@ -18,7 +18,8 @@
 //! order is strict (a fetch late on a loaded machine would otherwise change it), and only
 //! past `MAX_HELD` events is the oldest released anyway.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::config::FitMode;
@@ -79,16 +80,37 @@ pub struct Held {
     held_at: Instant,
 }
 
-/// Per topic (by index), per partition (by number), the events held, in offset order. A
-/// topic's turn depends only on its own partitions: its events go to its own shard, so one
-/// topic waiting for a partition does not hold another's events.
+/// The order of events in a topic: event time, then partition and offset (a tie-break that
+/// is the same on every run).
+type Key = (i64, i32, i64);
+
+fn key(h: &Held) -> Key {
+    (h.time_ms, h.at.partition, h.at.offset)
+}
+
+/// One topic's held events: per partition (by number), in offset order, and the first of
+/// each partition that holds any, ordered, so that the next event is found in O(log n) of
+/// the topic's partitions.
+#[derive(Default)]
+struct TopicHeld {
+    queues: Vec<VecDeque<Held>>,
+    fronts: BinaryHeap<Reverse<Key>>,
+}
+
+/// Per topic (by index), the events held. A topic's turn depends only on its own
+/// partitions: its events go to its own shard, so one topic waiting for a partition does
+/// not hold another's events.
 #[derive(Default)]
 pub struct Merge {
-    topics: Vec<Vec<VecDeque<Held>>>,
+    topics: Vec<TopicHeld>,
     held: usize,
     /// How long an event waits for its turn at most (`None`: until its turn comes).
     max_wait: Option<Duration>,
 }
+
+/// An owned partition, by (topic index, partition), and whether it has been read to the end
+/// its last fetch reported (nothing more to give for now).
+pub type OwnedPart = (usize, i32, bool);
 
 impl Merge {
     /// Holds an event until its turn; `now` is when it came (read once per poll, not per
@@ -114,13 +136,16 @@ impl Merge {
             return Some(held);
         };
         if self.topics.len() <= topic {
-            self.topics.resize_with(topic + 1, Vec::new);
+            self.topics.resize_with(topic + 1, TopicHeld::default);
         }
-        let queues = &mut self.topics[topic];
-        if queues.len() <= partition {
-            queues.resize_with(partition + 1, VecDeque::new);
+        let t = &mut self.topics[topic];
+        if t.queues.len() <= partition {
+            t.queues.resize_with(partition + 1, VecDeque::new);
         }
-        queues[partition].push_back(held);
+        if t.queues[partition].is_empty() {
+            t.fronts.push(Reverse(key(&held)));
+        }
+        t.queues[partition].push_back(held);
         self.held += 1;
         None
     }
@@ -129,14 +154,14 @@ impl Merge {
         self.held == 0
     }
 
-    /// The topics that have events held, by index.
+    /// The topics that have held events, by index.
     pub fn topics(&self) -> std::ops::Range<usize> {
         0..self.topics.len()
     }
 
     fn queue(&self, topic: usize, partition: i32) -> Option<&VecDeque<Held>> {
         let partition = usize::try_from(partition).ok()?;
-        self.topics.get(topic)?.get(partition)
+        self.topics.get(topic)?.queues.get(partition)
     }
 
     /// The offset of a partition's first event still held, if any.
@@ -144,33 +169,67 @@ impl Merge {
         self.queue(topic, partition)?.front().map(|h| h.at.offset)
     }
 
-    /// The next event of `topic` in merged order, if its turn has come: every partition of
-    /// the topic in `owned` has an event waiting or, says `drained`, nothing more to give.
+    /// `topic`'s events whose turn has come, in merged order: an event's turn comes once
+    /// every partition of the topic in `owned` has an event waiting or nothing more to give.
     /// With `all` (at the end, or when the partitions change hands) every held event's turn
-    /// has come.
-    pub fn next(
-        &mut self,
-        topic: usize,
-        owned: &[(usize, i32)],
-        drained: impl Fn(usize, i32) -> bool,
-        all: bool,
-    ) -> Option<Held> {
-        let queues = self.topics.get(topic)?;
-        let (first, head) = queues
+    /// has come. Neither `owned` nor the queues change while the events are taken, so which
+    /// partitions the topic waits for is worked out once, and kept as events are taken.
+    pub fn turns<'a>(&'a mut self, topic: usize, owned: &'a [OwnedPart], all: bool) -> Turns<'a> {
+        let waiting_for = owned
             .iter()
-            .enumerate()
-            .filter_map(|(p, q)| q.front().map(|h| (p, h)))
-            .min_by_key(|(_, h)| (h.time_ms, h.at.partition, h.at.offset))?;
-        let waiting = |&(t, p): &(usize, i32)| {
-            t != topic || self.queue(t, p).is_some_and(|q| !q.is_empty()) || drained(t, p)
-        };
+            .filter(|&&(t, p, drained)| {
+                t == topic && !drained && self.queue(t, p).is_none_or(VecDeque::is_empty)
+            })
+            .count();
+        Turns {
+            merge: self,
+            topic,
+            owned,
+            all,
+            waiting_for,
+        }
+    }
+}
+
+/// See `Merge::turns`.
+pub struct Turns<'a> {
+    merge: &'a mut Merge,
+    topic: usize,
+    owned: &'a [OwnedPart],
+    all: bool,
+    /// Owned partitions of the topic with nothing held and more to give.
+    waiting_for: usize,
+}
+
+impl Iterator for Turns<'_> {
+    type Item = Held;
+
+    fn next(&mut self) -> Option<Held> {
+        let m = &mut *self.merge;
+        let over = m.held > MAX_HELD;
+        let t = m.topics.get_mut(self.topic)?;
+        let &Reverse((_, partition, _)) = t.fronts.peek()?;
+        let slot = usize::try_from(partition).ok()?;
+        let head = t.queues.get(slot)?.front()?;
         // The clock last: a backlog's events mostly go on the partitions' own account.
-        let waited_enough = || self.max_wait.is_some_and(|w| head.held_at.elapsed() >= w);
-        if !(all || self.held > MAX_HELD || owned.iter().all(waiting) || waited_enough()) {
+        let waited_enough = || m.max_wait.is_some_and(|w| head.held_at.elapsed() >= w);
+        if !(self.all || over || self.waiting_for == 0 || waited_enough()) {
             return None;
         }
-        let held = self.topics[topic][first].pop_front()?;
-        self.held -= 1;
+        t.fronts.pop();
+        let queue = &mut t.queues[slot];
+        let held = queue.pop_front()?;
+        m.held -= 1;
+        match queue.front() {
+            Some(next) => t.fronts.push(Reverse(key(next))),
+            None => {
+                let topic = self.topic;
+                let more = |&(t, p, drained): &OwnedPart| t == topic && p == partition && !drained;
+                if self.owned.iter().any(more) {
+                    self.waiting_for += 1;
+                }
+            }
+        }
         Some(held)
     }
 }
@@ -178,6 +237,7 @@ impl Merge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use streamwatch::streams::{StreamKind, Timestamp};
 
     fn event(t: i64) -> Event {
@@ -200,6 +260,13 @@ mod tests {
         }
     }
 
+    /// Topic 0's events whose turn has come, as (partition, offset).
+    fn take(m: &mut Merge, owned: &[OwnedPart], all: bool) -> Vec<(i32, i64)> {
+        m.turns(0, owned, all)
+            .map(|h| (h.at.partition, h.at.offset))
+            .collect()
+    }
+
     /// Two interleavings of the same two partitions come out in one order.
     #[test]
     fn any_interleaving_gives_the_same_order() {
@@ -213,14 +280,10 @@ mod tests {
                 let (t, o) = if p == 0 { p0[i] } else { p1[i] };
                 hold(&mut m, event(t), at(p, o), t);
                 given[p as usize] += 1;
-                let drained = |_: usize, p: i32| given[p as usize] == 3;
-                while let Some(h) = m.next(0, &[(0, 0), (0, 1)], drained, false) {
-                    out.push((h.at.partition, h.at.offset));
-                }
+                let owned = [(0, 0, given[0] == 3), (0, 1, given[1] == 3)];
+                out.extend(take(&mut m, &owned, false));
             }
-            while let Some(h) = m.next(0, &[], |_, _| true, true) {
-                out.push((h.at.partition, h.at.offset));
-            }
+            out.extend(take(&mut m, &[], true));
             out
         };
         let a = run(&[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
@@ -229,13 +292,76 @@ mod tests {
         assert_eq!(a, vec![(0, 0), (1, 0), (0, 1), (1, 1), (1, 2), (0, 2)]);
     }
 
+    /// The merge as plainly as it can be written: the oldest first event of all the
+    /// partitions, by a scan, if every partition has one or has given all it has.
+    struct Plain {
+        queues: Vec<VecDeque<(i64, i32, i64)>>,
+    }
+
+    impl Plain {
+        fn take(&mut self, drained: &[bool], all: bool) -> Vec<(i32, i64)> {
+            let mut out = Vec::new();
+            loop {
+                let turn = all
+                    || (self.queues.iter().zip(drained))
+                        .all(|(q, &drained)| !q.is_empty() || drained);
+                let oldest = (self.queues.iter().enumerate())
+                    .filter_map(|(i, q)| q.front().map(|&k| (k, i)))
+                    .min();
+                let (Some((_, i)), true) = (oldest, turn) else {
+                    return out;
+                };
+                let (_, p, o) = self.queues[i].pop_front().expect("a first event");
+                out.push((p, o));
+            }
+        }
+    }
+
+    proptest! {
+        /// Against the plain scan: the same events released at the same moments, in the
+        /// same order, whatever the event times (not in order within a partition either)
+        /// and whatever the order in which the partitions' events come.
+        #[test]
+        fn releases_as_a_plain_scan_does(
+            times in proptest::collection::vec(proptest::collection::vec(0i64..40, 0..12), 1..5),
+            arrivals in proptest::collection::vec(0usize..5, 0..80),
+        ) {
+            let n = times.len();
+            let mut m = Merge::default();
+            let mut plain = Plain { queues: vec![VecDeque::new(); n] };
+            let mut given = vec![0usize; n];
+            let step = |m: &mut Merge, plain: &mut Plain, given: &[usize], all: bool| {
+                let drained: Vec<bool> = (0..n).map(|p| given[p] == times[p].len()).collect();
+                let owned: Vec<OwnedPart> =
+                    (0..n).map(|p| (0, p as i32, drained[p])).collect();
+                (take(m, &owned, all), plain.take(&drained, all))
+            };
+            for &a in &arrivals {
+                let p = a % n;
+                let Some(&t) = times[p].get(given[p]) else { continue };
+                let offset = given[p] as i64;
+                hold(&mut m, event(t), at(p as i32, offset), t);
+                plain.queues[p].push_back((t, p as i32, offset));
+                given[p] += 1;
+                let (ours, theirs) = step(&mut m, &mut plain, &given, false);
+                prop_assert_eq!(ours, theirs);
+            }
+            let (ours, theirs) = step(&mut m, &mut plain, &given, true);
+            prop_assert_eq!(ours, theirs);
+            prop_assert!(m.is_empty());
+        }
+    }
+
     #[test]
     fn a_partition_without_news_holds_the_others_until_it_is_drained() {
         let mut m = Merge::default();
         hold(&mut m, event(10), at(0, 0), 10);
-        assert!(m.next(0, &[(0, 0), (0, 1)], |_, _| false, false).is_none());
+        assert!(take(&mut m, &[(0, 0, false), (0, 1, false)], false).is_empty());
         assert_eq!(m.oldest(0, 0), Some(0));
-        assert!(m.next(0, &[(0, 0), (0, 1)], |_, p| p == 1, false).is_some());
+        assert_eq!(
+            take(&mut m, &[(0, 0, false), (0, 1, true)], false),
+            [(0, 0)]
+        );
         assert!(m.is_empty());
         assert_eq!(m.oldest(0, 0), None);
     }
@@ -247,11 +373,10 @@ mod tests {
         let mut m = Order::StrictTime.merge().expect("a merge");
         hold(&mut m, event(10), at(0, 0), 10);
         assert!(m.hold(1, event(20), at(0, 0), 20, Instant::now()).is_none());
-        let owned = [(0, 0), (0, 1), (1, 0)];
-        let silent = |_: usize, _: i32| false;
-        assert!(m.next(0, &owned, silent, false).is_none());
-        let other = m.next(1, &owned, silent, false);
-        assert_eq!(other.map(|h| h.time_ms), Some(20));
+        let owned = [(0, 0, false), (0, 1, false), (1, 0, false)];
+        assert!(take(&mut m, &owned, false).is_empty());
+        let other: Vec<i64> = m.turns(1, &owned, false).map(|h| h.time_ms).collect();
+        assert_eq!(other, [20]);
         assert_eq!(m.oldest(0, 0), Some(0));
         assert_eq!(m.oldest(1, 0), None);
     }
@@ -260,18 +385,17 @@ mod tests {
     /// `MAX_WAIT`, not for ever.
     #[test]
     fn a_silent_partition_holds_the_others_for_max_wait_at_most() {
+        let silent = [(0, 0, false), (0, 1, false)];
         let mut m = Order::Time.merge().expect("a merge");
         hold(&mut m, event(10), at(0, 0), 10);
-        let silent = |_: usize, _: i32| false;
-        assert!(m.next(0, &[(0, 0), (0, 1)], silent, false).is_none());
+        assert!(take(&mut m, &silent, false).is_empty());
         std::thread::sleep(MAX_WAIT);
-        let released = m.next(0, &[(0, 0), (0, 1)], silent, false);
-        assert_eq!(released.map(|h| h.at.offset), Some(0));
+        assert_eq!(take(&mut m, &silent, false), [(0, 0)]);
         // Strictly, it waits its turn however long that takes.
         let mut m = Order::StrictTime.merge().expect("a merge");
         hold(&mut m, event(10), at(0, 0), 10);
         std::thread::sleep(MAX_WAIT);
-        assert!(m.next(0, &[(0, 0), (0, 1)], silent, false).is_none());
+        assert!(take(&mut m, &silent, false).is_empty());
         assert!(Order::Arrival.merge().is_none());
     }
 }
