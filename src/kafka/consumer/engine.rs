@@ -14,7 +14,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::ConsumerCtx;
 use super::offsets::Offsets;
-use super::order::{Held, Merge, OwnedPart};
+use super::order::{Held, Merge};
 use super::position::{Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
 use super::{
@@ -457,9 +457,7 @@ impl Engine {
             self.merge = Some(merge);
             return;
         }
-        let owned: Vec<OwnedPart> = (self.positions.owned().into_iter())
-            .map(|(t, p)| (t, p, self.positions.drained(t, p)))
-            .collect();
+        let owned = self.positions.owned();
         for index in merge.topics() {
             for held in merge.turns(index, &owned, all) {
                 self.push(consumer, index, held);

@@ -12,8 +12,9 @@
 //! it measures the pipeline's own latency.
 //!
 //! A partition whose end is not known yet (no fetch answered, or its broker down) holds the
-//! other partitions of its topic back (other topics go on), for `MAX_WAIT` at most: an event waits no longer than that for its turn, so
-//! a silent partition cannot stall the consumer, at the price of the order. With
+//! other partitions of its topic back (other topics go on), for `MAX_WAIT` at most: an event
+//! waits no longer than that for its turn, so a silent partition cannot stall the consumer,
+//! at the price of the order. With
 //! `--fit inline`, which promises the same models for the same events on every run, the
 //! order is strict (a fetch late on a loaded machine would otherwise change it), and only
 //! past `MAX_HELD` events is the oldest released anyway.

@@ -16,6 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use serde::Serialize;
 
 use super::context::ConsumerCtx;
+use super::order::OwnedPart;
 use crate::kafka::gate::LagGate;
 use streamwatch::streams::StreamKind;
 
@@ -273,18 +274,12 @@ impl Positions {
         v
     }
 
-    /// The owned partitions, as (topic index, partition).
-    pub fn owned(&self) -> Vec<(usize, i32)> {
-        let mut v: Vec<_> = self.parts.keys().copied().collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// Whether the partition was read to the end its last fetch reported.
-    pub fn drained(&self, topic: usize, partition: i32) -> bool {
-        self.parts
-            .get(&(topic, partition))
-            .is_some_and(|p| p.lag() == Some(0))
+    /// The owned partitions, each with whether it was read to the end its last fetch
+    /// reported (what the merge in event time waits on).
+    pub fn owned(&self) -> Vec<OwnedPart> {
+        (self.parts.iter())
+            .map(|(&(topic, partition), p)| (topic, partition, p.lag() == Some(0)))
+            .collect()
     }
 
     /// Every owned partition fetched and read to its end (and something owned).
