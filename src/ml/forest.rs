@@ -44,11 +44,13 @@ impl Node {
     /// is below the threshold, else the stored right child (NaN goes right).
     #[inline]
     fn child(self, at: usize, x: &[f64]) -> usize {
-        if x[self.feature as usize] < self.value {
-            at + 1
-        } else {
-            self.right as usize
-        }
+        // Which way a row goes is data, not a pattern the branch predictor can learn: a
+        // conditional move instead of a jump that is mispredicted about half the time.
+        std::hint::select_unpredictable(
+            x[self.feature as usize] < self.value,
+            at + 1,
+            self.right as usize,
+        )
     }
 }
 

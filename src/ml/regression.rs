@@ -251,11 +251,8 @@ impl RNode {
     #[inline]
     fn next(&self, x: &[f64]) -> u32 {
         let xv = x.get(self.feature as usize).copied().unwrap_or(f64::NAN);
-        if xv < self.value {
-            self.left
-        } else {
-            self.right
-        }
+        // A conditional move: the side is data, not a pattern (see `forest::Node::child`).
+        std::hint::select_unpredictable(xv < self.value, self.left, self.right)
     }
 }
 
