@@ -15,7 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::context::ConsumerCtx;
 use super::offsets::Offsets;
 use super::order::{Held, Merge};
-use super::position::{Positions, Step};
+use super::position::{Back, Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
 use super::{
     ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared, now_us, problem,
@@ -296,22 +296,23 @@ impl Engine {
     }
 
     /// Says where a message stood in its partition: retention that deleted messages before
-    /// they were read (counted as lost), or, returned, the offset expected where the log
-    /// went back (see `went_back`).
+    /// they were read (counted as lost), or, returned, where this consumer was in a log that
+    /// is now shorter (see `went_back`). A step back between two messages is judged by the
+    /// messages that follow (`Positions::judge`).
     fn place(
         &mut self,
         consumer: &BaseConsumer<ConsumerCtx>,
         index: usize,
         msg: &BorrowedMessage<'_>,
         out: &UnboundedSender<ConsumerEvent>,
-    ) -> Option<i64> {
+    ) -> Option<Back> {
         let time = msg.timestamp().to_millis();
         let (partition, offset) = (msg.partition(), msg.offset());
         match self
             .positions
             .seen(consumer, (index, partition), offset, time)
         {
-            Step::InOrder => None,
+            Step::InOrder | Step::Back => None,
             Step::Expired(n) => {
                 self.ingest.expired(self.topics[index].kind, n);
                 let why = format!(
@@ -322,37 +323,38 @@ impl Engine {
                 problem(out, why);
                 None
             }
-            Step::Rewound { from } => Some(from),
+            Step::Rewound { from } => Some(Back::Lost { from, to: offset }),
         }
     }
 
-    /// A partition's offsets went back from `from` to the message's. When the message is an
-    /// event already analysed, the broker delivered part of the log again (seen with tansu:
-    /// one or two offsets back, the same events): the duplicates are counted, not analysed
-    /// twice, and nothing was lost. Otherwise the log itself is another: the broker lost
-    /// its data.
+    /// A partition's offsets went back. When the log is the same, the broker delivered part
+    /// of it again (seen with tansu: one or two offsets back, the same events): the
+    /// duplicates are counted, not analysed twice, and nothing was lost. Otherwise the log
+    /// itself is another: the broker lost its data.
     fn went_back(
         &mut self,
         index: usize,
-        msg: &BorrowedMessage<'_>,
-        from: i64,
-        again: bool,
+        topic: &str,
+        partition: i32,
+        back: Back,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        let (topic, partition, offset) = (msg.topic(), msg.partition(), msg.offset());
-        if again {
-            tracing::info!(
-                topic,
-                partition,
-                from,
-                offset,
-                "delivered again from an earlier offset"
-            );
-            return;
-        }
+        let (from, to) = match back {
+            Back::Again { from, to } => {
+                tracing::info!(
+                    topic,
+                    partition,
+                    from,
+                    to,
+                    "delivered again from an earlier offset"
+                );
+                return;
+            }
+            Back::Lost { from, to } => (from, to),
+        };
         self.ingest.rewound(self.topics[index].kind, partition);
         let why = format!(
-            "{topic} [{partition}] went back from offset {from} to {offset}: the broker lost its \
+            "{topic} [{partition}] went back from offset {from} to {to}: the broker lost its \
              data; reading on from there (events it never delivered count as lost)"
         );
         problem(out, why);
@@ -367,11 +369,17 @@ impl Engine {
         let Some(index) = self.topics.iter().position(|t| t.name == msg.topic()) else {
             return;
         };
-        let went_back = self.place(consumer, index, msg, out);
+        let shorter = self.place(consumer, index, msg, out);
         let arrival = self.take(consumer, index, msg);
-        if let Some(from) = went_back {
-            let again = arrival == Some(Arrival::Duplicate);
-            self.went_back(index, msg, from, again, out);
+        let (partition, offset) = (msg.partition(), msg.offset());
+        let back = shorter.or_else(|| {
+            self.positions
+                .judging()
+                .then(|| self.positions.judge((index, partition), offset, arrival))
+                .flatten()
+        });
+        if let Some(back) = back {
+            self.went_back(index, msg.topic(), partition, back, out);
         }
     }
 

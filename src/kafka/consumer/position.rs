@@ -18,6 +18,7 @@ use serde::Serialize;
 use super::context::ConsumerCtx;
 use super::order::OwnedPart;
 use crate::kafka::gate::LagGate;
+use streamwatch::analytics::ingest::Arrival;
 use streamwatch::streams::StreamKind;
 
 /// Where consumption of a partition was expected to start.
@@ -49,6 +50,8 @@ struct Part {
     last_time_ms: Option<i64>,
     /// The log's ends at the last fetch; `None` before the first.
     ends: Option<(i64, i64)>,
+    /// Where the offsets went back from and to, until the messages since tell why (`judge`).
+    back: Option<(i64, i64)>,
 }
 
 impl Part {
@@ -108,8 +111,36 @@ pub enum Step {
     /// The first message after the assignment is past where the group stood: retention
     /// deleted this many before they were read.
     Expired(u64),
-    /// The offset went back without a rebalance: the broker lost its log and started anew.
+    /// The first message after an assignment is under where this consumer was, and the
+    /// log now ends there too: the broker lost its log and started anew.
     Rewound { from: i64 },
+    /// The offset went back between two messages: the broker delivered part of the log
+    /// again, or lost it. The messages that follow tell which (`Positions::judge`).
+    Back,
+}
+
+/// What a step back turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Back {
+    /// The same log delivered again from an earlier offset: nothing was lost.
+    Again { from: i64, to: i64 },
+    /// Another log under the same offsets: the broker lost its data.
+    Lost { from: i64, to: i64 },
+}
+
+/// Judges a step back from offset `from` to `to` by a message since, at `offset`, which
+/// arrived as `arrival` (`None`: rejected, or another producer's). An event of ours seen
+/// before says the log is the same; a new one under `from` says it is another. A message
+/// that tells neither (malformed, another producer's, without a sequence number) leaves it
+/// open until the offsets are back where they were, with nothing new on the way: the same
+/// log again.
+fn judge(from: i64, to: i64, offset: i64, arrival: Option<Arrival>) -> Option<Back> {
+    match arrival {
+        Some(Arrival::Fresh) if offset < from => Some(Back::Lost { from, to }),
+        Some(Arrival::Fresh | Arrival::Duplicate) => Some(Back::Again { from, to }),
+        _ if offset >= from - 1 => Some(Back::Again { from, to }),
+        _ => None,
+    }
 }
 
 /// What the first message after an assignment says: the log went back under where this
@@ -131,6 +162,8 @@ pub(super) struct Positions {
     /// Where this consumer was in every partition it read before the last assignment.
     last: HashMap<(usize, i32), i64>,
     from_beginning: bool,
+    /// Partitions whose step back is not judged yet (so the hot path asks only then).
+    open_backs: usize,
 }
 
 impl Positions {
@@ -140,6 +173,7 @@ impl Positions {
             parts: HashMap::new(),
             last: HashMap::new(),
             from_beginning,
+            open_backs: 0,
         }
     }
 
@@ -189,12 +223,15 @@ impl Positions {
                 next: None,
                 last_time_ms: None,
                 ends: None,
+                back: None,
             });
             part.start = start;
             part.next = None;
+            part.back = None;
             parts.insert(key, part);
         }
         self.parts = parts;
+        self.open_backs = 0;
     }
 
     /// Records a message of topic `topic` (its index); says whether it came where expected.
@@ -210,7 +247,13 @@ impl Positions {
             return Step::InOrder;
         };
         let step = match p.next {
-            Some(next) if offset < next => Step::Rewound { from: next },
+            Some(next) if offset < next => {
+                // A second step back before the first is judged: from the furthest point.
+                let from = p.back.map_or(next, |(from, _)| from.max(next));
+                self.open_backs += usize::from(p.back.is_none());
+                p.back = Some((from, offset));
+                Step::Back
+            }
             Some(_) => Step::InOrder,
             None => {
                 // The first message since the assignment: the fetch that brought it also
@@ -228,6 +271,27 @@ impl Positions {
         step
     }
 
+    /// Whether a partition's step back waits for its judgement (`judge`).
+    pub fn judging(&self) -> bool {
+        self.open_backs > 0
+    }
+
+    /// Judges partition `key`'s open step back, if any, by a message at `offset` that
+    /// arrived as `arrival`; closes it once judged.
+    pub fn judge(
+        &mut self,
+        key: (usize, i32),
+        offset: i64,
+        arrival: Option<Arrival>,
+    ) -> Option<Back> {
+        let p = self.parts.get_mut(&key)?;
+        let (from, to) = p.back?;
+        let back = judge(from, to, offset, arrival)?;
+        p.back = None;
+        self.open_backs -= 1;
+        Some(back)
+    }
+
     /// Per owned partition that has given a message since its assignment: (topic,
     /// partition, the last offset taken).
     pub fn taken(&self) -> impl Iterator<Item = (usize, i32, i64)> + '_ {
@@ -239,7 +303,9 @@ impl Positions {
     /// Every partition's log was replaced (another cluster): positions start over.
     pub fn log_replaced(&mut self) {
         self.last.clear();
+        self.open_backs = 0;
         for p in self.parts.values_mut() {
+            p.back = None;
             p.next = None;
             p.ends = None;
             p.start = Start::End;
@@ -334,6 +400,7 @@ mod tests {
             next,
             last_time_ms: Some(1_000),
             ends,
+            back: None,
         }
     }
 
@@ -384,5 +451,61 @@ mod tests {
         // A replay from an older commit is not a rewind: the log still reaches past it.
         let replay = part(Start::Committed(1_500), None, Some((0, 2_400)));
         assert_eq!(first_step(Some(2_000), &replay, 1_500), Step::InOrder);
+    }
+
+    #[test]
+    fn a_step_back_is_judged_by_the_first_message_that_tells() {
+        use Arrival::{Duplicate, Fresh, Unsequenced};
+        // From 7,583 back to 7,581: the re-delivered event of ours says "the same log".
+        assert_eq!(
+            judge(7_583, 7_581, 7_581, Some(Duplicate)),
+            Some(Back::Again {
+                from: 7_583,
+                to: 7_581
+            })
+        );
+        // A new event under where the consumer was: another log.
+        assert_eq!(
+            judge(7_583, 100, 100, Some(Fresh)),
+            Some(Back::Lost {
+                from: 7_583,
+                to: 100
+            })
+        );
+        // Malformed, another producer's, or without a sequence number: not yet told...
+        for arrival in [None, Some(Unsequenced)] {
+            assert_eq!(judge(7_583, 7_580, 7_580, arrival), None);
+            assert_eq!(judge(7_583, 7_580, 7_581, arrival), None);
+        }
+        // ... until the offsets are back where they were with nothing new on the way.
+        let again = Some(Back::Again {
+            from: 7_583,
+            to: 7_580,
+        });
+        assert_eq!(judge(7_583, 7_580, 7_582, None), again);
+        assert_eq!(judge(7_583, 7_580, 7_583, Some(Fresh)), again);
+    }
+
+    #[test]
+    fn an_open_step_back_closes_once_judged_or_when_the_log_is_replaced() {
+        let mut positions = Positions::new(&[("sensor-data".into(), StreamKind::Sensor)], false);
+        let mut p = part(Start::Committed(0), Some(7_581), Some((0, 7_583)));
+        p.back = Some((7_583, 7_580));
+        positions.parts.insert((0, 0), p);
+        positions.open_backs = 1;
+        assert!(positions.judging());
+        assert_eq!(positions.judge((0, 0), 7_580, None), None, "not yet told");
+        assert!(positions.judging());
+        assert_eq!(
+            positions.judge((0, 0), 7_581, Some(Arrival::Duplicate)),
+            Some(Back::Again {
+                from: 7_583,
+                to: 7_580
+            })
+        );
+        assert!(!positions.judging(), "judged once, then closed");
+        assert_eq!(positions.judge((0, 0), 7_582, Some(Arrival::Fresh)), None);
+        positions.log_replaced();
+        assert!(!positions.judging());
     }
 }
