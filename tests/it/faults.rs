@@ -116,6 +116,59 @@ fn a_consumer_through_an_outage_reads_on_from_where_it_was() {
     );
 }
 
+/// `produce --type sensor` of `count` events unpaced, to its end.
+fn produce_sensor(addr: &str, count: u64) {
+    let out = produce(
+        addr,
+        &[
+            "--type",
+            "sensor",
+            "--rate",
+            "0",
+            "--count",
+            &count.to_string(),
+        ],
+    )
+    .wait_with_output()
+    .expect("produce ends");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A broker that restarts without its data while a live consumer (no `--from-beginning`)
+/// is away, and takes 300 new events before the consumer is back: the consumer reads the
+/// new logs from their start. Left to librdkafka, its position, now past the new logs' end,
+/// moved to their end by `auto.offset.reset` and those 300 were never read.
+#[test]
+fn a_broker_restarted_without_its_data_is_read_from_the_start_of_its_new_logs() {
+    let first = Broker::start(3);
+    let addr = first.addr.clone();
+    let consumer = Background::start(&[
+        "-b", &addr, "consume", "--type", "sensor", "--group", "anew",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    produce_sensor(&addr, 3000);
+    std::thread::sleep(Duration::from_secs(1));
+    // The consumer is frozen while the broker restarts and the new events are written.
+    signal(consumer.pid(), "-STOP");
+    first.stop();
+    let _second = Broker::start_on(&addr, 3, &[]);
+    produce_sensor(&addr, 300);
+    signal(consumer.pid(), "-CONT");
+    std::thread::sleep(Duration::from_secs(4));
+    let log = consumer.log();
+    let s = summary(&consumer.stop());
+    assert!(
+        log.contains("another cluster"),
+        "the restart was seen: {log}"
+    );
+    assert_eq!(s["analysed"], 3300, "{s}");
+    assert_eq!(s["lost"], 0, "{s}");
+}
+
 /// Every analysed event of a `consume --events` run: (entity, seq) with how often.
 fn analysed(text: &str) -> BTreeMap<(String, u64), u32> {
     let mut seen = BTreeMap::new();

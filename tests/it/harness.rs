@@ -67,13 +67,19 @@ impl Broker {
 
     /// A broker with global options before the command (`--config FILE`).
     pub fn start_with(partitions: u32, global: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", partitions, global)
+    }
+
+    /// A broker listening on `listen` (another on an address a stopped one had: a broker
+    /// restarted without its data).
+    pub fn start_on(listen: &str, partitions: u32, global: &[&str]) -> Self {
         let dir = scratch();
         let mut child = Command::new(bin())
             .args(global)
             .args([
                 "broker",
                 "--listen",
-                "127.0.0.1:0",
+                listen,
                 "--partitions",
                 &partitions.to_string(),
             ])
@@ -231,6 +237,10 @@ impl Background {
             out,
             _dir: dir,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// What the process has logged so far.

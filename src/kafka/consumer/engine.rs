@@ -177,7 +177,7 @@ impl Engine {
             self.cut(&consumer);
             self.take_back(&consumer);
             self.publish(&shared, started, &out);
-            self.note_cluster_change(&shared, &out);
+            self.note_cluster_change(&consumer, &shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
@@ -278,8 +278,14 @@ impl Engine {
 
     /// A broker answered with another cluster id: it restarted without its data. Every
     /// partition's log is then a new one: its trackers carry on across it (a producer's
-    /// `seq` shows what the old log held and this consumer never read, as loss).
-    fn note_cluster_change(&mut self, shared: &Shared, out: &UnboundedSender<ConsumerEvent>) {
+    /// `seq` shows what the old log held and this consumer never read, as loss), and the
+    /// new logs are read from their start.
+    fn note_cluster_change(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
         let n = shared.cluster_changes.load(Ordering::Acquire);
         if n == self.cluster_changes {
             return;
@@ -287,10 +293,11 @@ impl Engine {
         self.cluster_changes = n;
         self.ingest.log_replaced();
         self.positions.log_replaced();
+        read_from_the_start(consumer);
         problem(
             out,
             "the broker now answers as another cluster: it restarted without its data; \
-             reading on from its new logs (events it never delivered count as lost)"
+             reading its new logs from their start (events it never delivered count as lost)"
                 .into(),
         );
     }
@@ -685,5 +692,28 @@ fn commit(
         ) {
             let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
         }
+    }
+}
+
+/// Moves every owned partition to the start of its log. After a broker lost its data,
+/// everything in its new logs was written after what this consumer read. Left alone,
+/// librdkafka finds the old position out of range and moves by `auto.offset.reset`, which
+/// without `--from-beginning` is the end: every event written to the restarted broker
+/// before this consumer's next fetch was skipped, and counted lost only where a producer it
+/// had read from wrote on. Asynchronous: librdkafka discards a fetch under way.
+fn read_from_the_start(consumer: &BaseConsumer<ConsumerCtx>) {
+    let mut owned = match consumer.assignment() {
+        Ok(owned) if owned.count() > 0 => owned,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the assignment to read the new logs");
+            return;
+        }
+    };
+    let sought = owned
+        .set_all_offsets(rdkafka::Offset::Beginning)
+        .and_then(|()| consumer.seek_partitions(owned, Duration::ZERO));
+    if let Err(e) = sought {
+        tracing::warn!(error = %e, "cannot move to the start of the new logs");
     }
 }
