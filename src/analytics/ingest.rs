@@ -271,6 +271,20 @@ impl IngestBook {
         self.expired[stream.index()] += n;
     }
 
+    /// `n` messages of a partition were deleted by retention before this consumer, reading
+    /// it, got to them; it reads on after them. They count as expired, and the partition's
+    /// trackers start over there, as after a rebalance, so that the `seq` gap over the
+    /// same events is not counted a second time.
+    pub fn deleted_unread(&mut self, stream: StreamKind, partition: i32, n: u64) {
+        self.expired(stream, n);
+        if let Some(b) = usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.partitions[stream.index()].get_mut(p))
+        {
+            b.resumed = true;
+        }
+    }
+
     /// A partition's log went back (its broker lost its data). Its trackers carry on, also
     /// across a rebalance: a producer whose `seq` continues past what the lost log held shows
     /// that as loss.
@@ -452,6 +466,20 @@ mod tests {
         assert_eq!(b.accept(at(1, 500), "p", "a", Some(500)), Arrival::Fresh);
         assert_eq!(b.accept(at(1, 501), "p", "a", Some(501)), Arrival::Fresh);
         assert_eq!(b.snapshot().lost, 0);
+    }
+
+    /// Messages deleted unread count once, as expired, not again as the `seq` gap over
+    /// the same events.
+    #[test]
+    fn what_retention_deleted_unread_counts_once() {
+        let mut b = IngestBook::default();
+        for seq in 0..5 {
+            b.accept(at(1, seq as i64), "p", "a", Some(seq));
+        }
+        b.deleted_unread(at(1, 0).stream, 1, 100);
+        assert_eq!(b.accept(at(1, 105), "p", "a", Some(105)), Arrival::Fresh);
+        let s = b.snapshot();
+        assert_eq!((s.lost, s.expired), (100, 100));
     }
 
     #[test]

@@ -257,6 +257,34 @@ fn count_ends_when_retention_deleted_part_of_it() {
     assert_eq!(last["lost"], lost, "stats lines carry the loss: {last}");
 }
 
+/// A live consumer (no `--from-beginning`) that falls behind retention: frozen while
+/// 150,000 more events are written to a one-partition topic, of which the broker keeps only
+/// the newest. It reads on from the oldest kept and counts the deleted as lost, so every
+/// event is either analysed or lost. Left to librdkafka, the position it no longer had moved
+/// to the log's end: none of the kept events were read, and nothing was counted.
+#[test]
+fn a_consumer_behind_retention_reads_on_from_the_oldest_kept() {
+    let broker = Broker::start(1);
+    let addr = broker.addr.as_str();
+    let consumer = Background::start(&[
+        "-b", addr, "consume", "--type", "sensor", "--group", "behind",
+    ]);
+    std::thread::sleep(Duration::from_secs(2));
+    produce_sensor(addr, 2000);
+    std::thread::sleep(Duration::from_secs(1));
+    signal(consumer.pid(), "-STOP");
+    produce_sensor(addr, 150_000);
+    signal(consumer.pid(), "-CONT");
+    std::thread::sleep(Duration::from_secs(6));
+    let log = consumer.log();
+    let s = summary(&consumer.stop());
+    let (analysed, lost) = (s["analysed"].as_u64().unwrap(), s["lost"].as_u64().unwrap());
+    assert!(lost > 0, "the mock keeps 5 MiB per partition: {s}");
+    assert_eq!(s["expired"], lost, "{s}");
+    assert_eq!(analysed + lost, 152_000, "{s}");
+    assert!(log.contains("the oldest kept"), "said so: {log}");
+}
+
 #[test]
 fn produce_and_the_broker_exit_0_on_sigterm() {
     let broker = Broker::start(1);

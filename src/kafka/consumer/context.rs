@@ -125,6 +125,9 @@ pub(super) struct ConsumerCtx {
     /// Bumped when a broker answers with another cluster id than before: a broker that
     /// restarted without its data (librdkafka says so only in its log).
     pub cluster_changes: Arc<AtomicU64>,
+    /// Bumped when librdkafka moved a partition's position by `auto.offset.reset`, because
+    /// the broker no longer had it (again said only in its log).
+    pub offset_resets: Arc<AtomicU64>,
 }
 
 impl ConsumerCtx {
@@ -146,6 +149,9 @@ impl ClientContext for ConsumerCtx {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         if fac == "CLUSTERID" {
             self.cluster_changes.fetch_add(1, Ordering::Release);
+        }
+        if fac == "OFFSET" && message.contains("offset reset") {
+            self.offset_resets.fetch_add(1, Ordering::Release);
         }
         forward_log(level, fac, message);
     }

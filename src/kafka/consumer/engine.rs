@@ -58,6 +58,8 @@ pub(super) struct Engine {
     assignments: u64,
     /// The cluster id changes seen so far (see `ConsumerCtx::cluster_changes`).
     cluster_changes: u64,
+    /// The position resets seen so far (see `ConsumerCtx::offset_resets`).
+    offset_resets: u64,
     positions: Positions,
     /// Where a producer paced by this consumer learns where it is.
     gate: Option<Arc<LagGate>>,
@@ -116,6 +118,7 @@ impl Engine {
             first_message: None,
             assignments: 0,
             cluster_changes: 0,
+            offset_resets: 0,
             positions,
             gate: plan.gate.clone(),
             only_producer: plan.only_producer.clone(),
@@ -178,6 +181,7 @@ impl Engine {
             self.take_back(&consumer);
             self.publish(&shared, started, &out);
             self.note_cluster_change(&consumer, &shared, &out);
+            self.note_offset_reset(&consumer, &shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
@@ -300,6 +304,45 @@ impl Engine {
              reading its new logs from their start (events it never delivered count as lost)"
                 .into(),
         );
+    }
+
+    /// librdkafka moved a position by `auto.offset.reset` because the broker no longer had
+    /// it. Where retention deleted the log past this consumer's position (it fell behind),
+    /// the reset went to the log's end without `--from-beginning`, skipping everything the
+    /// broker still kept, and said so only in its log. Such a partition reads on from the
+    /// oldest message kept instead, and what was deleted unread counts as lost.
+    fn note_offset_reset(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
+        let n = shared.offset_resets.load(Ordering::Acquire);
+        if n == self.offset_resets {
+            return;
+        }
+        self.offset_resets = n;
+        for o in self.positions.overrun(consumer) {
+            let Some(t) = self.topics.get(o.topic) else {
+                continue;
+            };
+            // Synchronous: once it returns, no message from the old position is delivered.
+            let at = rdkafka::Offset::Offset(o.low);
+            if let Err(e) = consumer.seek(&t.name, o.partition, at, Duration::from_secs(2)) {
+                tracing::warn!(topic = t.name, partition = o.partition, error = %e, "cannot move to the oldest message kept");
+                continue;
+            }
+            let deleted = (o.low - o.from).unsigned_abs();
+            self.positions.restart_at((o.topic, o.partition), o.low);
+            self.ingest.deleted_unread(t.kind, o.partition, deleted);
+            let why = format!(
+                "{} [{}]: {deleted} messages from offset {} were deleted by the broker's \
+                 retention before they could be read (counted as lost); reading on from {}, \
+                 the oldest kept",
+                t.name, o.partition, o.from, o.low
+            );
+            problem(out, why);
+        }
     }
 
     /// Says where a message stood in its partition: retention that deleted messages before

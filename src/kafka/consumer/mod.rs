@@ -155,6 +155,7 @@ struct Shared {
     membership: Arc<Mutex<Membership>>,
     assignments: Arc<AtomicU64>,
     cluster_changes: Arc<AtomicU64>,
+    offset_resets: Arc<AtomicU64>,
 }
 
 impl ConsumerHandle {
@@ -179,12 +180,14 @@ impl ConsumerHandle {
             })),
             assignments: Arc::default(),
             cluster_changes: Arc::default(),
+            offset_resets: Arc::default(),
         };
         let ctx = ConsumerCtx {
             health: shared.health.clone(),
             membership: shared.membership.clone(),
             assignments: shared.assignments.clone(),
             cluster_changes: shared.cluster_changes.clone(),
+            offset_resets: shared.offset_resets.clone(),
             streams: topics.iter().cloned().collect(),
         };
         let consumer = create(settings, brokers, &plan, ctx)?;

@@ -119,6 +119,18 @@ pub enum Step {
     Back,
 }
 
+/// An owned partition whose log now starts past where this consumer was in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overrun {
+    /// The topic's index.
+    pub topic: usize,
+    pub partition: i32,
+    /// Where this consumer was.
+    pub from: i64,
+    /// Where the log starts now.
+    pub low: i64,
+}
+
 /// What a step back turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Back {
@@ -269,6 +281,42 @@ impl Positions {
             p.last_time_ms = time_ms;
         }
         step
+    }
+
+    /// The owned partitions whose log now starts past this consumer's position in it
+    /// (retention deleted what it had not read yet), asking the broker for each log's start
+    /// (a request per partition: called only after librdkafka reset a position).
+    pub fn overrun(&self, consumer: &BaseConsumer<ConsumerCtx>) -> Vec<Overrun> {
+        let mut out = Vec::new();
+        for (&(topic, partition), p) in &self.parts {
+            let Some(from) = p.position() else {
+                continue;
+            };
+            match consumer.fetch_watermarks(&p.topic, partition, Duration::from_secs(2)) {
+                Ok((low, _)) if low > from => out.push(Overrun {
+                    topic,
+                    partition,
+                    from,
+                    low,
+                }),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(topic = p.topic, partition, error = %e, "cannot read a log's start")
+                }
+            }
+        }
+        out
+    }
+
+    /// Partition `key` reads on from `offset` (the start of its log after an overrun).
+    pub fn restart_at(&mut self, key: (usize, i32), offset: i64) {
+        if let Some(p) = self.parts.get_mut(&key) {
+            p.start = Start::Committed(offset);
+            p.next = None;
+            if p.back.take().is_some() {
+                self.open_backs -= 1;
+            }
+        }
     }
 
     /// Whether a partition's step back waits for its judgement (`judge`).
