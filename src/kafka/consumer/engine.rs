@@ -329,7 +329,12 @@ impl Engine {
             // Synchronous: once it returns, no message from the old position is delivered.
             let at = rdkafka::Offset::Offset(o.low);
             if let Err(e) = consumer.seek(&t.name, o.partition, at, Duration::from_secs(2)) {
-                tracing::warn!(topic = t.name, partition = o.partition, error = %e, "cannot move to the oldest message kept");
+                tracing::warn!(
+                    topic = t.name,
+                    partition = o.partition,
+                    error = %e,
+                    "cannot move to the oldest message kept"
+                );
                 continue;
             }
             let deleted = (o.low - o.from).unsigned_abs();

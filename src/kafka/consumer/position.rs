@@ -301,7 +301,12 @@ impl Positions {
                 }),
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(topic = p.topic, partition, error = %e, "cannot read a log's start")
+                    tracing::warn!(
+                        topic = p.topic,
+                        partition,
+                        error = %e,
+                        "cannot read a log's start"
+                    );
                 }
             }
         }
