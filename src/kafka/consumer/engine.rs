@@ -3,7 +3,7 @@
 //! publish a snapshot per tick, commit on the way out.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -263,14 +263,12 @@ impl Engine {
     /// Tells the ingest book and the positions when the group assigned or revoked partitions
     /// since the last poll.
     fn note_assignments(&mut self, consumer: &BaseConsumer<ConsumerCtx>, shared: &Shared) {
-        let n = shared.assignments.load(Ordering::Acquire);
-        if n != self.assignments {
+        if moved(&shared.assignments, &mut self.assignments) {
             // What is held and sent was this consumer's to analyse, its offsets to store:
             // before the partitions move on.
             self.release(consumer, true);
             self.drain(consumer);
             self.offsets.reassigned();
-            self.assignments = n;
             self.ingest.reassigned();
             self.positions.assigned(consumer);
             if let Some(gate) = &self.gate {
@@ -290,11 +288,9 @@ impl Engine {
         shared: &Shared,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        let n = shared.cluster_changes.load(Ordering::Acquire);
-        if n == self.cluster_changes {
+        if !moved(&shared.cluster_changes, &mut self.cluster_changes) {
             return;
         }
-        self.cluster_changes = n;
         self.ingest.log_replaced();
         self.positions.log_replaced();
         read_from_the_start(consumer);
@@ -317,11 +313,9 @@ impl Engine {
         shared: &Shared,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        let n = shared.offset_resets.load(Ordering::Acquire);
-        if n == self.offset_resets {
+        if !moved(&shared.offset_resets, &mut self.offset_resets) {
             return;
         }
-        self.offset_resets = n;
         for o in self.positions.overrun(consumer) {
             let Some(t) = self.topics.get(o.topic) else {
                 continue;
@@ -741,6 +735,12 @@ fn commit(
             let _ = out.send(ConsumerEvent::Problem(format!("final commit failed: {e}")));
         }
     }
+}
+
+/// Whether a counter bumped by librdkafka's callbacks moved since `seen`, which catches up.
+fn moved(counter: &AtomicU64, seen: &mut u64) -> bool {
+    let n = counter.load(Ordering::Acquire);
+    std::mem::replace(seen, n) != n
 }
 
 /// Moves every owned partition to the start of its log. After a broker lost its data,
