@@ -150,7 +150,12 @@ impl ClientContext for ConsumerCtx {
         if fac == "CLUSTERID" {
             self.cluster_changes.fetch_add(1, Ordering::Release);
         }
-        if fac == "OFFSET" && message.contains("offset reset") {
+        // A reset for lack of a commit (a new group) is only a debug line; a reset because
+        // the broker no longer has the position is a warning.
+        if fac == "OFFSET"
+            && matches!(level, RDKafkaLogLevel::Warning)
+            && message.contains("offset reset")
+        {
             self.offset_resets.fetch_add(1, Ordering::Release);
         }
         forward_log(level, fac, message);

@@ -353,7 +353,8 @@ impl Positions {
             .filter_map(|(&(t, p), part)| part.next.map(|next| (t, p, next - 1)))
     }
 
-    /// Every partition's log was replaced (another cluster): positions start over.
+    /// Every partition's log was replaced (another cluster): positions start over, from the
+    /// start of the new logs, where the consumer now reads them (so their lag counts).
     pub fn log_replaced(&mut self) {
         self.last.clear();
         self.open_backs = 0;
@@ -361,7 +362,7 @@ impl Positions {
             p.back = None;
             p.next = None;
             p.ends = None;
-            p.start = Start::End;
+            p.start = Start::Beginning;
         }
     }
 
