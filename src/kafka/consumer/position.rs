@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::time::Duration;
 
-use rdkafka::Offset;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
 use serde::Serialize;
 
 use super::context::ConsumerCtx;
@@ -118,6 +118,9 @@ pub enum Step {
     /// again, or lost it. The messages that follow tell which (`Positions::judge`).
     Back,
 }
+
+/// Where an owned partition's log starts: (topic index, partition) and its first offset.
+type LogStart = ((usize, i32), i64);
 
 /// An owned partition whose log now starts past where this consumer was in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,29 +287,60 @@ impl Positions {
     }
 
     /// The owned partitions whose log now starts past this consumer's position in it
-    /// (retention deleted what it had not read yet), asking the broker for each log's start
-    /// (a request per partition: called only after librdkafka reset a position).
+    /// (retention deleted what it had not read yet).
     pub fn overrun(&self, consumer: &BaseConsumer<ConsumerCtx>) -> Vec<Overrun> {
-        let mut out = Vec::new();
-        for (&(topic, partition), p) in &self.parts {
-            let Some(from) = p.position() else {
-                continue;
-            };
-            match consumer.fetch_watermarks(&p.topic, partition, Duration::from_secs(2)) {
-                Ok((low, _)) if low > from => out.push(Overrun {
+        let starts = self
+            .starts_together(consumer)
+            .unwrap_or_else(|| self.starts_one_by_one(consumer));
+        starts
+            .into_iter()
+            .filter_map(|((topic, partition), low)| {
+                let from = self.parts.get(&(topic, partition))?.position()?;
+                (low > from).then_some(Overrun {
                     topic,
                     partition,
                     from,
                     low,
-                }),
-                Ok(_) => {}
+                })
+            })
+            .collect()
+    }
+
+    /// Where each owned log starts, in one request to each partition leader under one
+    /// timeout; `None` when not every leader answered.
+    fn starts_together(&self, consumer: &BaseConsumer<ConsumerCtx>) -> Option<Vec<LogStart>> {
+        let mut asked = TopicPartitionList::new();
+        for p in self.parts.values() {
+            // The offset field carries the time to look up; "beginning" is the log's start.
+            asked
+                .add_partition_offset(&p.topic, p.partition, Offset::Beginning)
+                .ok()?;
+        }
+        let starts = consumer
+            .offsets_for_times(asked, Duration::from_secs(2))
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot read the logs' starts together"))
+            .ok()?;
+        let mut out = Vec::new();
+        for e in starts.elements() {
+            let topic = self.topics.iter().position(|(n, _)| n == e.topic())?;
+            match (e.error(), e.offset()) {
+                (Ok(()), Offset::Offset(low)) => out.push(((topic, e.partition()), low)),
+                _ => return None,
+            }
+        }
+        Some(out)
+    }
+
+    /// Where each owned log starts, a request per partition (a leader that is down costs
+    /// its timeout once per partition it leads).
+    fn starts_one_by_one(&self, consumer: &BaseConsumer<ConsumerCtx>) -> Vec<LogStart> {
+        let mut out = Vec::new();
+        for (&key, p) in &self.parts {
+            match consumer.fetch_watermarks(&p.topic, p.partition, Duration::from_secs(2)) {
+                Ok((low, _)) => out.push((key, low)),
                 Err(e) => {
-                    tracing::warn!(
-                        topic = p.topic,
-                        partition,
-                        error = %e,
-                        "cannot read a log's start"
-                    );
+                    let (topic, partition) = (&p.topic, p.partition);
+                    tracing::warn!(topic, partition, error = %e, "cannot read a log's start");
                 }
             }
         }
