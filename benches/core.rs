@@ -31,7 +31,7 @@ fn generation(c: &mut Criterion) {
                 i += 1;
                 let e = g.next_event(Timestamp(1_796_000_000_000 + i as i64));
                 buf.clear();
-                e.encode_into(&mut buf).unwrap();
+                e.encode_into(&mut buf);
                 black_box(buf.len())
             })
         });

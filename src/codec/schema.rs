@@ -422,7 +422,7 @@ mod tests {
         let cfg = GeneratorConfig::default();
         let e = Generator::new(kind, &cfg).next_event(Timestamp(1_796_000_000_000));
         let mut bytes = Vec::new();
-        e.encode_into(&mut bytes).unwrap();
+        e.encode_into(&mut bytes);
         serde_json::from_slice::<KeysInOrder>(&bytes).unwrap().0
     }
 

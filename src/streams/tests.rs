@@ -13,7 +13,7 @@ fn generate(kind: StreamKind, cfg: &GeneratorConfig, n: u64) -> Vec<Event> {
 fn encode(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::new();
     for e in events {
-        e.encode_into(&mut out).unwrap();
+        e.encode_into(&mut out);
         out.push(b'\n');
     }
     out
@@ -41,7 +41,7 @@ fn same_seed_gives_identical_bytes_other_seed_does_not() {
 fn fields_are_snake_case_with_rfc3339_timestamps() {
     let e = &generate(StreamKind::Sensor, &GeneratorConfig::default(), 1)[0];
     let mut bytes = Vec::new();
-    e.encode_into(&mut bytes).unwrap();
+    e.encode_into(&mut bytes);
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     for f in [
         "sensor_id",
@@ -228,4 +228,82 @@ fn start_probability_hits_the_share() {
     let share = p * 10.0 / (1.0 + p * 10.0);
     assert!((share - 0.02).abs() < 1e-12);
     assert_eq!(start_probability(0.0, 10.0), 0.0);
+}
+
+/// Overwrites an event's text and numbers with arbitrary ones (`s`: its strings, `f`: its
+/// floats), and its sequence number.
+fn perturb(e: &mut Event, s: &[String], f: &[f64], seq: Option<u64>) {
+    use compact_str::CompactString;
+    match e {
+        Event::Sensor(r) => {
+            (r.sensor_id, r.location, r.producer_id) = (s[0].clone(), s[1].clone(), s[2].clone());
+            (r.temperature, r.humidity, r.pressure) = (f[0], f[1], f[2]);
+            r.status = sensor::SensorStatus::Other(CompactString::from(&s[3]));
+            r.seq = seq;
+        }
+        Event::Transaction(t) => {
+            (t.transaction_id, t.customer_id, t.currency) =
+                (s[0].clone(), s[1].clone(), s[2].clone());
+            (t.merchant, t.category, t.payment_method) = (s[3].clone(), s[4].clone(), s[5].clone());
+            (t.location, t.producer_id, t.amount) = (s[6].clone(), s[7].clone(), f[0]);
+            t.seq = seq;
+        }
+        Event::Log(l) => {
+            (l.service, l.endpoint, l.message) = (s[0].clone(), s[1].clone(), s[2].clone());
+            l.level = log::LogLevel::Other(CompactString::from(&s[3]));
+            (l.producer_id, l.response_time_ms, l.seq) = (s[4].clone(), f[0], seq);
+        }
+    }
+}
+
+/// The derived form through serde_json: what the hand-written encoder must write.
+fn serde_bytes(e: &Event) -> Vec<u8> {
+    match e {
+        Event::Sensor(x) => serde_json::to_vec(x),
+        Event::Transaction(x) => serde_json::to_vec(x),
+        Event::Log(x) => serde_json::to_vec(x),
+    }
+    .unwrap()
+}
+
+#[test]
+fn every_generated_event_encodes_as_serde_json_would() {
+    for kind in StreamKind::ALL {
+        let cfg = GeneratorConfig {
+            incident_rate: 0.3,
+            ..Default::default()
+        };
+        for e in generate(kind, &cfg, 20_000) {
+            let mut bytes = Vec::new();
+            e.encode_into(&mut bytes);
+            assert_eq!(bytes, serde_bytes(&e), "{e:?}");
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    /// Any text (quotes, backslashes, control characters, any Unicode) and any number (NaN,
+    /// infinities, subnormals) give serde_json's bytes.
+    #[test]
+    fn any_event_encodes_as_serde_json_would(
+        kind in proptest::sample::select(StreamKind::ALL.to_vec()),
+        at in 0u64..1000,
+        strings in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::prelude::any::<String>(),
+                "[a-z\"\\\\\\x00-\\x1f\\x7f é€😀]{0,12}",
+            ],
+            8,
+        ),
+        floats in proptest::collection::vec(proptest::num::f64::ANY, 3),
+        seq in proptest::option::of(proptest::prelude::any::<u64>()),
+    ) {
+        let mut e = generate(kind, &GeneratorConfig::default(), at + 1).pop().unwrap();
+        perturb(&mut e, &strings, &floats, seq);
+        let mut bytes = Vec::new();
+        e.encode_into(&mut bytes);
+        proptest::prop_assert_eq!(bytes, serde_bytes(&e));
+    }
 }
