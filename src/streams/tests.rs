@@ -289,7 +289,7 @@ proptest::proptest! {
     #[test]
     fn any_event_encodes_as_serde_json_would(
         kind in proptest::sample::select(StreamKind::ALL.to_vec()),
-        at in 0u64..1000,
+        at in 0u64..300,
         strings in proptest::collection::vec(
             proptest::prop_oneof![
                 proptest::prelude::any::<String>(),
