@@ -151,6 +151,12 @@ fn wait_for_port(addr: &str, limit: Duration) -> bool {
 
 impl Tansu {
     pub fn start() -> Self {
+        Self::start_on(&format!("127.0.0.1:{}", free_port()))
+    }
+
+    /// A tansu listening on `addr` (another on the address a stopped one had: a broker
+    /// restarted without its data, memory storage).
+    pub fn start_on(addr: &str) -> Self {
         let bin = tansu_bin();
         assert!(
             Path::new(&bin).exists(),
@@ -158,8 +164,7 @@ impl Tansu {
             bin.display()
         );
         let dir = scratch();
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
+        let url = format!("tcp://{addr}");
         let log = std::fs::File::create(dir.path().join("tansu.log")).expect("log");
         let child = Command::new(&bin)
             .args([
@@ -175,9 +180,8 @@ impl Tansu {
             .stderr(log)
             .spawn()
             .expect("spawn tansu");
-        let addr = format!("127.0.0.1:{port}");
         let mut t = Self {
-            addr,
+            addr: addr.to_string(),
             child,
             _dir: dir,
         };

@@ -485,6 +485,10 @@ rd_kafka_handle_Fetch_metadata_update(rd_kafka_broker_t *rkb,
                                     &Partition->CurrentLeader);
                                 changed_partition++;
                         }
+                        /* streamwatch: partitions whose CurrentLeader says
+                         * "none" (-1) were counted but not filled in. */
+                        md->topics[changed_topic].partition_cnt =
+                            changed_partition;
                         changed_topic++;
                 }
 

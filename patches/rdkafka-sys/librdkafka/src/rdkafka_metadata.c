@@ -2087,6 +2087,18 @@ rd_kafka_metadata_update_op(rd_kafka_t *rk, rd_kafka_metadata_internal_t *mdi) {
                 rd_kafka_Uuid_t topic_id = RD_KAFKA_UUID_ZERO;
                 char *topic              = NULL;
 
+                /* streamwatch: a Fetch response before v13 names its topics,
+                 * and the leader discovery built from its tags carries neither
+                 * the name nor an id: looking a NULL name up crashed. The fetch
+                 * error that came with the tag asks for a metadata refresh,
+                 * which brings the new leader anyway. */
+                if (!by_id && !md->topics[i].topic) {
+                        rd_kafka_log(rk, LOG_WARNING, "METADATAUPDATE",
+                                     "Leader update for a topic named by "
+                                     "neither id nor name: skipped");
+                        continue;
+                }
+
                 if (by_id) {
                         rkmce = rd_kafka_metadata_cache_find_by_id(
                             rk, mdi->topics[i].topic_id, 1);
