@@ -17,6 +17,7 @@ use super::offsets::Offsets;
 use super::order::{Held, Merge};
 use super::position::{Back, Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
+use super::stranded::{Stranded, commit_log_starts};
 use super::{
     ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared, now_us, problem,
 };
@@ -71,6 +72,8 @@ pub(super) struct Engine {
     only_producer: Option<String>,
     /// When the current poll's first message came (one clock read per poll).
     polled_at: Instant,
+    /// Watches for topics the group handed out to nobody (see `stranded`).
+    stranded: Stranded,
 }
 
 impl Engine {
@@ -123,6 +126,7 @@ impl Engine {
             gate: plan.gate.clone(),
             only_producer: plan.only_producer.clone(),
             polled_at: Instant::now(),
+            stranded: Stranded::new(),
         })
     }
 
@@ -182,6 +186,7 @@ impl Engine {
             self.publish(&shared, started, &out);
             self.note_cluster_change(&consumer, &shared, &out);
             self.note_offset_reset(&consumer, &shared, &out);
+            self.rejoin_if_stranded(&consumer, &shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
@@ -342,6 +347,56 @@ impl Engine {
             );
             problem(out, why);
         }
+    }
+
+    /// A subscribed topic nobody in the group reads (see `stranded`): the consumer
+    /// subscribes again, which makes the group hand it out anew.
+    fn rejoin_if_stranded(
+        &mut self,
+        consumer: &BaseConsumer<ConsumerCtx>,
+        shared: &Shared,
+        out: &UnboundedSender<ConsumerEvent>,
+    ) {
+        if !self.stranded.due() {
+            return;
+        }
+        let Ok((group, owned)) = shared
+            .membership
+            .lock()
+            .map(|m| (m.group.clone(), m.owned.clone()))
+        else {
+            return;
+        };
+        let names: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+        let unread = self.stranded.look(consumer, &names, &owned);
+        if unread.is_empty() {
+            return;
+        }
+        for u in &unread {
+            if let Err(e) = commit_log_starts(consumer, &u.topic, &u.uncommitted) {
+                tracing::warn!(topic = u.topic, error = %e, "cannot commit the logs' starts");
+            }
+        }
+        consumer.unsubscribe();
+        if let Err(e) = consumer.subscribe(&names) {
+            tracing::warn!(error = %e, "cannot subscribe again");
+            return;
+        }
+        let topics: Vec<&str> = unread.iter().map(|u| u.topic.as_str()).collect();
+        tracing::warn!(
+            ?topics,
+            group,
+            "topics nobody in the group reads: joining it again"
+        );
+        problem(
+            out,
+            format!(
+                "{}: no member of group {group} reads it (its logs grew for 10 s and the group \
+                 committed nothing; made again after the group formed?): joining the group \
+                 again, to read it from the group's commits, or from its logs' starts",
+                topics.join(", ")
+            ),
+        );
     }
 
     /// Says where a message stood in its partition: retention that deleted messages before

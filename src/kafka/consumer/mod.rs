@@ -17,6 +17,7 @@ mod order;
 pub use order::Order;
 mod position;
 mod shard;
+mod stranded;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::mpsc::Sender;
