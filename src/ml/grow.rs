@@ -346,13 +346,11 @@ impl Setup<'_> {
         for t in trees {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
             rng.set_stream(t as u64);
-            let mut weight = vec![0u32; n as usize];
-            let mut rows = bootstrap(&mut weight, || rng.gen_range(0..n) as usize);
-            let drawn = weight
-                .iter()
-                .zip(self.y)
-                .map(|(&w, &c)| w << CLASS_BITS | u32::from(c))
-                .collect();
+            let mut drawn = vec![0u32; n as usize];
+            let mut rows = bootstrap(&mut drawn, || rng.gen_range(0..n) as usize);
+            for (d, &c) in drawn.iter_mut().zip(self.y) {
+                *d = *d << CLASS_BITS | u32::from(c);
+            }
             let mut g = Grower {
                 data: self.data,
                 classes: self.classes,

@@ -417,6 +417,8 @@ fn a_consumer_outlives_a_tansu_restart() {
     let consumer = Background::start(&[
         "-b",
         &addr,
+        "-X",
+        "topic.metadata.refresh.interval.ms=5000",
         "consume",
         "--type",
         "sensor",
@@ -438,7 +440,7 @@ fn a_consumer_outlives_a_tansu_restart() {
     std::thread::sleep(Duration::from_secs(6));
     assert!(setup().status.success());
     produce("3000");
-    // A topic nobody reads is noticed over 20 s; the rejoin reads it from its start.
+    // A topic nobody reads is noticed within 20 s; the rejoin reads it from its start.
     std::thread::sleep(Duration::from_secs(20));
     let s = summary(&consumer.stop());
     assert_eq!(s["analysed"].as_u64(), Some(4500), "{s}");

@@ -17,7 +17,7 @@ use super::offsets::Offsets;
 use super::order::{Held, Merge};
 use super::position::{Back, Positions, Step};
 use super::shard::{Forward, FromShard, Shard, View};
-use super::stranded::{Stranded, commit_log_starts};
+use super::stranded::{AFTER as STRANDED_AFTER, Stranded, commit_log_starts};
 use super::{
     ConsumerControl, ConsumerEvent, ConsumerPlan, ConsumerSnapshot, E2e, Shared, now_us, problem,
 };
@@ -186,7 +186,7 @@ impl Engine {
             self.publish(&shared, started, &out);
             self.note_cluster_change(&consumer, &shared, &out);
             self.note_offset_reset(&consumer, &shared, &out);
-            self.rejoin_if_stranded(&consumer, &shared, &out);
+            self.rejoin_if_stranded(now, &consumer, &shared, &out);
             self.positions.refresh(&consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
@@ -353,11 +353,12 @@ impl Engine {
     /// subscribes again, which makes the group hand it out anew.
     fn rejoin_if_stranded(
         &mut self,
+        now: Instant,
         consumer: &BaseConsumer<ConsumerCtx>,
         shared: &Shared,
         out: &UnboundedSender<ConsumerEvent>,
     ) {
-        if !self.stranded.due() {
+        if !self.stranded.due(now) {
             return;
         }
         let Ok((group, owned)) = shared
@@ -391,10 +392,11 @@ impl Engine {
         problem(
             out,
             format!(
-                "{}: no member of group {group} reads it (its logs grew for 10 s and the group \
+                "{}: no member of group {group} reads it (its logs grew for {} s and the group \
                  committed nothing; made again after the group formed?): joining the group \
                  again, to read it from the group's commits, or from its logs' starts",
-                topics.join(", ")
+                topics.join(", "),
+                STRANDED_AFTER.as_secs()
             ),
         );
     }

@@ -20,10 +20,10 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 
 use super::context::ConsumerCtx;
 
-/// How long a topic may stay unowned before the group's progress on it is looked at, and
-/// the span over which it is judged (a group forms in well under a second, a rebalance after
-/// a member leaves takes a few, and members commit every second or so).
-const AFTER: Duration = Duration::from_secs(10);
+/// How often the unowned topics' progress is looked at, and so the span over which it is
+/// judged (a group forms in well under a second, a rebalance after a member leaves takes a
+/// few, and members commit every second or so).
+pub(super) const AFTER: Duration = Duration::from_secs(10);
 
 /// How long each question to the cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -57,36 +57,34 @@ pub(super) struct Unread {
     pub uncommitted: Vec<i32>,
 }
 
-/// The topics unowned here, since when, what was seen of them, and when to look next.
+/// What was seen of the topics unowned here at the last look, and when to look next.
 #[derive(Debug)]
 pub(super) struct Stranded {
-    since: Option<Instant>,
     seen: BTreeMap<String, Progress>,
     next: Instant,
 }
 
 impl Stranded {
+    /// The first look comes `AFTER` the start: a group that is still forming owns nothing.
     pub fn new() -> Self {
         Self {
-            since: None,
             seen: BTreeMap::new(),
-            next: Instant::now(),
+            next: Instant::now() + AFTER,
         }
     }
 
-    /// Whether to look again (once a second): the consumer thread asks on every turn.
-    pub fn due(&mut self) -> bool {
-        let now = Instant::now();
+    /// Whether to look again at `now` (every `AFTER`): the consumer thread asks every turn.
+    pub fn due(&mut self, now: Instant) -> bool {
         if now < self.next {
             return false;
         }
-        self.next = now + Duration::from_secs(1);
+        self.next = now + AFTER;
         true
     }
 
-    /// The subscribed `topics` this member owns nothing of (by `owned`) that nobody in its
-    /// group has read for `AFTER` while messages came: the topics to join the group again
-    /// for. Asks the cluster once every `AFTER`, only while some topic is unowned here.
+    /// The subscribed `topics` this member owns nothing of (by `owned`) that grew since the
+    /// last look while the group committed nothing on them: the topics to join the group
+    /// again for. Asks the cluster only about topics unowned here.
     pub fn look(
         &mut self,
         consumer: &BaseConsumer<ConsumerCtx>,
@@ -99,15 +97,6 @@ impl Stranded {
             .filter(|t| owned.get(*t).is_none_or(Vec::is_empty))
             .collect();
         self.seen.retain(|t, _| unowned.contains(&t.as_str()));
-        if unowned.is_empty() {
-            self.since = None;
-            return Vec::new();
-        }
-        let now = Instant::now();
-        if now - *self.since.get_or_insert(now) < AFTER {
-            return Vec::new();
-        }
-        self.since = Some(now);
         let mut stranded = Vec::new();
         for topic in unowned {
             let Some(p) = progress(consumer, topic) else {
