@@ -302,6 +302,12 @@ impl StreamModel {
 
     /// Predicts the event, scores the prediction against its label, then learns from it.
     pub fn observe(&mut self, obs: &Observation) -> Verdict {
+        self.observe_in(obs, 0)
+    }
+
+    /// `observe` for an event from `lane`, an ordered part of the stream (its Kafka
+    /// partition): the key metric's drift test runs per lane (see `drift`).
+    pub fn observe_in(&mut self, obs: &Observation, lane: u32) -> Verdict {
         self.collect_fit();
         self.events += 1;
         let prediction = self.forest.as_ref().map(|f| f.predict(&obs.features));
@@ -310,7 +316,7 @@ impl StreamModel {
         }
         let anomaly = self.detect(obs);
         self.regress(obs);
-        let mut drift = self.watch_metric(obs);
+        let mut drift = self.watch_metric(obs, lane);
         if let Some(class) = obs.label_class {
             if let Some(p) = &prediction {
                 self.scores.record(p.class, class);
@@ -354,13 +360,11 @@ impl StreamModel {
         Some(score)
     }
 
-    fn watch_metric(&mut self, obs: &Observation) -> Option<Drift> {
+    fn watch_metric(&mut self, obs: &Observation, lane: u32) -> Option<Drift> {
         if !self.cfg.drift {
             return None;
         }
-        let d = self
-            .drift
-            .metric(obs.features[self.spec.target], self.events)?;
+        let d = self.drift.metric(lane, obs.features[self.spec.target])?;
         self.drifted(d);
         Some(d)
     }
@@ -375,6 +379,7 @@ impl StreamModel {
     }
 
     fn drifted(&mut self, d: Drift) {
+        tracing::debug!(stream = self.kind.name(), events = self.events, drift = ?d, "drift");
         self.drift.count += 1;
         self.drift.last = Some(format!(
             "{} @{} v{}",

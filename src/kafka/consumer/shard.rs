@@ -310,7 +310,7 @@ impl Worker {
 
     /// One new event's analysis, its end-to-end latency, and what is forwarded of it.
     fn analyse(&mut self, item: &Item) {
-        let obs = observe(&mut self.analyzer, &mut self.model, &item.event);
+        let obs = observe(&mut self.analyzer, &mut self.model, item);
         self.latency.record(super::now_us(), item.written_ms * 1000);
         let out = &self.forward.out;
         if self.forward.events {
@@ -327,9 +327,11 @@ impl Worker {
 
 /// The rules, the rolling statistics and the models on one new event, and the models'
 /// alerts beside the rules'.
-fn observe(analyzer: &mut StreamAnalyzer, model: &mut StreamModel, event: &Event) -> Observation {
+fn observe(analyzer: &mut StreamAnalyzer, model: &mut StreamModel, item: &Item) -> Observation {
+    let event = &item.event;
     let mut obs = analyzer.observe(event);
-    let verdict = model.observe(&obs);
+    let lane = u32::try_from(item.at.partition).unwrap_or(0);
+    let verdict = model.observe_in(&obs, lane);
     let subject = Subject {
         entity: event.key(),
         time: event.timestamp(),
@@ -408,7 +410,15 @@ mod tests {
             (StreamAnalyzer::new(kind, &cfg), StreamModel::new(kind, &ml));
         let alerts: usize = events
             .iter()
-            .map(|e| observe(&mut analyzer, &mut model, e).new_alerts.len())
+            .enumerate()
+            .map(|(i, e)| {
+                let item = Item {
+                    event: e.clone(),
+                    at: at(i as i64),
+                    written_ms: 0,
+                };
+                observe(&mut analyzer, &mut model, &item).new_alerts.len()
+            })
             .sum();
 
         let (out, mut forwarded) = tokio::sync::mpsc::unbounded_channel();
