@@ -119,6 +119,9 @@ pub(super) struct DriftWatch {
     /// log drifts, and none of them was the data moving. A lasting change of the stream
     /// shows in every lane.
     lanes: Vec<MetricLane>,
+    /// The stream's events seen, and the count at the last key-metric drift declared.
+    seen: u64,
+    declared: Option<u64>,
     pub(super) count: u64,
     pub(super) last: Option<String>,
 }
@@ -129,11 +132,16 @@ const DRIFT_SCALE_SAMPLES: u64 = 1000;
 /// Lanes with a test of their own; a higher lane shares the last one.
 const MAX_LANES: usize = 1024;
 
+/// A shift of the whole stream fires every lane's test, each after a few hundred of its
+/// own events: lanes that fire within this many events per lane of a declared drift are
+/// that drift, not new ones.
+const SAME_DRIFT_PER_LANE: u64 = 1000;
+
 /// A value counts as this many spreads from the origin at most. A drift is the bulk of the
 /// series moving, not a burst of wild values: incidents (spikes, dropouts, slow requests)
 /// come in bursts, and a backlog read a partition at a time brings them in runs. Unclipped,
 /// a million-event `bench` declared 220–530 sensor drifts, each bringing a refit forward
-/// (most of its fits); clipped, one, and a lasting shift of two spreads is still found
+/// (most of its fits); clipped, none, and a lasting shift of two spreads is still found
 /// within a few hundred events.
 const METRIC_CLIP: f64 = 3.0;
 
@@ -176,6 +184,8 @@ impl DriftWatch {
             // The 0/1 error: a rise of a few points over a few hundred events.
             error: PageHinkley::new(0.005, 50.0, 500, false),
             lanes: Vec::new(),
+            seen: 0,
+            declared: None,
             count: 0,
             last: None,
         }
@@ -186,11 +196,18 @@ impl DriftWatch {
         if !v.is_finite() {
             return None;
         }
+        self.seen += 1;
         let i = (lane as usize).min(MAX_LANES - 1);
         if i >= self.lanes.len() {
             self.lanes.resize_with(i + 1, MetricLane::new);
         }
-        self.lanes[i].update(v).map(Drift::Metric)
+        let shift = self.lanes[i].update(v)?;
+        let window = SAME_DRIFT_PER_LANE * self.lanes.len() as u64;
+        if self.declared.is_some_and(|at| self.seen - at < window) {
+            return None;
+        }
+        self.declared = Some(self.seen);
+        Some(Drift::Metric(shift))
     }
 }
 
@@ -250,6 +267,26 @@ mod tests {
         // The spread of `noisy` is 0.58: two spreads up.
         let found = (0..1000).position(|_| feed(&mut watch, noisy(&mut rng, 21.15)).is_some());
         assert!(found.is_some_and(|i| i < 400), "{found:?}");
+    }
+
+    /// Six partitions read in turn, then all of them two spreads up: each lane's test fires,
+    /// and the stream's drift is declared once.
+    #[test]
+    fn a_shift_of_every_partition_is_one_drift() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut watch = DriftWatch::new();
+        let mut declared = 0;
+        for round in 0..8000 {
+            let mean = if round < 4000 { 20.0 } else { 21.15 };
+            for lane in 0..6 {
+                declared += usize::from(watch.metric(lane, noisy(&mut rng, mean)).is_some());
+            }
+        }
+        assert_eq!(declared, 1);
+        assert!(
+            watch.lanes.iter().all(|l| l.test.samples() < 4000),
+            "every lane fired"
+        );
     }
 
     #[test]
