@@ -119,8 +119,7 @@ pub(super) struct DriftWatch {
     /// log drifts, and none of them was the data moving. A lasting change of the stream
     /// shows in every lane.
     lanes: Vec<MetricLane>,
-    /// The stream's events seen, and the count at the last key-metric drift declared.
-    seen: u64,
+    /// The stream's event count at the last key-metric drift declared.
     declared: Option<u64>,
     pub(super) count: u64,
     pub(super) last: Option<String>,
@@ -184,29 +183,27 @@ impl DriftWatch {
             // The 0/1 error: a rise of a few points over a few hundred events.
             error: PageHinkley::new(0.005, 50.0, 500, false),
             lanes: Vec::new(),
-            seen: 0,
             declared: None,
             count: 0,
             last: None,
         }
     }
 
-    /// The key metric's value `v` of an event from `lane`.
-    pub(super) fn metric(&mut self, lane: u32, v: f64) -> Option<Drift> {
+    /// The key metric's value `v` of the stream's event number `at`, from `lane`.
+    pub(super) fn metric(&mut self, lane: u32, v: f64, at: u64) -> Option<Drift> {
         if !v.is_finite() {
             return None;
         }
-        self.seen += 1;
         let i = (lane as usize).min(MAX_LANES - 1);
         if i >= self.lanes.len() {
             self.lanes.resize_with(i + 1, MetricLane::new);
         }
         let shift = self.lanes[i].update(v)?;
         let window = SAME_DRIFT_PER_LANE * self.lanes.len() as u64;
-        if self.declared.is_some_and(|at| self.seen - at < window) {
+        if self.declared.is_some_and(|d| at.saturating_sub(d) < window) {
             return None;
         }
-        self.declared = Some(self.seen);
+        self.declared = Some(at);
         Some(Drift::Metric(shift))
     }
 }
@@ -243,7 +240,11 @@ mod tests {
     fn bursts_of_wild_values_are_not_a_drift_a_lasting_shift_is() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let mut watch = DriftWatch::new();
-        let feed = |watch: &mut DriftWatch, v: f64| watch.metric(0, v);
+        let mut at = 0;
+        let mut feed = |watch: &mut DriftWatch, v: f64| {
+            at += 1;
+            watch.metric(0, v, at)
+        };
         for _ in 0..DRIFT_SCALE_SAMPLES {
             feed(&mut watch, noisy(&mut rng, 20.0));
         }
@@ -276,10 +277,11 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let mut watch = DriftWatch::new();
         let mut declared = 0;
-        for round in 0..8000 {
+        for round in 0..8000u64 {
             let mean = if round < 4000 { 20.0 } else { 21.15 };
             for lane in 0..6 {
-                declared += usize::from(watch.metric(lane, noisy(&mut rng, mean)).is_some());
+                let at = round * 6 + u64::from(lane);
+                declared += usize::from(watch.metric(lane, noisy(&mut rng, mean), at).is_some());
             }
         }
         assert_eq!(declared, 1);

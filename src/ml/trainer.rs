@@ -364,7 +364,9 @@ impl StreamModel {
         if !self.cfg.drift {
             return None;
         }
-        let d = self.drift.metric(lane, obs.features[self.spec.target])?;
+        let d = self
+            .drift
+            .metric(lane, obs.features[self.spec.target], self.events)?;
         self.drifted(d);
         Some(d)
     }
