@@ -25,6 +25,11 @@ use super::context::ConsumerCtx;
 /// few, and members commit every second or so).
 pub(super) const AFTER: Duration = Duration::from_secs(10);
 
+/// The longest wait between looks: after each rejoin that did not help (the topic still
+/// read by nobody at the next look), the wait doubles up to this, so a cluster that keeps
+/// handing a topic to nobody is not rebalanced every `AFTER` for good.
+const MOST_AFTER: Duration = Duration::from_secs(320);
+
 /// How long each question to the cluster may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -62,6 +67,9 @@ pub(super) struct Unread {
 pub(super) struct Stranded {
     seen: BTreeMap<String, Progress>,
     next: Instant,
+    /// The wait between looks: `AFTER`, doubled after each look that found a topic nobody
+    /// reads, back to `AFTER` after one that found none.
+    every: Duration,
 }
 
 impl Stranded {
@@ -70,16 +78,28 @@ impl Stranded {
         Self {
             seen: BTreeMap::new(),
             next: Instant::now() + AFTER,
+            every: AFTER,
         }
     }
 
-    /// Whether to look again at `now` (every `AFTER`): the consumer thread asks every turn.
+    /// Whether to look again at `now` (every `every`): the consumer thread asks every turn.
     pub fn due(&mut self, now: Instant) -> bool {
         if now < self.next {
             return false;
         }
-        self.next = now + AFTER;
+        self.next = now + self.every;
         true
+    }
+
+    /// After a look that found topics nobody reads (`found`), the next comes later, the
+    /// wait doubled; after one that found none, at the usual pace again.
+    fn pace(&mut self, found: bool, now: Instant) {
+        if found {
+            self.every = (self.every * 2).min(MOST_AFTER);
+            self.next = now + self.every;
+        } else {
+            self.every = AFTER;
+        }
     }
 
     /// The subscribed `topics` this member owns nothing of (by `owned`) that grew since the
@@ -97,17 +117,17 @@ impl Stranded {
             .filter(|t| owned.get(*t).is_none_or(Vec::is_empty))
             .collect();
         self.seen.retain(|t, _| unowned.contains(&t.as_str()));
-        let mut stranded = Vec::new();
-        for topic in unowned {
+        let (mut stranded, mut judged) = (Vec::new(), 0);
+        for &topic in &unowned {
             let Some(p) = progress(consumer, topic) else {
                 self.seen.remove(topic);
                 continue;
             };
-            if self
-                .seen
-                .insert(topic.to_string(), p.clone())
-                .is_some_and(|before| p.nobody_reads_since(&before))
-            {
+            let Some(before) = self.seen.insert(topic.to_string(), p.clone()) else {
+                continue;
+            };
+            judged += 1;
+            if p.nobody_reads_since(&before) {
                 let uncommitted = p.partitions.iter().zip(&p.committed);
                 stranded.push(Unread {
                     topic: topic.to_string(),
@@ -117,6 +137,12 @@ impl Stranded {
                 });
                 self.seen.remove(topic);
             }
+        }
+        // Back to the usual pace only once every unowned topic was judged read (a look
+        // that only took a new baseline, as the first after a rejoin, says nothing).
+        let found = !stranded.is_empty();
+        if found || judged == unowned.len() {
+            self.pace(found, Instant::now());
         }
         stranded
     }
@@ -185,6 +211,26 @@ mod tests {
             ends: ends.to_vec(),
             committed: committed.to_vec(),
         }
+    }
+
+    /// Looks come every `AFTER`; each look that finds a topic nobody reads doubles the
+    /// wait (up to `MOST_AFTER`), and one that finds none brings it back.
+    #[test]
+    fn a_rejoin_that_did_not_help_is_tried_again_later_and_later() {
+        let mut s = Stranded::new();
+        let t0 = s.next;
+        assert!(!s.due(t0 - Duration::from_millis(1)));
+        assert!(s.due(t0));
+        assert_eq!(s.next, t0 + AFTER);
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            s.pace(true, t0);
+            waits.push((s.next - t0).as_secs());
+        }
+        assert_eq!(waits, [20, 40, 80, 160, 320, 320, 320]);
+        s.pace(false, t0);
+        assert!(s.due(s.next));
+        assert_eq!(s.every, AFTER);
     }
 
     #[test]
