@@ -222,17 +222,20 @@ const STALE_SHARE: u64 = 64;
 
 /// How many labelled events a model may serve while its successor fits, once `labelled`
 /// have been seen: 400 for the first 25,600, then 1/64 of them. A long stream refits every
-/// sixteenth to quarter of what it has seen; being late by a sixty-fourth of it changes
+/// sixteenth (after a drift) to half of what it had seen; being late by a sixty-fourth of it changes
 /// little in what the serving model knows, and a backlog read at full speed no longer waits
 /// for every fit (a million-event run: 125k → 141k events/s, medians of three).
 pub(super) fn stale_limit(labelled: u64) -> usize {
     STALE_EVENTS.max(usize::try_from(labelled / STALE_SHARE).unwrap_or(usize::MAX))
 }
 
-/// A mature model is refitted every `refit_every` labelled events or every 1/this of the
-/// labelled events seen, whichever is more (the training buffer samples the whole stream:
-/// a refit after a smaller share would learn from nearly the same rows).
-const MATURE_SHARE: u64 = 4;
+/// A mature model is refitted once `refit_every` labelled events, and 1/this of all those
+/// seen, came after its fit: the stream has grown by half since. The training buffer
+/// samples the whole stream, so a third of its rows are then new. At 1/4 (before), a
+/// quarter were, and a long stream was fitted half as often again for nearly the same
+/// model: over six seeds the forests' F1 was the same (mean of the three streams 0.854
+/// both), and a million-event backlog read 14 % faster, the fits being the cost.
+const MATURE_SHARE: u64 = 3;
 
 /// A drift brings the next refit forward to when 1/this of the labelled events seen have
 /// come since the last fit (at once when they have): the buffer samples the whole stream,
@@ -496,7 +499,7 @@ impl StreamModel {
                 .refit_every
                 .min(self.training_size.max(self.cfg.warmup))
         } else {
-            // A quarter of what was seen, once that is more: a long stream is not refitted
+            // A third of what was seen, once that is more: a long stream is not refitted
             // every few thousand events for ever (drift still brings a refit forward).
             self.cfg
                 .refit_every
@@ -511,7 +514,7 @@ impl StreamModel {
 
     /// The forest's warm-up and refit rules, counted in the normal events it learns from:
     /// while young, each refit waits as many events as the last one had; then every
-    /// `refit_every`, or every quarter of the normal events seen once that is more (its
+    /// `refit_every`, or once a third of the normal events seen came since (its
     /// buffer samples the whole stream, as the forest's does); on drift at once where it is
     /// the stream's only model (see `drifted`).
     fn regression_due(&self) -> bool {
@@ -521,7 +524,7 @@ impl StreamModel {
         }
         let interval = (self.cfg.refit_every as u64)
             .min(self.reg_fitted_at.max(self.cfg.warmup as u64))
-            .max(self.reg_fitted_at / MATURE_SHARE);
+            .max(self.reg_seen / MATURE_SHARE);
         fresh >= interval || (self.reg_refit_now && fresh > 0)
     }
 
