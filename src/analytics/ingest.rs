@@ -137,6 +137,10 @@ pub struct IngestBook {
     partitions: [Vec<PartitionBook>; 3],
     /// Loss found in trackers closed when their partition moved to another member and back.
     closed_lost: [u64; 3],
+    /// The loss of the open trackers, kept as they change: the consumer asks for the loss
+    /// after every batch it polls, and a walk over every producer's every entity there cost
+    /// in proportion to the entities, not to the events.
+    open_lost: [u64; 3],
     /// Messages deleted (by the broker's retention) before they could be read.
     expired: [u64; 3],
     /// Per stream.
@@ -192,15 +196,24 @@ impl IngestBook {
         seq: Option<u64>,
     ) -> Arrival {
         self.consumed += 1;
-        let books = &mut self.partitions[at.stream.index()];
-        let book = partition_book(books, at, &mut self.closed_lost[at.stream.index()]);
+        let i = at.stream.index();
+        let book = partition_book(
+            &mut self.partitions[i],
+            at,
+            (&mut self.closed_lost[i], &mut self.open_lost[i]),
+        );
         let Some(seq) = seq else {
             self.unsequenced += 1;
             self.analysed += 1;
             return Arrival::Unsequenced;
         };
         let duplicate = match book.trackers.get_mut(&TrackerRef(producer, entity)) {
-            Some(t) => t.record(seq),
+            Some(t) => {
+                let before = t.lost();
+                let duplicate = t.record(seq);
+                self.open_lost[i] = self.open_lost[i] + t.lost() - before;
+                duplicate
+            }
             None => {
                 let key = (CompactString::new(producer), CompactString::new(entity));
                 book.trackers.insert(key, SeqTracker::starting_at(seq));
@@ -317,16 +330,11 @@ impl IngestBook {
 
     fn lost_of(&self, stream: StreamKind) -> u64 {
         let i = stream.index();
-        let open: u64 = self.partitions[i]
-            .iter()
-            .flat_map(|b| b.trackers.values())
-            .map(SeqTracker::lost)
-            .sum();
-        self.closed_lost[i] + open + self.expired[i]
+        self.closed_lost[i] + self.open_lost[i] + self.expired[i]
     }
 
     pub fn snapshot(&self) -> IngestSnapshot {
-        // Each stream's trackers walked once; the total is their sum.
+        // Each stream's loss, kept as it changes; the total is their sum.
         let streams = StreamKind::ALL.map(|k| StreamIngest {
             lost: self.lost_of(k),
             duplicates: self.duplicates_of[k.index()],
@@ -355,11 +363,12 @@ impl IngestBook {
 }
 
 /// The book of the message's partition, once its first message after a rebalance has
-/// decided whether its trackers continue (their loss goes to `closed_lost` if not).
+/// decided whether its trackers continue (their loss moves from `open_lost` to
+/// `closed_lost` if not).
 fn partition_book<'a>(
     books: &'a mut Vec<PartitionBook>,
     at: Origin,
-    closed_lost: &mut u64,
+    (closed_lost, open_lost): (&mut u64, &mut u64),
 ) -> &'a mut PartitionBook {
     let p = usize::try_from(at.partition).unwrap_or(0);
     if books.len() <= p {
@@ -370,7 +379,9 @@ fn partition_book<'a>(
         book.resumed = false;
         // Past a gap of offsets, another member read the partition meanwhile.
         if book.last_offset.is_some_and(|last| at.offset > last + 1) {
-            *closed_lost += book.trackers.values().map(SeqTracker::lost).sum::<u64>();
+            let lost = book.trackers.values().map(SeqTracker::lost).sum::<u64>();
+            *closed_lost += lost;
+            *open_lost -= lost;
             book.trackers.clear();
         }
     }
@@ -396,6 +407,38 @@ mod tests {
             }
             let (lo, hi) = (*set.first().unwrap(), *set.last().unwrap());
             prop_assert_eq!(t.lost(), hi - lo + 1 - set.len() as u64);
+        }
+
+        /// The loss kept as trackers change is the loss a walk over every tracker finds,
+        /// through arrivals in any order, rebalances, partitions handed back further on,
+        /// retention and logs that went back.
+        #[test]
+        fn the_kept_loss_is_the_walked_loss(
+            steps in proptest::collection::vec((0u8..20, 0i32..3, 0u8..4, 0u64..60), 1..400),
+        ) {
+            let mut b = IngestBook::default();
+            let mut offsets = [0i64; 3];
+            for (op, partition, entity, seq) in steps {
+                let p = usize::try_from(partition).unwrap();
+                match op {
+                    0 => b.reassigned(),
+                    1 => offsets[p] += 50,
+                    2 => b.deleted_unread(StreamKind::Sensor, partition, 3),
+                    3 => b.rewound(StreamKind::Sensor, partition),
+                    _ => {
+                        offsets[p] += 1;
+                        let producer = if seq % 7 == 0 { "q" } else { "p" };
+                        let entity = format!("e{entity}");
+                        b.accept(at(partition, offsets[p]), producer, &entity, Some(seq));
+                    }
+                }
+                let walked: u64 = b.partitions[0]
+                    .iter()
+                    .flat_map(|x| x.trackers.values())
+                    .map(SeqTracker::lost)
+                    .sum();
+                prop_assert_eq!(b.lost(), b.closed_lost[0] + walked + b.expired[0]);
+            }
         }
     }
 
