@@ -221,10 +221,10 @@ const STALE_EVENTS: usize = 400;
 const STALE_SHARE: u64 = 64;
 
 /// How many labelled events a model may serve while its successor fits, once `labelled`
-/// have been seen: 400 for the first 25,600, then 1/64 of them. A long stream refits every
-/// sixteenth (after a drift) to half of what it had seen; being late by a sixty-fourth of it changes
-/// little in what the serving model knows, and a backlog read at full speed no longer waits
-/// for every fit (a million-event run: 125k → 141k events/s, medians of three).
+/// have been seen: 400 for the first 25,600, then 1/64 of them. A long stream refits after
+/// a sixteenth (on a drift) to a half of what it had seen; being late by a sixty-fourth of
+/// it changes little in what the serving model knows, and a backlog read at full speed no
+/// longer waits for every fit (a million-event run: 125k → 141k events/s, medians of three).
 pub(super) fn stale_limit(labelled: u64) -> usize {
     STALE_EVENTS.max(usize::try_from(labelled / STALE_SHARE).unwrap_or(usize::MAX))
 }
