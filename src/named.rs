@@ -45,6 +45,8 @@ macro_rules! named_enum {
         impl $name {
             /// The number of members.
             pub const COUNT: usize = [$($name::$variant),+].len();
+            /// Every member, in order (as an array: `Named::ALL` is this as a slice).
+            pub const ALL: [$name; $name::COUNT] = [$($name::$variant),+];
             /// Every name, in order.
             pub const NAMES: &'static [&'static str] = &[$($text),+];
 
@@ -60,7 +62,7 @@ macro_rules! named_enum {
         }
 
         impl $crate::named::Named for $name {
-            const ALL: &'static [Self] = &[$($name::$variant),+];
+            const ALL: &'static [Self] = &$name::ALL;
             fn name(self) -> &'static str {
                 $name::name(self)
             }

@@ -17,7 +17,7 @@ use hashbrown::{Equivalent, HashMap};
 use serde::Serialize;
 
 use crate::codec::{Notes, Reject, RejectReason};
-use crate::streams::StreamKind;
+use crate::streams::{PerStream, StreamKind};
 
 /// The sequence numbers seen of one producer's entity: everything from `lo` up to `next`
 /// (the usual, in-order case, in two numbers), and what came out of order above or below.
@@ -133,21 +133,21 @@ pub struct IngestBook {
     rejected_total: u64,
     unknown_fields: BTreeMap<String, u64>,
     unreadable_fields: BTreeMap<&'static str, u64>,
-    /// Per stream (by index), per partition (by id).
-    partitions: [Vec<PartitionBook>; 3],
+    /// Per stream, per partition (by id).
+    partitions: PerStream<Vec<PartitionBook>>,
     /// Loss found in trackers closed when their partition moved to another member and back.
-    closed_lost: [u64; 3],
+    closed_lost: PerStream<u64>,
     /// The loss of the open trackers, kept as they change: the consumer asks for the loss
     /// after every batch it polls, and a walk over every producer's every entity there cost
     /// in proportion to the entities, not to the events.
-    open_lost: [u64; 3],
+    open_lost: PerStream<u64>,
     /// Messages deleted (by the broker's retention) before they could be read.
-    expired: [u64; 3],
+    expired: PerStream<u64>,
     /// Per stream.
-    duplicates_of: [u64; 3],
+    duplicates_of: PerStream<u64>,
     /// Partitions whose log went back (a broker that lost its data).
     rewinds: u64,
-    producers: [BTreeSet<CompactString>; 3],
+    producers: PerStream<BTreeSet<CompactString>>,
     /// Events of other producers, left out by a reader of one producer's events (`bench`).
     foreign: u64,
 }
@@ -175,8 +175,8 @@ pub struct IngestSnapshot {
     pub producers: usize,
     /// Events of other producers, left out (see `IngestBook::foreign`).
     pub foreign: u64,
-    /// Loss and duplicates per stream (by index).
-    pub streams: [StreamIngest; 3],
+    /// Loss and duplicates per stream.
+    pub streams: PerStream<StreamIngest>,
 }
 
 /// One stream's share of the loss and duplicates.
@@ -196,7 +196,7 @@ impl IngestBook {
         seq: Option<u64>,
     ) -> Arrival {
         self.consumed += 1;
-        let i = at.stream.index();
+        let i = at.stream;
         let book = partition_book(
             &mut self.partitions[i],
             at,
@@ -217,13 +217,13 @@ impl IngestBook {
             None => {
                 let key = (CompactString::new(producer), CompactString::new(entity));
                 book.trackers.insert(key, SeqTracker::starting_at(seq));
-                self.producers[at.stream.index()].insert(CompactString::new(producer));
+                self.producers[at.stream].insert(CompactString::new(producer));
                 false
             }
         };
         if duplicate {
             self.duplicates += 1;
-            self.duplicates_of[at.stream.index()] += 1;
+            self.duplicates_of[at.stream] += 1;
             Arrival::Duplicate
         } else {
             self.analysed += 1;
@@ -234,7 +234,7 @@ impl IngestBook {
     /// Partitions were assigned anew: each partition's next message decides whether its
     /// trackers continue (see `partition`).
     pub fn reassigned(&mut self) {
-        for book in self.partitions.iter_mut().flatten() {
+        for book in self.partitions.values_mut().flatten() {
             book.resumed = true;
         }
     }
@@ -281,7 +281,7 @@ impl IngestBook {
 
     /// `n` messages were deleted before they could be read: lost, though no `seq` says so.
     pub fn expired(&mut self, stream: StreamKind, n: u64) {
-        self.expired[stream.index()] += n;
+        self.expired[stream] += n;
     }
 
     /// `n` messages of a partition were deleted by retention before this consumer, reading
@@ -292,7 +292,7 @@ impl IngestBook {
         self.expired(stream, n);
         if let Some(b) = usize::try_from(partition)
             .ok()
-            .and_then(|p| self.partitions[stream.index()].get_mut(p))
+            .and_then(|p| self.partitions[stream].get_mut(p))
         {
             b.resumed = true;
         }
@@ -303,7 +303,7 @@ impl IngestBook {
     /// that as loss.
     pub fn rewound(&mut self, stream: StreamKind, partition: i32) {
         self.rewinds += 1;
-        let books = &mut self.partitions[stream.index()];
+        let books = &mut self.partitions[stream];
         if let Some(b) = usize::try_from(partition)
             .ok()
             .and_then(|p| books.get_mut(p))
@@ -317,7 +317,7 @@ impl IngestBook {
     /// `rewound`, for all of them at once.
     pub fn log_replaced(&mut self) {
         self.rewinds += 1;
-        for b in self.partitions.iter_mut().flatten() {
+        for b in self.partitions.values_mut().flatten() {
             b.resumed = false;
             b.last_offset = None;
         }
@@ -329,15 +329,15 @@ impl IngestBook {
     }
 
     fn lost_of(&self, stream: StreamKind) -> u64 {
-        let i = stream.index();
+        let i = stream;
         self.closed_lost[i] + self.open_lost[i] + self.expired[i]
     }
 
     pub fn snapshot(&self) -> IngestSnapshot {
         // Each stream's loss, kept as it changes; the total is their sum.
-        let streams = StreamKind::ALL.map(|k| StreamIngest {
+        let streams = PerStream::from_fn(|k| StreamIngest {
             lost: self.lost_of(k),
-            duplicates: self.duplicates_of[k.index()],
+            duplicates: self.duplicates_of[k],
         });
         IngestSnapshot {
             foreign: self.foreign,
@@ -349,14 +349,14 @@ impl IngestBook {
                 .iter()
                 .map(|(k, v)| (k.name(), v.clone()))
                 .collect(),
-            lost: streams.iter().map(|s| s.lost).sum(),
-            expired: self.expired.iter().sum(),
+            lost: streams.values().map(|s| s.lost).sum(),
+            expired: self.expired.values().sum(),
             rewinds: self.rewinds,
             duplicates: self.duplicates,
             unsequenced: self.unsequenced,
             unknown_fields: self.unknown_fields.clone(),
             unreadable_fields: self.unreadable_fields.clone(),
-            producers: self.producers.iter().map(BTreeSet::len).sum(),
+            producers: self.producers.values().map(BTreeSet::len).sum(),
             streams,
         }
     }
@@ -432,12 +432,12 @@ mod tests {
                         b.accept(at(partition, offsets[p]), producer, &entity, Some(seq));
                     }
                 }
-                let walked: u64 = b.partitions[0]
+                let walked: u64 = b.partitions[StreamKind::Sensor]
                     .iter()
                     .flat_map(|x| x.trackers.values())
                     .map(SeqTracker::lost)
                     .sum();
-                prop_assert_eq!(b.lost(), b.closed_lost[0] + walked + b.expired[0]);
+                prop_assert_eq!(b.lost(), b.closed_lost[StreamKind::Sensor] + walked + b.expired[StreamKind::Sensor]);
             }
         }
     }

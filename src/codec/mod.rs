@@ -17,7 +17,9 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::named_enum;
-use crate::streams::{Event, LogEntry, SensorReading, StreamKind, Timestamp, Transaction};
+use crate::streams::{
+    Event, LogEntry, PerStream, SensorReading, StreamKind, Timestamp, Transaction,
+};
 pub use reader::Notes;
 pub use schema::MAX_MAGNITUDE;
 use schema::{Field, Schema};
@@ -94,7 +96,7 @@ pub fn fields(kind: StreamKind) -> &'static [Field] {
 }
 
 /// Our own topics' codecs, for callers that read what our producers write.
-static OURS: LazyLock<[Codec; 3]> = LazyLock::new(|| StreamKind::ALL.map(Codec::new));
+static OURS: LazyLock<PerStream<Codec>> = LazyLock::new(|| PerStream::from_fn(Codec::new));
 
 impl Codec {
     /// The topic of `kind` with our field names.
@@ -154,7 +156,7 @@ impl Codec {
 
     /// Our codec of `kind`'s topic, shared.
     pub fn ours(kind: StreamKind) -> &'static Codec {
-        &OURS[kind.index()]
+        &OURS[kind]
     }
 
     pub fn kind(&self) -> StreamKind {

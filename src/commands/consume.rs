@@ -119,7 +119,7 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
             let lags = s.health.lag.iter().filter(|l| l.stream == st.stream);
             let lag: i64 = lags.clone().map(|l| l.lag).sum();
             let lag_s = lags.map(|l| l.lag_s).fold(0.0, f64::max);
-            let ingest = s.ingest.streams[st.stream.index()];
+            let ingest = s.ingest.streams[st.stream];
             json!({
                 "type": "stats",
                 "stream": st.stream.name(),

@@ -12,7 +12,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::{PerStream, StreamKind};
 
 /// Unconsumed events per stream the producer may run ahead of the consumer: a fraction of a
 /// second of the consumer's pace, and a few MiB per topic, well inside what the embedded
@@ -47,11 +47,11 @@ pub struct LagGate {
     /// Whether the consumer has its partitions: until then the gate is closed.
     assigned: AtomicBool,
     /// Per stream: the consumer's position in each partition it owns (-1: not owned).
-    positions: [Marks; 3],
+    positions: PerStream<Marks>,
     /// Per stream: the log end the consumer's last fetch saw.
-    fetched_ends: [Marks; 3],
+    fetched_ends: PerStream<Marks>,
     /// Per stream: one past the highest offset the producer had acknowledged.
-    acked_ends: [Marks; 3],
+    acked_ends: PerStream<Marks>,
 }
 
 impl std::fmt::Debug for LagGate {
@@ -74,16 +74,16 @@ impl LagGate {
             window,
             span: AtomicUsize::new(0),
             assigned: AtomicBool::new(false),
-            positions: std::array::from_fn(|_| Marks::new()),
-            fetched_ends: std::array::from_fn(|_| Marks::new()),
-            acked_ends: std::array::from_fn(|_| Marks::new()),
+            positions: PerStream::from_fn(|_| Marks::new()),
+            fetched_ends: PerStream::from_fn(|_| Marks::new()),
+            acked_ends: PerStream::from_fn(|_| Marks::new()),
         }
     }
 
     /// The consumer's partitions changed: forget the old positions; `assigned` says whether
     /// it has any.
     pub fn reassigned(&self, assigned: bool) {
-        for m in &self.positions {
+        for m in self.positions.values() {
             m.0.iter().for_each(|a| a.store(-1, Ordering::Relaxed));
         }
         self.assigned.store(assigned, Ordering::Release);
@@ -93,7 +93,7 @@ impl LagGate {
     /// the gate), and the log end its last fetch saw (-1: none yet).
     pub fn consumer_at(&self, stream: StreamKind, partition: i32, position: Option<i64>, end: i64) {
         let position = position.unwrap_or(UNKNOWN);
-        let i = stream.index();
+        let i = stream;
         if let Ok(p) = usize::try_from(partition) {
             self.span
                 .fetch_max((p + 1).min(MAX_PARTITIONS), Ordering::Relaxed);
@@ -108,7 +108,7 @@ impl LagGate {
 
     /// The producer's message at `offset` was acknowledged.
     pub fn acked(&self, stream: StreamKind, partition: i32, offset: i64) {
-        if let Some(a) = self.acked_ends[stream.index()].get(partition) {
+        if let Some(a) = self.acked_ends[stream].get(partition) {
             a.fetch_max(offset + 1, Ordering::Relaxed);
         }
     }
@@ -125,7 +125,7 @@ impl LagGate {
         if !self.assigned.load(Ordering::Acquire) {
             return None;
         }
-        let i = stream.index();
+        let i = stream;
         let span = self.span.load(Ordering::Relaxed);
         let mut lag = 0u64;
         for (p, pos) in self.positions[i].0[..span].iter().enumerate() {

@@ -23,7 +23,7 @@ use super::KafkaError;
 use super::gate::LagGate;
 use crate::config::Settings;
 use streamwatch::codec::Codec;
-use streamwatch::streams::{Generator, GeneratorConfig, StreamKind, Timestamp};
+use streamwatch::streams::{Generator, GeneratorConfig, PerStream, StreamKind, Timestamp};
 
 /// How long a producer told to stop waits for the messages in flight (a run that ends on its
 /// own waits for all of them, up to the message timeout): a user stopping it during a broker
@@ -71,7 +71,7 @@ struct Counters {
 /// Shared between the producer thread, librdkafka's delivery callback and readers.
 #[derive(Debug, Default)]
 pub struct DeliveryBook {
-    streams: [Counters; 3],
+    streams: PerStream<Counters>,
     /// The idempotent producer has its producer id, so it can deliver (see `ready_first`);
     /// known only while statistics are on.
     has_producer_id: AtomicBool,
@@ -110,7 +110,7 @@ impl StreamDelivery {
 
 impl DeliveryBook {
     pub fn stream(&self, kind: StreamKind) -> StreamDelivery {
-        let c = &self.streams[kind.index()];
+        let c = &self.streams[kind];
         let sent = c.sent.load(Ordering::Relaxed);
         let acked = c.acked.load(Ordering::Relaxed);
         let failed = c.failed.load(Ordering::Relaxed);
@@ -141,7 +141,7 @@ impl DeliveryBook {
     }
 
     fn set_state(&self, kind: StreamKind, s: RunState, rate: f64) {
-        let c = &self.streams[kind.index()];
+        let c = &self.streams[kind];
         c.state.store(s as u64, Ordering::Relaxed);
         c.rate_milli
             .store((rate * 1000.0) as u64, Ordering::Relaxed);
@@ -176,13 +176,14 @@ impl ProducerContext for DeliveryContext {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, stream: usize) {
-        let Some(c) = self.book.streams.get(stream) else {
+        let Some(&kind) = StreamKind::ALL.get(stream) else {
             return;
         };
+        let c = &self.book.streams[kind];
         match result {
             Ok(m) => {
                 c.acked.fetch_add(1, Ordering::Relaxed);
-                if let (Some(g), Some(&kind)) = (&self.gate, StreamKind::ALL.get(stream)) {
+                if let Some(g) = &self.gate {
                     g.acked(kind, m.partition(), m.offset());
                 }
             }
@@ -268,7 +269,7 @@ impl ProducerHandle {
             // A producer remade after a fatal error is not waited for: no statistics.
             Box::new(move || create(&settings, &brokers, &book, gate.clone(), false))
         };
-        let topics = StreamKind::ALL.map(|k| Outlet {
+        let topics = PerStream::from_fn(|k| Outlet {
             topic: settings.topic(k),
             codec: settings.codec(k).clone(),
         });
@@ -442,9 +443,9 @@ type Remake = Box<dyn Fn() -> Result<ThreadedProducer<DeliveryContext>, KafkaErr
 struct Pump {
     producer: ThreadedProducer<DeliveryContext>,
     remake: Remake,
-    /// Per stream (by index): where its events go and how they are written.
-    topics: [Outlet; 3],
-    pacers: Vec<Pacer>,
+    /// Per stream: where its events go and how they are written.
+    topics: PerStream<Outlet>,
+    pacers: PerStream<Pacer>,
     book: Arc<DeliveryBook>,
     control: Receiver<Control>,
     count: u64,
@@ -455,46 +456,43 @@ struct Pump {
     stopped: bool,
     gate: Option<Arc<LagGate>>,
     /// Per stream: events an unpaced stream may still send before asking the gate again.
-    credit: [u64; 3],
+    credit: PerStream<u64>,
 }
 
 impl Pump {
     fn new(
         producer: ThreadedProducer<DeliveryContext>,
         remake: Remake,
-        topics: [Outlet; 3],
+        topics: PerStream<Outlet>,
         plan: ProducerPlan,
         book: Arc<DeliveryBook>,
         control: Receiver<Control>,
     ) -> Self {
         let now = Instant::now();
-        let pacers = StreamKind::ALL
-            .iter()
-            .map(|&kind| {
-                let state = if plan.streams.contains(&kind) {
-                    RunState::Running
-                } else {
-                    RunState::Stopped
-                };
-                book.set_state(kind, state, plan.rate);
-                let mut p = Pacer {
-                    kind,
-                    generator: Generator::new(kind, &plan.generator),
-                    state,
-                    rate: plan.rate,
-                    anchor: now,
-                    anchor_ms: 0,
-                    since_anchor: 0,
-                    produced: 0,
-                    last_ms: 0,
-                };
-                p.reanchor();
-                if let Some(start) = plan.start {
-                    (p.anchor_ms, p.last_ms) = (start.millis(), start.millis());
-                }
-                p
-            })
-            .collect();
+        let pacers = PerStream::from_fn(|kind| {
+            let state = if plan.streams.contains(&kind) {
+                RunState::Running
+            } else {
+                RunState::Stopped
+            };
+            book.set_state(kind, state, plan.rate);
+            let mut p = Pacer {
+                kind,
+                generator: Generator::new(kind, &plan.generator),
+                state,
+                rate: plan.rate,
+                anchor: now,
+                anchor_ms: 0,
+                since_anchor: 0,
+                produced: 0,
+                last_ms: 0,
+            };
+            p.reanchor();
+            if let Some(start) = plan.start {
+                (p.anchor_ms, p.last_ms) = (start.millis(), start.millis());
+            }
+            p
+        });
         Self {
             producer,
             remake,
@@ -508,7 +506,7 @@ impl Pump {
             buf: Vec::with_capacity(512),
             stopped: false,
             gate: plan.gate,
-            credit: [0; 3],
+            credit: PerStream::default(),
         }
     }
 
@@ -534,7 +532,7 @@ impl Pump {
                 break;
             }
             match self.next_due() {
-                Some((i, due)) => {
+                Some((kind, due)) => {
                     // Unpaced streams are due from the start: no clock to read.
                     let now = if due > self.started {
                         Instant::now()
@@ -546,7 +544,7 @@ impl Pump {
                         look = true;
                         continue;
                     }
-                    self.produce_one(i);
+                    self.produce_one(kind);
                     produced += 1;
                 }
                 None => {
@@ -588,15 +586,14 @@ impl Pump {
         }
     }
 
-    fn next_due(&mut self) -> Option<(usize, Instant)> {
+    fn next_due(&mut self) -> Option<(StreamKind, Instant)> {
         self.refill_credit();
         self.pacers
             .iter()
-            .enumerate()
             .filter(|(_, p)| p.state == RunState::Running)
-            .map(|(i, p)| (i, self.due(p), p.produced))
+            .map(|(kind, p)| (kind, self.due(p), p.produced))
             .min_by_key(|&(_, due, produced)| (due, produced))
-            .map(|(i, due, _)| (i, due))
+            .map(|(kind, due, _)| (kind, due))
     }
 
     /// Asks the gate, for each unpaced stream that has used its credit, how far it may run
@@ -605,8 +602,8 @@ impl Pump {
         let Some(gate) = &self.gate else {
             return;
         };
-        for p in &self.pacers {
-            let credit = &mut self.credit[p.kind.index()];
+        for p in self.pacers.values() {
+            let credit = &mut self.credit[p.kind];
             if p.rate <= 0.0 && *credit == 0 {
                 *credit = gate.credit(p.kind, self.book.stream(p.kind).in_flight);
             }
@@ -616,7 +613,7 @@ impl Pump {
     /// When `p`'s next event is due; an unpaced stream held by its gate is looked at again
     /// in a millisecond.
     fn due(&self, p: &Pacer) -> Instant {
-        let held = p.rate <= 0.0 && self.gate.is_some() && self.credit[p.kind.index()] == 0;
+        let held = p.rate <= 0.0 && self.gate.is_some() && self.credit[p.kind] == 0;
         if held {
             return Instant::now() + Duration::from_millis(1);
         }
@@ -649,7 +646,7 @@ impl Pump {
             Control::Pause(k) => (k, Some(RunState::Paused), None),
             Control::SetRate(k, r) => (k, None, Some(r.max(0.0))),
         };
-        let p = &mut self.pacers[kind.index()];
+        let p = &mut self.pacers[kind];
         if let Some(s) = state {
             p.state = s;
         }
@@ -662,20 +659,19 @@ impl Pump {
         true
     }
 
-    fn produce_one(&mut self, i: usize) {
-        let p = &mut self.pacers[i];
-        let credit = &mut self.credit[p.kind.index()];
+    fn produce_one(&mut self, kind: StreamKind) {
+        let p = &mut self.pacers[kind];
+        let credit = &mut self.credit[kind];
         *credit = credit.saturating_sub(1);
         let at = p.event_time();
         let event = p.generator.next_event(at);
         p.produced += 1;
         p.since_anchor += 1;
         p.last_ms = at.millis();
-        let kind = p.kind;
         self.buf.clear();
-        let outlet = &self.topics[kind.index()];
+        let outlet = &self.topics[kind];
         outlet.codec.encode_into(&event, &mut self.buf);
-        let counters = &self.book.streams[kind.index()];
+        let counters = &self.book.streams[kind];
         counters.sent.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes
@@ -708,7 +704,7 @@ impl Pump {
             tracing::warn!(error = %e, "flush did not complete");
         }
         let elapsed = self.started.elapsed().as_secs_f64();
-        for p in &self.pacers {
+        for p in self.pacers.values() {
             self.book.set_state(p.kind, RunState::Stopped, p.rate);
         }
         summary(&self.book, elapsed)

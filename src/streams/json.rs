@@ -8,7 +8,8 @@
 
 use serde_json::ser::{CompactFormatter, Formatter};
 
-use super::{Label, LogEntry, SensorReading, Timestamp, Transaction};
+use super::{LogEntry, SensorReading, Timestamp, Transaction};
+use crate::named::Named;
 
 /// One JSON object being written into `out`.
 struct Object<'a> {
@@ -97,7 +98,7 @@ pub(super) fn sensor(e: &SensorReading, out: &mut Vec<u8>) {
         .f64("pressure", e.pressure)
         .str("status", e.status.name())
         .time("timestamp", e.timestamp)
-        .close(e.seq, &e.producer_id, e.label.map(Label::name));
+        .close(e.seq, &e.producer_id, e.label.map(Named::name));
 }
 
 pub(super) fn transaction(e: &Transaction, out: &mut Vec<u8>) {
@@ -111,7 +112,7 @@ pub(super) fn transaction(e: &Transaction, out: &mut Vec<u8>) {
         .str("payment_method", &e.payment_method)
         .str("location", &e.location)
         .time("timestamp", e.timestamp)
-        .close(e.seq, &e.producer_id, e.label.map(Label::name));
+        .close(e.seq, &e.producer_id, e.label.map(Named::name));
 }
 
 pub(super) fn log(e: &LogEntry, out: &mut Vec<u8>) {
@@ -123,5 +124,5 @@ pub(super) fn log(e: &LogEntry, out: &mut Vec<u8>) {
         .u64("status_code", u64::from(e.status_code))
         .f64("response_time_ms", e.response_time_ms)
         .str("message", &e.message)
-        .close(e.seq, &e.producer_id, e.label.map(Label::name));
+        .close(e.seq, &e.producer_id, e.label.map(Named::name));
 }

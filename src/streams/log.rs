@@ -75,32 +75,20 @@ impl Serialize for LogLevel {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LogLabel {
-    Normal,
-    ErrorBurst,
-    LatencyDegradation,
-    #[serde(rename = "5xx_storm")]
-    Storm5xx,
-}
-
-impl Label for LogLabel {
-    const ALL: &'static [Self] = &[
-        Self::Normal,
-        Self::ErrorBurst,
-        Self::LatencyDegradation,
-        Self::Storm5xx,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Self::Normal => "normal",
-            Self::ErrorBurst => "error_burst",
-            Self::LatencyDegradation => "latency_degradation",
-            Self::Storm5xx => "5xx_storm",
-        }
+crate::named_enum! {
+    /// The stream's ground-truth labels, `normal` first.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum LogLabel {
+        Normal = "normal",
+        ErrorBurst = "error_burst",
+        LatencyDegradation = "latency_degradation",
+        #[serde(rename = "5xx_storm")]
+        Storm5xx = "5xx_storm",
     }
 }
+
+impl Label for LogLabel {}
 
 /// An endpoint of a service.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -7,6 +7,7 @@
 
 mod json;
 pub mod log;
+mod per_stream;
 pub mod sensor;
 pub mod timestamp;
 pub mod transaction;
@@ -16,23 +17,27 @@ use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::named::Named;
+
 pub use log::{LogEntry, LogGenerator, LogLabel};
+pub use per_stream::PerStream;
 pub use sensor::{SensorGenerator, SensorLabel, SensorReading};
 pub use timestamp::Timestamp;
 pub use transaction::{Transaction, TransactionGenerator, TransactionLabel};
 
-/// Which of the three streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StreamKind {
-    Sensor,
-    Transaction,
-    Log,
+crate::named_enum! {
+    /// Which of the three streams. The registry of streams: a new stream is a member here,
+    /// with its topic, labels and types in the matches below, which the compiler points at.
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum StreamKind {
+        Sensor = "sensor",
+        Transaction = "transaction",
+        Log = "log",
+    }
 }
 
 impl StreamKind {
-    pub const ALL: [StreamKind; 3] = [StreamKind::Sensor, StreamKind::Transaction, StreamKind::Log];
-
     /// The topic name without prefix.
     pub fn topic(self) -> &'static str {
         match self {
@@ -42,30 +47,21 @@ impl StreamKind {
         }
     }
 
-    /// The short name used in JSON output and on screen.
-    pub fn name(self) -> &'static str {
+    /// The names of the stream's labels, `normal` first (a model's classes).
+    pub fn label_names(self) -> &'static [&'static str] {
         match self {
-            StreamKind::Sensor => "sensor",
-            StreamKind::Transaction => "transaction",
-            StreamKind::Log => "log",
+            StreamKind::Sensor => SensorLabel::NAMES,
+            StreamKind::Transaction => TransactionLabel::NAMES,
+            StreamKind::Log => LogLabel::NAMES,
         }
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
     }
 }
 
-/// A ground-truth label: `normal` or the kind of incident the generator injected.
-pub trait Label: Copy + Eq + std::fmt::Debug + 'static {
-    /// Every label of the stream, `normal` first.
-    const ALL: &'static [Self];
-    fn name(self) -> &'static str;
+/// A ground-truth label: `normal` (always the first member) or the kind of incident the
+/// generator injected.
+pub trait Label: Named {
     fn is_incident(self) -> bool {
         self.index() != 0
-    }
-    fn index(self) -> usize {
-        Self::ALL.iter().position(|l| *l == self).unwrap_or(0)
     }
 }
 
@@ -149,9 +145,9 @@ impl Event {
 
     pub fn label_name(&self) -> Option<&'static str> {
         match self {
-            Event::Sensor(e) => e.label.map(Label::name),
-            Event::Transaction(e) => e.label.map(Label::name),
-            Event::Log(e) => e.label.map(Label::name),
+            Event::Sensor(e) => e.label.map(Named::name),
+            Event::Transaction(e) => e.label.map(Named::name),
+            Event::Log(e) => e.label.map(Named::name),
         }
     }
 

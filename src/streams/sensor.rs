@@ -74,34 +74,20 @@ impl Serialize for SensorStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SensorLabel {
-    Normal,
-    Spike,
-    Drift,
-    Stuck,
-    Dropout,
-}
-
-impl Label for SensorLabel {
-    const ALL: &'static [Self] = &[
-        Self::Normal,
-        Self::Spike,
-        Self::Drift,
-        Self::Stuck,
-        Self::Dropout,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Self::Normal => "normal",
-            Self::Spike => "spike",
-            Self::Drift => "drift",
-            Self::Stuck => "stuck",
-            Self::Dropout => "dropout",
-        }
+crate::named_enum! {
+    /// The stream's ground-truth labels, `normal` first.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum SensorLabel {
+        Normal = "normal",
+        Spike = "spike",
+        Drift = "drift",
+        Stuck = "stuck",
+        Dropout = "dropout",
     }
 }
+
+impl Label for SensorLabel {}
 
 const LOCATIONS: &[&str] = &[
     "server-room-1",

@@ -9,8 +9,6 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::named::Named;
-
 use super::{
     GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, pick, round_to,
     start_probability, stream_rng,
@@ -36,37 +34,21 @@ pub struct Transaction {
     pub label: Option<TransactionLabel>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransactionLabel {
-    Normal,
-    LargeAmount,
-    VelocityFraud,
-    LocationFraud,
-    OddHoursFraud,
-    CardTesting,
-}
-
-impl Label for TransactionLabel {
-    const ALL: &'static [Self] = &[
-        Self::Normal,
-        Self::LargeAmount,
-        Self::VelocityFraud,
-        Self::LocationFraud,
-        Self::OddHoursFraud,
-        Self::CardTesting,
-    ];
-    fn name(self) -> &'static str {
-        match self {
-            Self::Normal => "normal",
-            Self::LargeAmount => "large_amount",
-            Self::VelocityFraud => "velocity_fraud",
-            Self::LocationFraud => "location_fraud",
-            Self::OddHoursFraud => "odd_hours_fraud",
-            Self::CardTesting => "card_testing",
-        }
+crate::named_enum! {
+    /// The stream's ground-truth labels, `normal` first.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum TransactionLabel {
+        Normal = "normal",
+        LargeAmount = "large_amount",
+        VelocityFraud = "velocity_fraud",
+        LocationFraud = "location_fraud",
+        OddHoursFraud = "odd_hours_fraud",
+        CardTesting = "card_testing",
     }
 }
+
+impl Label for TransactionLabel {}
 
 /// A city where customers live or pay.
 #[derive(Debug, Clone, Copy, PartialEq)]

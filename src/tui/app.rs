@@ -13,7 +13,7 @@ use super::keys::{Action, action_for};
 use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerSnapshot};
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
 use streamwatch::analytics::{Alert, Severity};
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::{PerStream, StreamKind};
 
 /// Problems of the app itself kept for the alerts panel.
 pub const PROBLEM_HISTORY: usize = 50;
@@ -64,11 +64,11 @@ pub struct App {
     pub shown: Option<Box<ConsumerSnapshot>>,
     latest: Option<Box<ConsumerSnapshot>>,
     pub frozen: bool,
-    pub delivery: [StreamDelivery; 3],
-    pub produced_rate: [f64; 3],
-    last_acked: [u64; 3],
+    pub delivery: PerStream<StreamDelivery>,
+    pub produced_rate: PerStream<f64>,
+    last_acked: PerStream<u64>,
     last_tick: Duration,
-    pub rates: [f64; 3],
+    pub rates: PerStream<f64>,
     pub problems: VecDeque<Problem>,
     pub alert_scroll: usize,
     pub help: bool,
@@ -83,7 +83,7 @@ pub struct App {
 
 impl App {
     pub fn new(broker: String, embedded: bool, rate: f64, running: &[StreamKind]) -> Self {
-        let delivery = StreamKind::ALL.map(|k| {
+        let delivery = PerStream::from_fn(|k| {
             let state = if running.contains(&k) {
                 RunState::Running
             } else {
@@ -101,10 +101,10 @@ impl App {
             latest: None,
             frozen: false,
             delivery,
-            produced_rate: [0.0; 3],
-            last_acked: [0; 3],
+            produced_rate: PerStream::default(),
+            last_acked: PerStream::default(),
             last_tick: Duration::ZERO,
-            rates: [rate; 3],
+            rates: PerStream::splat(rate),
             problems: VecDeque::new(),
             alert_scroll: 0,
             help: false,
@@ -204,9 +204,9 @@ impl App {
         let dt = (uptime.saturating_sub(self.last_tick)).as_secs_f64();
         // Over a second or more: a producer paced by its consumer sends in bursts.
         if dt >= 1.0 {
-            for (i, d) in delivery.iter().enumerate() {
-                self.produced_rate[i] = d.acked.saturating_sub(self.last_acked[i]) as f64 / dt;
-                self.last_acked[i] = d.acked;
+            for (k, d) in delivery.iter() {
+                self.produced_rate[k] = d.acked.saturating_sub(self.last_acked[k]) as f64 / dt;
+                self.last_acked[k] = d.acked;
             }
             self.last_tick = uptime;
         }
@@ -304,12 +304,12 @@ impl App {
     }
 
     fn state(&self, k: StreamKind) -> RunState {
-        self.delivery[k.index()].state
+        self.delivery[k].state
     }
 
     fn set_state(&mut self, k: StreamKind, s: RunState) {
         // Shown at once; the producer's own report confirms it on the next tick.
-        self.delivery[k.index()].state = s;
+        self.delivery[k].state = s;
     }
 
     fn toggle(&mut self, k: StreamKind) -> Effect {
@@ -358,7 +358,7 @@ impl App {
     }
 
     fn step_rate(&mut self, k: StreamKind, up: bool) -> Effect {
-        let cur = self.rates[k.index()];
+        let cur = self.rates[k];
         let at = RATE_STEPS
             .iter()
             .position(|&r| r == cur)
@@ -373,7 +373,7 @@ impl App {
         } else {
             at.saturating_sub(1)
         };
-        self.rates[k.index()] = RATE_STEPS[next];
+        self.rates[k] = RATE_STEPS[next];
         Effect::Producer(Control::SetRate(k, RATE_STEPS[next]))
     }
 

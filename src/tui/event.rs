@@ -12,7 +12,7 @@ use tokio::time::{Interval, MissedTickBehavior};
 
 use crate::kafka::consumer::ConsumerEvent;
 use crate::kafka::producer::{DeliveryBook, StreamDelivery};
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::PerStream;
 
 #[derive(Debug)]
 pub enum Event {
@@ -33,7 +33,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tick {
     pub uptime: Duration,
-    pub delivery: [StreamDelivery; 3],
+    pub delivery: PerStream<StreamDelivery>,
     pub producer_error: Option<String>,
 }
 
@@ -117,7 +117,7 @@ impl Events {
     fn tick_now(&self) -> Tick {
         Tick {
             uptime: self.started.elapsed(),
-            delivery: StreamKind::ALL.map(|k| self.book.stream(k)),
+            delivery: PerStream::from_fn(|k| self.book.stream(k)),
             producer_error: self.book.last_error(),
         }
     }

@@ -20,7 +20,7 @@ use streamwatch::analytics::latency::Latency;
 use streamwatch::analytics::{AnalyzerConfig, StreamAnalyzer};
 use streamwatch::ml::{BinaryScores, MlConfig, ModelSnapshot, StreamModel};
 use streamwatch::streams::{
-    Event as StreamEvent, Generator, GeneratorConfig, StreamKind, Timestamp,
+    Event as StreamEvent, Generator, GeneratorConfig, PerStream, StreamKind, Timestamp,
 };
 
 /// A consumer snapshot after 6,000 seeded events per stream, with the few values that depend
@@ -186,10 +186,10 @@ fn delivery(state: RunState) -> StreamDelivery {
 fn tick(secs: u64, acked: u64) -> Event {
     Event::Tick(Box::new(Tick {
         uptime: Duration::from_secs(secs),
-        delivery: [StreamDelivery {
+        delivery: PerStream::splat(StreamDelivery {
             acked,
             ..delivery(RunState::Running)
-        }; 3],
+        }),
         producer_error: None,
     }))
 }
@@ -304,7 +304,10 @@ fn s_stops_and_starts_the_shown_stream_and_capital_s_all() {
         press(&mut app, key('s')),
         vec![Effect::Producer(Control::Stop(StreamKind::Transaction))]
     );
-    assert_eq!(app.delivery[1].state, RunState::Stopped);
+    assert_eq!(
+        app.delivery[StreamKind::Transaction].state,
+        RunState::Stopped
+    );
     assert_eq!(
         press(&mut app, key('s')),
         vec![Effect::Producer(Control::Start(StreamKind::Transaction))]
@@ -330,7 +333,7 @@ fn p_pauses_and_resumes_and_rate_keys_step() {
         press(&mut app, key('p')),
         vec![Effect::Producer(Control::Pause(StreamKind::Log))]
     );
-    assert_eq!(app.delivery[2].state, RunState::Paused);
+    assert_eq!(app.delivery[StreamKind::Log].state, RunState::Paused);
     assert_eq!(
         press(&mut app, key('p')),
         vec![Effect::Producer(Control::Resume(StreamKind::Log))]
@@ -557,7 +560,7 @@ fn the_header_follows_an_outage() {
     app.update(snapshot(snap.clone()));
     let mut t = tick(76, 6000);
     if let Event::Tick(tk) = &mut t {
-        tk.delivery[0].in_flight = 1234;
+        tk.delivery[StreamKind::Sensor].in_flight = 1234;
     }
     app.update(t);
     let text = screen_text(&render(&app, 120, 40));

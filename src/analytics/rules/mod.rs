@@ -19,7 +19,7 @@ use super::anomaly::ZOutcome;
 use super::config::AnalyzerConfig;
 use super::features::{FeatureVector, LogFeature, SensorFeature, TransactionFeature};
 use crate::named::Named;
-use crate::streams::{Event, Label, StreamKind, Timestamp};
+use crate::streams::{Event, StreamKind, Timestamp};
 
 /// Per-entity state by entity name. Names up to 24 bytes (every generated id) sit inline in
 /// the table, so a lookup among 10,000 customers touches the table and not a string elsewhere,
@@ -99,9 +99,9 @@ impl Rules {
 
     pub fn label_class(&self, e: &Event) -> Option<usize> {
         match e {
-            Event::Sensor(s) => s.label.map(Label::index),
-            Event::Transaction(t) => t.label.map(Label::index),
-            Event::Log(l) => l.label.map(Label::index),
+            Event::Sensor(s) => s.label.map(Named::index),
+            Event::Transaction(t) => t.label.map(Named::index),
+            Event::Log(l) => l.label.map(Named::index),
         }
     }
 

@@ -29,8 +29,8 @@ impl<'a> StreamCard<'a> {
         let snapshot = app.stream_snapshot(kind);
         Self {
             kind,
-            delivery: app.delivery[kind.index()],
-            produced: app.produced_rate[kind.index()],
+            delivery: app.delivery[kind],
+            produced: app.produced_rate[kind],
             snapshot,
             model: app.model_snapshot(kind),
             latest: snapshot.and_then(|s| s.recent_alerts.first()),

@@ -73,11 +73,11 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let (dot, state) = broker_state(health);
     let kind = if app.embedded { "embedded" } else { "cluster" };
     let secs = app.uptime.as_secs();
-    let produced: f64 = app.produced_rate.iter().sum();
+    let produced: f64 = app.produced_rate.values().sum();
     let consumed = snap.map_or(0.0, |s| s.events_per_s);
     let lag = health.map_or(0, |h| h.total_lag());
     let lag_s = health.map_or(0.0, |h| h.lag_s());
-    let queued: u64 = app.delivery.iter().map(|d| d.in_flight).sum();
+    let queued: u64 = app.delivery.values().map(|d| d.in_flight).sum();
     let ingest = snap.map(|s| s.ingest.clone()).unwrap_or_default();
     let line1 = Line::from(vec![
         Span::styled(" streamwatch ", THEME.brand),
@@ -196,11 +196,11 @@ fn render_overview(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(area);
     let rects: Vec<Rect> = if wide {
-        Layout::horizontal([Constraint::Ratio(1, 3); 3])
+        Layout::horizontal([Constraint::Ratio(1, StreamKind::COUNT as u32); StreamKind::COUNT])
             .split(cards)
             .to_vec()
     } else {
-        Layout::vertical([Constraint::Length(card_h); 3])
+        Layout::vertical([Constraint::Length(card_h); StreamKind::COUNT])
             .split(cards)
             .to_vec()
     };

@@ -43,7 +43,7 @@ fn render_metrics(
     frame: &mut Frame,
     area: Rect,
 ) {
-    let d = app.delivery[k.index()];
+    let d = app.delivery[k];
     let title = Line::from(vec![
         Span::styled(
             format!(" {} ", title_case(k.name())),
@@ -52,7 +52,7 @@ fn render_metrics(
         state_span(d.state, d.rate),
         Span::raw(format!(
             "  produced {} ev/s ",
-            fmt_num(app.produced_rate[k.index()])
+            fmt_num(app.produced_rate[k])
         )),
     ]);
     let block = panel(title);
