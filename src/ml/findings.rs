@@ -3,7 +3,7 @@
 //! detector's unusual events, and drift (which brings the next refit forward).
 
 use super::hst::ALERT_SCORE;
-use super::trainer::{StreamModel, Verdict, class_names};
+use super::model::{StreamModel, Verdict};
 use crate::analytics::{Firing, Observation, Reason, Severity, StreamAnalyzer};
 use crate::streams::Timestamp;
 
@@ -39,7 +39,8 @@ pub fn file(
     };
     if let Some(p) = verdict.prediction.filter(|p| p.is_incident()) {
         let names = analyzer.feature_names();
-        let class = class_names(stream)
+        let class = stream
+            .label_names()
             .get(p.class)
             .copied()
             .unwrap_or("incident");

@@ -8,15 +8,15 @@ pub mod forest;
 pub mod grow;
 pub mod hst;
 pub mod metrics;
+pub mod model;
 pub mod regression;
 pub mod reservoir;
 pub mod store;
-pub mod trainer;
 
 pub use drift::Drift;
 pub use forest::{FlatForest, Prediction};
 pub use metrics::{BinaryScores, Prequential};
-pub use trainer::{MlConfig, ModelSnapshot, StreamModel, Verdict};
+pub use model::{MlConfig, ModelSnapshot, StreamModel, Verdict};
 
 use thiserror::Error;
 

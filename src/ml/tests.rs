@@ -402,38 +402,36 @@ fn a_refit_does_not_block_observe_within_its_staleness_bound() {
 /// seen (the 60,000-event run of three streams never leaves the first).
 #[test]
 fn the_staleness_bound_grows_with_the_stream() {
-    assert_eq!(trainer::stale_limit(0), 400);
-    assert_eq!(trainer::stale_limit(20_000), 400);
-    assert_eq!(trainer::stale_limit(25_600), 400);
-    assert_eq!(trainer::stale_limit(64_000), 1_000);
-    assert_eq!(trainer::stale_limit(333_334), 5_208);
+    assert_eq!(model::stale_limit(0), 400);
+    assert_eq!(model::stale_limit(20_000), 400);
+    assert_eq!(model::stale_limit(25_600), 400);
+    assert_eq!(model::stale_limit(64_000), 1_000);
+    assert_eq!(model::stale_limit(333_334), 5_208);
 }
 
+/// A model's classes are the labels as they are written on the wire, `normal` first.
 #[test]
-fn class_names_follow_the_labels() {
-    let names = |all: &[&'static str]| all.to_vec();
-    assert_eq!(
-        trainer::class_names(StreamKind::Sensor),
-        names(
-            &SensorLabel::ALL
-                .iter()
-                .map(|l| l.name())
-                .collect::<Vec<_>>()
-        )
-    );
-    assert_eq!(
-        trainer::class_names(StreamKind::Transaction),
-        names(
-            &TransactionLabel::ALL
-                .iter()
-                .map(|l| l.name())
-                .collect::<Vec<_>>()
-        )
-    );
-    assert_eq!(
-        trainer::class_names(StreamKind::Log),
-        names(&LogLabel::ALL.iter().map(|l| l.name()).collect::<Vec<_>>())
-    );
+fn class_names_are_the_wire_labels_normal_first() {
+    fn wire<L: Label + serde::Serialize>() -> Vec<String> {
+        L::ALL
+            .iter()
+            .map(|l| {
+                serde_json::to_string(l)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_string()
+            })
+            .collect()
+    }
+    let expected = [
+        (StreamKind::Sensor, wire::<SensorLabel>()),
+        (StreamKind::Transaction, wire::<TransactionLabel>()),
+        (StreamKind::Log, wire::<LogLabel>()),
+    ];
+    for (kind, names) in expected {
+        assert_eq!(kind.label_names(), names, "{kind:?}");
+        assert_eq!(kind.label_names()[0], "normal");
+    }
 }
 
 /// A stream read a partition's run at a time, as a backlog is read: each partition holds its
