@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use streamwatch::streams::StreamKind;
 
+use crate::config::{FitMode, Overrides};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "streamwatch",
@@ -244,7 +246,7 @@ pub struct ModelArgs {
     /// Fit the models on a background thread while the old ones serve (default), or inline
     /// on the consumer's thread at exact event counts, so a seeded run repeats exactly.
     #[arg(long, value_enum, value_name = "MODE")]
-    pub fit: Option<crate::config::FitMode>,
+    pub fit: Option<FitMode>,
     /// Directory of the saved models, one file per topic, written after refits (at most once
     /// a second) and on exit and read back at the start [default: "models" beside the log
     /// file].
@@ -312,10 +314,72 @@ fn parse_property(raw: &str) -> Result<(String, String), String> {
     }
 }
 
+impl Cli {
+    /// The flags that are settings, for `Settings::resolve`: the global ones, then the
+    /// command's own (the TUI's without a command).
+    pub fn overrides(&self) -> Overrides {
+        let g = &self.global;
+        let mut o = Overrides {
+            config: g.config.clone(),
+            brokers: g.brokers.clone(),
+            topic_prefix: g.topic_prefix.clone(),
+            timeout: g.timeout,
+            properties: g.properties.clone(),
+            log_file: g.log_file.clone(),
+            ..Overrides::default()
+        };
+        match &self.command {
+            None => tui_overrides(&mut o, &self.tui),
+            Some(Command::Tui(a)) => tui_overrides(&mut o, a),
+            Some(Command::Broker(a)) => o.partitions = a.partitions,
+            Some(Command::Setup(a)) => {
+                o.partitions = a.partitions;
+                o.replication_factor = a.replication_factor;
+            }
+            Some(Command::Produce(a)) => {
+                (o.rate, o.seed, o.incident_rate) = (a.rate, a.seed, a.incident_rate);
+            }
+            Some(Command::Consume(a)) => {
+                o.seed = a.seed;
+                model_overrides(&mut o, &a.models);
+            }
+            Some(Command::Groups(_)) => {}
+            Some(Command::Bench(a)) => o.seed = a.seed,
+        }
+        o
+    }
+}
+
+fn tui_overrides(o: &mut Overrides, a: &TuiArgs) {
+    (o.rate, o.seed, o.partitions) = (a.rate, a.seed, a.partitions);
+    model_overrides(o, &a.models);
+}
+
+fn model_overrides(o: &mut Overrides, a: &ModelArgs) {
+    (o.fit, o.model_dir, o.fresh_models) = (a.fit, a.model_dir.clone(), a.fresh_models);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
     use clap::CommandFactory;
+
+    #[test]
+    fn command_flags_are_settings_and_are_validated_once() {
+        let resolve =
+            |args: &[&str]| Settings::resolve(&Cli::try_parse_from(args).unwrap().overrides());
+        let s = resolve(&["streamwatch", "produce", "--rate", "7", "--seed", "9"]).unwrap();
+        assert_eq!((s.producer.rate, s.producer.seed), (7.0, 9));
+        let err = resolve(&["streamwatch", "--partitions", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--partitions"), "{err}");
+        let err = resolve(&["streamwatch", "tui", "--rate=-2"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--rate") && err.contains("-2"), "{err}");
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

@@ -14,11 +14,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::cli::{Cli, Command, GlobalArgs, ModelArgs, TuiArgs};
 use streamwatch::analytics::AnalyzerConfig;
 use streamwatch::codec::{Codec, MappingError};
 use streamwatch::ml::MlConfig;
-use streamwatch::streams::{GeneratorConfig, StreamKind};
+use streamwatch::streams::{GeneratorConfig, PerStream, StreamKind};
 
 /// The commented default settings file.
 #[cfg(test)]
@@ -146,13 +145,13 @@ impl StreamsSettings {
     }
 }
 
-/// The three streams' codecs, by stream index.
+/// Each stream's codec.
 #[derive(Debug, Clone, PartialEq)]
-struct Codecs([Codec; 3]);
+struct Codecs(PerStream<Codec>);
 
 impl Default for Codecs {
     fn default() -> Self {
-        Self(StreamKind::ALL.map(Codec::new))
+        Self(PerStream::from_fn(Codec::new))
     }
 }
 
@@ -356,19 +355,39 @@ impl MlSettings {
     }
 }
 
+/// What the command line sets over the file and the defaults: the global flags and the
+/// command's own that are settings. The command line fills it in (`Cli::overrides`), so
+/// the settings know no command.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub brokers: Option<String>,
+    pub topic_prefix: Option<String>,
+    pub timeout: Option<f64>,
+    pub properties: Vec<(String, String)>,
+    pub log_file: Option<PathBuf>,
+    pub partitions: Option<i32>,
+    pub replication_factor: Option<i32>,
+    pub rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub incident_rate: Option<f64>,
+    pub fit: Option<FitMode>,
+    pub model_dir: Option<PathBuf>,
+    pub fresh_models: bool,
+}
+
 impl Settings {
     /// The settings of this run: defaults < `--config` < environment < flags (global and the
     /// command's own), validated once.
-    pub fn resolve(cli: &Cli) -> Result<Self, ConfigError> {
-        let mut settings = match &cli.global.config {
+    pub fn resolve(o: &Overrides) -> Result<Self, ConfigError> {
+        let mut settings = match &o.config {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
         };
-        settings.apply_flags(&cli.global);
-        settings.apply_command(cli.command.as_ref(), &cli.tui);
+        settings.apply_flags(o);
         settings
             .validate()
-            .map_err(|e| e.naming_file(cli.global.config.as_deref()))?;
+            .map_err(|e| e.naming_file(o.config.as_deref()))?;
         settings.resolve_codecs()?;
         Ok(settings)
     }
@@ -377,7 +396,7 @@ impl Settings {
     fn resolve_codecs(&mut self) -> Result<(), ConfigError> {
         for kind in StreamKind::ALL {
             let fields = &self.streams.of(kind).fields;
-            self.codecs.0[kind.index()] =
+            self.codecs.0[kind] =
                 Codec::with_fields(kind, fields).map_err(|source| ConfigError::Mapping {
                     stream: kind.name(),
                     source,
@@ -388,7 +407,7 @@ impl Settings {
 
     /// How a stream's topic is read and written (its field mapping applied).
     pub fn codec(&self, kind: StreamKind) -> &Codec {
-        &self.codecs.0[kind.index()]
+        &self.codecs.0[kind]
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
@@ -411,51 +430,22 @@ impl Settings {
         })
     }
 
-    fn apply_flags(&mut self, global: &GlobalArgs) {
-        set(&mut self.kafka.brokers, global.brokers.clone());
-        set(&mut self.kafka.topic_prefix, global.topic_prefix.clone());
-        set(&mut self.kafka.timeout_secs, global.timeout);
-        for (k, v) in &global.properties {
+    fn apply_flags(&mut self, o: &Overrides) {
+        set(&mut self.kafka.brokers, o.brokers.clone());
+        set(&mut self.kafka.topic_prefix, o.topic_prefix.clone());
+        set(&mut self.kafka.timeout_secs, o.timeout);
+        for (k, v) in &o.properties {
             self.kafka.properties.insert(k.clone(), v.clone());
         }
-        self.log_file.clone_from(&global.log_file);
-    }
-
-    /// The command's own flags that are settings.
-    fn apply_command(&mut self, command: Option<&Command>, tui: &TuiArgs) {
-        match command {
-            None => self.apply_tui(tui),
-            Some(Command::Tui(a)) => self.apply_tui(a),
-            Some(Command::Broker(a)) => set(&mut self.kafka.partitions, a.partitions),
-            Some(Command::Setup(a)) => {
-                set(&mut self.kafka.partitions, a.partitions);
-                set(&mut self.kafka.replication_factor, a.replication_factor);
-            }
-            Some(Command::Produce(a)) => {
-                set(&mut self.producer.rate, a.rate);
-                set(&mut self.producer.seed, a.seed);
-                set(&mut self.producer.incident_rate, a.incident_rate);
-            }
-            Some(Command::Consume(a)) => {
-                set(&mut self.producer.seed, a.seed);
-                self.apply_models(&a.models);
-            }
-            Some(Command::Groups(_)) => {}
-            Some(Command::Bench(a)) => set(&mut self.producer.seed, a.seed),
-        }
-    }
-
-    fn apply_tui(&mut self, a: &TuiArgs) {
-        set(&mut self.producer.rate, a.rate);
-        set(&mut self.producer.seed, a.seed);
-        set(&mut self.kafka.partitions, a.partitions);
-        self.apply_models(&a.models);
-    }
-
-    fn apply_models(&mut self, a: &ModelArgs) {
-        set(&mut self.ml.fit, a.fit);
-        set(&mut self.ml.model_dir, a.model_dir.clone());
-        self.ml.fresh_models |= a.fresh_models;
+        self.log_file.clone_from(&o.log_file);
+        set(&mut self.kafka.partitions, o.partitions);
+        set(&mut self.kafka.replication_factor, o.replication_factor);
+        set(&mut self.producer.rate, o.rate);
+        set(&mut self.producer.seed, o.seed);
+        set(&mut self.producer.incident_rate, o.incident_rate);
+        set(&mut self.ml.fit, o.fit);
+        set(&mut self.ml.model_dir, o.model_dir.clone());
+        self.ml.fresh_models |= o.fresh_models;
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -639,21 +629,6 @@ mod tests {
     }
 
     #[test]
-    fn command_flags_are_settings_and_are_validated_once() {
-        use clap::Parser;
-        let cli =
-            Cli::try_parse_from(["streamwatch", "produce", "--rate", "7", "--seed", "9"]).unwrap();
-        let s = Settings::resolve(&cli).unwrap();
-        assert_eq!((s.producer.rate, s.producer.seed), (7.0, 9));
-        let cli = Cli::try_parse_from(["streamwatch", "--partitions", "0"]).unwrap();
-        let err = Settings::resolve(&cli).unwrap_err().to_string();
-        assert!(err.contains("--partitions"), "{err}");
-        let cli = Cli::try_parse_from(["streamwatch", "tui", "--rate=-2"]).unwrap();
-        let err = Settings::resolve(&cli).unwrap_err().to_string();
-        assert!(err.contains("--rate") && err.contains("-2"), "{err}");
-    }
-
-    #[test]
     fn a_stream_reads_its_own_topic_through_its_field_mapping() {
         let text = "[kafka]\ntopic_prefix = \"dev.\"\n[streams.sensor]\ntopic = \"iot.readings\"\n\
                     [streams.sensor.fields]\ntemperature = \"temp_c\"\n";
@@ -675,10 +650,10 @@ mod tests {
 
     #[test]
     fn flags_win_over_file() {
-        let global = GlobalArgs {
+        let global = Overrides {
             brokers: Some("k:1".into()),
             properties: vec![("acks".into(), "1".into())],
-            ..GlobalArgs::default()
+            ..Overrides::default()
         };
         let mut s = Settings::from_toml("[kafka]\nbrokers = \"file:9\"\n").unwrap();
         s.apply_flags(&global);

@@ -16,7 +16,7 @@ use crate::config::Settings;
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = Settings::resolve(&cli)?;
+    let settings = Settings::resolve(&cli.overrides())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -15,8 +15,22 @@ use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::Serialize;
 
-use super::position::PartitionLag;
 use streamwatch::streams::StreamKind;
+
+/// Lag of one owned partition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PartitionLag {
+    pub stream: StreamKind,
+    pub topic: String,
+    pub partition: i32,
+    /// The log's end at the last fetch (-1 before the first).
+    pub high: i64,
+    /// Messages written and not yet analysed.
+    pub lag: i64,
+    /// While messages wait: seconds since the last analysed one was written (the oldest
+    /// waiting message is at most this old); 0 when caught up.
+    pub lag_s: f64,
+}
 
 /// Broker connection state from the statistics callback and the error callback, and the
 /// lag the consumer thread computes from its own position.

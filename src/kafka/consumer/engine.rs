@@ -39,7 +39,17 @@ struct Topic {
     shard: Shard,
 }
 
+/// What the engine talks to, held once: the Kafka client, what it shares with librdkafka's
+/// callbacks, and where snapshots and problems go.
+pub(super) struct Io {
+    /// Shared with the messages of a poll, which borrow it while the engine works.
+    pub consumer: Arc<BaseConsumer<ConsumerCtx>>,
+    pub shared: Shared,
+    pub out: UnboundedSender<ConsumerEvent>,
+}
+
 pub(super) struct Engine {
+    io: Io,
     topics: Vec<Topic>,
     /// What the shards send back: analysed batches, views.
     back: Receiver<FromShard>,
@@ -82,7 +92,7 @@ impl Engine {
         settings: &Settings,
         plan: &ConsumerPlan,
         topics: &[(String, StreamKind)],
-        out: &UnboundedSender<ConsumerEvent>,
+        io: Io,
     ) -> Result<Self, KafkaError> {
         let (analyzer, ml) = (settings.analyzer(), settings.ml());
         let positions = Positions::new(topics, plan.from_beginning);
@@ -90,7 +100,7 @@ impl Engine {
         let forward = Forward {
             events: plan.forward_events,
             alerts: plan.forward_alerts,
-            out: out.clone(),
+            out: io.out.clone(),
         };
         let (back_tx, back) = std::sync::mpsc::channel();
         let mut shards = Vec::with_capacity(topics.len());
@@ -108,6 +118,7 @@ impl Engine {
             });
         }
         Ok(Self {
+            io,
             problems,
             merge: plan.order.merge(),
             views: topics.iter().map(|_| None).collect(),
@@ -130,22 +141,15 @@ impl Engine {
         })
     }
 
-    pub fn run(
-        mut self,
-        consumer: BaseConsumer<ConsumerCtx>,
-        shared: Shared,
-        plan: ConsumerPlan,
-        control: Receiver<ConsumerControl>,
-        out: UnboundedSender<ConsumerEvent>,
-    ) {
+    pub fn run(mut self, plan: ConsumerPlan, control: Receiver<ConsumerControl>) {
         let started = Instant::now();
         let deadline = plan.duration.map(|d| started + d);
         let mut next_tick = started + plan.tick;
         let mut last_count = 0u64;
         let mut last_tick = started;
         let mut rate = 0.0;
-        for why in self.problems.drain(..) {
-            problem(&out, why);
+        for why in std::mem::take(&mut self.problems) {
+            problem(&self.io.out, why);
         }
         while !self.broken {
             match control.try_recv() {
@@ -179,37 +183,31 @@ impl Engine {
             if now >= next_tick {
                 next_tick = now + plan.tick;
             }
-            self.poll_batch(&consumer, &shared, &out, plan.count);
-            self.release(&consumer, false);
-            self.cut(&consumer);
-            self.take_back(&consumer);
-            self.publish(&shared, started, &out);
-            self.note_cluster_change(&consumer, &shared, &out);
-            self.note_offset_reset(&consumer, &shared, &out);
-            self.rejoin_if_stranded(now, &consumer, &shared, &out);
-            self.positions.refresh(&consumer);
+            self.poll_batch(plan.count);
+            self.release(false);
+            self.cut();
+            self.take_back();
+            self.publish(started);
+            self.note_cluster_change();
+            self.note_offset_reset();
+            self.rejoin_if_stranded(now);
+            self.positions.refresh(&self.io.consumer);
             if let Some(gate) = &self.gate {
                 self.positions.publish(gate);
             }
         }
-        self.finish(&consumer, &shared, started, &out);
+        self.finish(started);
     }
 
     /// Analyses what is held and sent, commits, lets the shards settle and save their
     /// models, and publishes the final snapshot.
-    fn finish(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        started: Instant,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
-        self.release(consumer, true);
-        self.drain(consumer);
-        commit(consumer, shared, out);
+    fn finish(&mut self, started: Instant) {
+        self.release(true);
+        self.drain();
+        commit(&self.io);
         self.topics.iter().for_each(|t| t.shard.finish());
         while !self.broken && self.topics.iter().any(|t| !t.shard.finished) {
-            self.wait_back(consumer);
+            self.wait_back();
         }
         let elapsed = started.elapsed().as_secs_f64();
         let active = self
@@ -219,21 +217,16 @@ impl Engine {
         let Some(views) = self.take_views() else {
             let why = "an analysis thread stopped (see the log); offsets are committed up to \
                        what was analysed";
-            problem(out, why.into());
+            problem(&self.io.out, why.into());
             return;
         };
-        let snap = self.snapshot(shared, elapsed, rate, views);
-        let _ = out.send(ConsumerEvent::Finished(Box::new(snap)));
+        let snap = self.snapshot(elapsed, rate, views);
+        let _ = self.io.out.send(ConsumerEvent::Finished(Box::new(snap)));
     }
 
     /// Processes up to a few thousand messages, returning early when none is waiting.
-    fn poll_batch(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        out: &UnboundedSender<ConsumerEvent>,
-        limit: u64,
-    ) {
+    fn poll_batch(&mut self, limit: u64) {
+        let consumer = Arc::clone(&self.io.consumer);
         for i in 0..4096 {
             if self.broken || (limit > 0 && self.ingest.consumed() >= limit) {
                 return;
@@ -249,17 +242,20 @@ impl Engine {
                 self.polled_at = Instant::now();
             }
             // Rebalances run inside `poll`, before the message it returns.
-            self.note_assignments(consumer, shared);
+            self.note_assignments();
             match polled {
                 None => return,
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "poll error");
-                    let _ = out.send(ConsumerEvent::Problem(format!("consume error: {e}")));
+                    let _ = self
+                        .io
+                        .out
+                        .send(ConsumerEvent::Problem(format!("consume error: {e}")));
                     return;
                 }
                 Some(Ok(msg)) => {
                     self.first_message.get_or_insert_with(Instant::now);
-                    self.process(consumer, &msg, out);
+                    self.process(&msg);
                 }
             }
         }
@@ -267,15 +263,15 @@ impl Engine {
 
     /// Tells the ingest book and the positions when the group assigned or revoked partitions
     /// since the last poll.
-    fn note_assignments(&mut self, consumer: &BaseConsumer<ConsumerCtx>, shared: &Shared) {
-        if moved(&shared.assignments, &mut self.assignments) {
+    fn note_assignments(&mut self) {
+        if moved(&self.io.shared.assignments, &mut self.assignments) {
             // What is held and sent was this consumer's to analyse, its offsets to store:
             // before the partitions move on.
-            self.release(consumer, true);
-            self.drain(consumer);
+            self.release(true);
+            self.drain();
             self.offsets.reassigned();
             self.ingest.reassigned();
-            self.positions.assigned(consumer);
+            self.positions.assigned(&self.io.consumer);
             if let Some(gate) = &self.gate {
                 gate.reassigned(!self.positions.is_empty());
                 self.positions.publish(gate);
@@ -287,20 +283,15 @@ impl Engine {
     /// partition's log is then a new one: its trackers carry on across it (a producer's
     /// `seq` shows what the old log held and this consumer never read, as loss), and the
     /// new logs are read from their start.
-    fn note_cluster_change(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
-        if !moved(&shared.cluster_changes, &mut self.cluster_changes) {
+    fn note_cluster_change(&mut self) {
+        if !moved(&self.io.shared.cluster_changes, &mut self.cluster_changes) {
             return;
         }
         self.ingest.log_replaced();
         self.positions.log_replaced();
-        read_from_the_start(consumer);
+        read_from_the_start(&self.io.consumer);
         problem(
-            out,
+            &self.io.out,
             "the broker now answers as another cluster: it restarted without its data; \
              reading its new logs from their start (events it never delivered count as lost)"
                 .into(),
@@ -312,22 +303,21 @@ impl Engine {
     /// the reset went to the log's end without `--from-beginning`, skipping everything the
     /// broker still kept, and said so only in its log. Such a partition reads on from the
     /// oldest message kept instead, and what was deleted unread counts as lost.
-    fn note_offset_reset(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
-        if !moved(&shared.offset_resets, &mut self.offset_resets) {
+    fn note_offset_reset(&mut self) {
+        if !moved(&self.io.shared.offset_resets, &mut self.offset_resets) {
             return;
         }
-        for o in self.positions.overrun(consumer) {
+        for o in self.positions.overrun(&self.io.consumer) {
             let Some(t) = self.topics.get(o.topic) else {
                 continue;
             };
             // Synchronous: once it returns, no message from the old position is delivered.
             let at = rdkafka::Offset::Offset(o.low);
-            if let Err(e) = consumer.seek(&t.name, o.partition, at, Duration::from_secs(2)) {
+            if let Err(e) = self
+                .io
+                .consumer
+                .seek(&t.name, o.partition, at, Duration::from_secs(2))
+            {
                 tracing::warn!(
                     topic = t.name,
                     partition = o.partition,
@@ -345,23 +335,19 @@ impl Engine {
                  the oldest kept",
                 t.name, o.partition, o.from, o.low
             );
-            problem(out, why);
+            problem(&self.io.out, why);
         }
     }
 
     /// A subscribed topic nobody in the group reads (see `stranded`): the consumer
     /// subscribes again, which makes the group hand it out anew.
-    fn rejoin_if_stranded(
-        &mut self,
-        now: Instant,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        shared: &Shared,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
+    fn rejoin_if_stranded(&mut self, now: Instant) {
         if !self.stranded.due(now) {
             return;
         }
-        let Ok((group, owned)) = shared
+        let Ok((group, owned)) = self
+            .io
+            .shared
             .membership
             .lock()
             .map(|m| (m.group.clone(), m.owned.clone()))
@@ -369,17 +355,17 @@ impl Engine {
             return;
         };
         let names: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
-        let unread = self.stranded.look(consumer, &names, &owned);
+        let unread = self.stranded.look(&self.io.consumer, &names, &owned);
         if unread.is_empty() {
             return;
         }
         for u in &unread {
-            if let Err(e) = commit_log_starts(consumer, &u.topic, &u.uncommitted) {
+            if let Err(e) = commit_log_starts(&self.io.consumer, &u.topic, &u.uncommitted) {
                 tracing::warn!(topic = u.topic, error = %e, "cannot commit the logs' starts");
             }
         }
-        consumer.unsubscribe();
-        if let Err(e) = consumer.subscribe(&names) {
+        self.io.consumer.unsubscribe();
+        if let Err(e) = self.io.consumer.subscribe(&names) {
             tracing::warn!(error = %e, "cannot subscribe again");
             return;
         }
@@ -390,7 +376,7 @@ impl Engine {
             "topics nobody in the group reads: joining it again"
         );
         problem(
-            out,
+            &self.io.out,
             format!(
                 "{}: no member of group {group} reads it (its logs grew for {} s and the group \
                  committed nothing; made again after the group formed?): joining the group \
@@ -405,18 +391,12 @@ impl Engine {
     /// they were read (counted as lost), or, returned, where this consumer was in a log that
     /// is now shorter (see `went_back`). A step back between two messages is judged by the
     /// messages that follow (`Positions::judge`).
-    fn place(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        index: usize,
-        msg: &BorrowedMessage<'_>,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) -> Option<Back> {
+    fn place(&mut self, index: usize, msg: &BorrowedMessage<'_>) -> Option<Back> {
         let time = msg.timestamp().to_millis();
         let (partition, offset) = (msg.partition(), msg.offset());
         match self
             .positions
-            .seen(consumer, (index, partition), offset, time)
+            .seen(&self.io.consumer, (index, partition), offset, time)
         {
             Step::InOrder | Step::Back => None,
             Step::Expired(n) => {
@@ -426,7 +406,7 @@ impl Engine {
                      broker's retention before they could be read (counted as lost)",
                     msg.topic()
                 );
-                problem(out, why);
+                problem(&self.io.out, why);
                 None
             }
             Step::Rewound { from } => Some(Back::Lost { from, to: offset }),
@@ -437,14 +417,7 @@ impl Engine {
     /// of it again (seen with tansu: one or two offsets back, the same events): the
     /// duplicates are counted, not analysed twice, and nothing was lost. Otherwise the log
     /// itself is another: the broker lost its data.
-    fn went_back(
-        &mut self,
-        index: usize,
-        topic: &str,
-        partition: i32,
-        back: Back,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
+    fn went_back(&mut self, index: usize, topic: &str, partition: i32, back: Back) {
         let (from, to) = match back {
             Back::Again { from, to } => {
                 tracing::info!(
@@ -463,20 +436,15 @@ impl Engine {
             "{topic} [{partition}] went back from offset {from} to {to}: the broker lost its \
              data; reading on from there (events it never delivered count as lost)"
         );
-        problem(out, why);
+        problem(&self.io.out, why);
     }
 
-    fn process(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        msg: &BorrowedMessage<'_>,
-        out: &UnboundedSender<ConsumerEvent>,
-    ) {
+    fn process(&mut self, msg: &BorrowedMessage<'_>) {
         let Some(index) = self.topics.iter().position(|t| t.name == msg.topic()) else {
             return;
         };
-        let shorter = self.place(consumer, index, msg, out);
-        let arrival = self.take(consumer, index, msg);
+        let shorter = self.place(index, msg);
+        let arrival = self.take(index, msg);
         let (partition, offset) = (msg.partition(), msg.offset());
         let back = shorter.or_else(|| {
             self.positions
@@ -485,18 +453,13 @@ impl Engine {
                 .flatten()
         });
         if let Some(back) = back {
-            self.went_back(index, msg.topic(), partition, back, out);
+            self.went_back(index, msg.topic(), partition, back);
         }
     }
 
     /// Decodes a message and accounts for it, handing a new event on to its shard (or to
     /// the merge); says how it arrived (`None`: rejected, or another producer's).
-    fn take(
-        &mut self,
-        consumer: &BaseConsumer<ConsumerCtx>,
-        index: usize,
-        msg: &BorrowedMessage<'_>,
-    ) -> Option<Arrival> {
+    fn take(&mut self, index: usize, msg: &BorrowedMessage<'_>) -> Option<Arrival> {
         let topic = &mut self.topics[index];
         let kind = topic.kind;
         let time = msg.timestamp().to_millis().map(Timestamp);
@@ -536,19 +499,19 @@ impl Engine {
         let Some(merge) = &mut self.merge else {
             topic.shard.filling.commit(at, written_ms);
             if topic.shard.filling.is_full() {
-                self.send(consumer, index);
+                self.send(index);
             }
             return Some(arrival);
         };
         let event = std::mem::replace(event, Event::empty(kind));
         if let Some(unheld) = merge.hold(index, event, at, written_ms, self.polled_at) {
-            self.push(consumer, index, unheld);
+            self.push(index, unheld);
         }
         Some(arrival)
     }
 
     /// Adds a held event to its topic's batch, sending the batch once full.
-    fn push(&mut self, consumer: &BaseConsumer<ConsumerCtx>, index: usize, held: Held) {
+    fn push(&mut self, index: usize, held: Held) {
         let Some(topic) = self.topics.get_mut(index) else {
             return;
         };
@@ -557,13 +520,13 @@ impl Engine {
             .filling
             .push(held.event, held.at, held.written_ms);
         if topic.shard.filling.is_full() {
-            self.send(consumer, index);
+            self.send(index);
         }
     }
 
     /// In ordered mode, hands the held events whose turn has come to their shards (all of
     /// them with `all`: at the end, and before the partitions change hands).
-    fn release(&mut self, consumer: &BaseConsumer<ConsumerCtx>, all: bool) {
+    fn release(&mut self, all: bool) {
         let Some(mut merge) = self.merge.take() else {
             return;
         };
@@ -574,7 +537,7 @@ impl Engine {
         let owned = self.positions.owned();
         for index in merge.topics() {
             for held in merge.turns(index, &owned, all) {
-                self.push(consumer, index, held);
+                self.push(index, held);
             }
         }
         self.merge = Some(merge);
@@ -582,58 +545,58 @@ impl Engine {
 
     /// Sends each topic's batch to its shard, and closes a checkpoint of the offsets taken so
     /// far (stored once the shards have analysed what was sent before it).
-    fn cut(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+    fn cut(&mut self) {
         for index in 0..self.topics.len() {
-            self.send(consumer, index);
+            self.send(index);
         }
         let sent = self.topics.iter().map(|t| t.shard.sent).collect();
         let merge = self.merge.as_ref();
         let held = |t, p| merge.and_then(|m: &Merge| m.oldest(t, p));
         self.offsets.cut(sent, self.positions.taken(), held);
-        self.store_analysed(consumer);
+        self.store_analysed();
     }
 
     /// Sends a topic's batch to its shard, waiting for one to come back if all are out.
-    fn send(&mut self, consumer: &BaseConsumer<ConsumerCtx>, index: usize) {
+    fn send(&mut self, index: usize) {
         while !self.broken && !self.topics[index].shard.send() {
-            self.wait_back(consumer);
+            self.wait_back();
         }
     }
 
     /// Waits until the shards have analysed everything sent, and stores its offsets.
-    fn drain(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
-        self.cut(consumer);
+    fn drain(&mut self) {
+        self.cut();
         while !self.broken && self.topics.iter().any(|t| !t.shard.idle()) {
-            self.wait_back(consumer);
+            self.wait_back();
         }
     }
 
     /// Stores the offsets whose messages are all analysed.
-    fn store_analysed(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+    fn store_analysed(&mut self) {
         let done: Vec<u64> = self.topics.iter().map(|t| t.shard.done).collect();
         for (index, partition, offset) in self.offsets.ready(&done) {
             let topic = &self.topics[index].name;
             // A partition taken away meanwhile is its new owner's to read again.
-            if let Err(e) = consumer.store_offset(topic, partition, offset) {
+            if let Err(e) = self.io.consumer.store_offset(topic, partition, offset) {
                 tracing::debug!(error = %e, topic, partition, "offset store failed");
             }
         }
     }
 
     /// Takes what the shards sent back, without waiting.
-    fn take_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+    fn take_back(&mut self) {
         while let Ok(m) = self.back.try_recv() {
-            self.on_back(consumer, m);
+            self.on_back(m);
         }
     }
 
     /// Waits for something from the shards; a shard that stopped unasked breaks the engine.
-    fn wait_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>) {
+    fn wait_back(&mut self) {
         match self.back.recv_timeout(Duration::from_millis(100)) {
-            Ok(m) => self.on_back(consumer, m),
+            Ok(m) => self.on_back(m),
             Err(RecvTimeoutError::Timeout) => {
                 // What a shard sent just before it ended counts first.
-                self.take_back(consumer);
+                self.take_back();
                 if self.topics.iter().any(|t| t.shard.is_gone()) {
                     tracing::error!("an analysis thread stopped");
                     self.broken = true;
@@ -643,13 +606,13 @@ impl Engine {
         }
     }
 
-    fn on_back(&mut self, consumer: &BaseConsumer<ConsumerCtx>, m: FromShard) {
+    fn on_back(&mut self, m: FromShard) {
         match m {
             FromShard::Done { topic, batch } => {
                 if let Some(t) = self.topics.get_mut(topic) {
                     t.shard.returned(batch);
                 }
-                self.store_analysed(consumer);
+                self.store_analysed();
             }
             FromShard::View { topic, view } => {
                 if let Some(v) = self.views.get_mut(topic) {
@@ -684,24 +647,24 @@ impl Engine {
     }
 
     /// Publishes the snapshot asked for, once every shard's view is in.
-    fn publish(&mut self, shared: &Shared, started: Instant, out: &UnboundedSender<ConsumerEvent>) {
+    fn publish(&mut self, started: Instant) {
         let Some(rate) = self.viewing else { return };
         let Some(views) = self.take_views() else {
             return;
         };
         self.viewing = None;
-        let snap = self.snapshot(shared, started.elapsed().as_secs_f64(), rate, views);
-        let _ = out.send(ConsumerEvent::Snapshot(Box::new(snap)));
+        let snap = self.snapshot(started.elapsed().as_secs_f64(), rate, views);
+        let _ = self.io.out.send(ConsumerEvent::Snapshot(Box::new(snap)));
     }
 
-    fn snapshot(
-        &self,
-        shared: &Shared,
-        elapsed_s: f64,
-        rate: f64,
-        views: Vec<View>,
-    ) -> ConsumerSnapshot {
-        let mut health = shared.health.lock().map(|h| h.clone()).unwrap_or_default();
+    fn snapshot(&self, elapsed_s: f64, rate: f64, views: Vec<View>) -> ConsumerSnapshot {
+        let mut health = self
+            .io
+            .shared
+            .health
+            .lock()
+            .map(|h| h.clone())
+            .unwrap_or_default();
         health.lag = self.positions.lag(Timestamp::now().millis());
         let e2e = e2e(&views);
         let (streams, models) = views.into_iter().map(|v| (v.stream, v.model)).unzip();
@@ -710,7 +673,9 @@ impl Engine {
             models,
             ingest: self.ingest.snapshot(),
             health,
-            membership: shared
+            membership: self
+                .io
+                .shared
                 .membership
                 .lock()
                 .map(|m| m.clone())
@@ -770,9 +735,11 @@ fn open_model(
 /// timeout for a coordinator that is gone: it is skipped, and the group resumes from its last
 /// commit (at least once: what came after is analysed again).
 fn commit(
-    consumer: &BaseConsumer<ConsumerCtx>,
-    shared: &Shared,
-    out: &UnboundedSender<ConsumerEvent>,
+    Io {
+        consumer,
+        shared,
+        out,
+    }: &Io,
 ) {
     let down = shared
         .health

@@ -32,10 +32,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::KafkaError;
 use crate::config::Settings;
 use context::ConsumerCtx;
+#[cfg(test)]
+pub use context::PartitionLag;
 pub use context::{Health, Membership};
 use engine::Engine;
-#[cfg(test)]
-pub use position::PartitionLag;
 use streamwatch::analytics::ingest::IngestSnapshot;
 use streamwatch::analytics::latency::Latency;
 use streamwatch::analytics::{Alert, StreamSnapshot};
@@ -197,10 +197,15 @@ impl ConsumerHandle {
             .subscribe(&names)
             .map_err(|e| crate::kafka::client_error(settings, &e))?;
         let (tx, rx) = std::sync::mpsc::channel();
-        let engine = Engine::new(settings, &plan, &topics, &out)?;
+        let io = engine::Io {
+            consumer: Arc::new(consumer),
+            shared,
+            out,
+        };
+        let engine = Engine::new(settings, &plan, &topics, io)?;
         let thread = std::thread::Builder::new()
             .name("consumer".into())
-            .spawn(move || engine.run(consumer, shared, plan, rx, out))
+            .spawn(move || engine.run(plan, rx))
             .map_err(|source| KafkaError::Thread {
                 role: "consumer",
                 source,

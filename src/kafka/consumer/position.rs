@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use serde::Serialize;
 
-use super::context::ConsumerCtx;
+use super::context::{ConsumerCtx, PartitionLag};
 use super::order::OwnedPart;
 use crate::kafka::gate::LagGate;
 use streamwatch::analytics::ingest::Arrival;
@@ -86,21 +85,6 @@ impl Part {
             lag_s,
         }
     }
-}
-
-/// Lag of one owned partition.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PartitionLag {
-    pub stream: StreamKind,
-    pub topic: String,
-    pub partition: i32,
-    /// The log's end at the last fetch (-1 before the first).
-    pub high: i64,
-    /// Messages written and not yet analysed.
-    pub lag: i64,
-    /// While messages wait: seconds since the last analysed one was written (the oldest
-    /// waiting message is at most this old); 0 when caught up.
-    pub lag_s: f64,
 }
 
 /// What a message told about its partition.
