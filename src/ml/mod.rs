@@ -2,6 +2,7 @@
 //! whether an event is an incident (and which kind) with a confidence, a regressor per stream
 //! with a useful target, the online training lifecycle, and honest prequential scores.
 
+pub mod bins;
 pub mod drift;
 pub mod findings;
 pub mod forest;

@@ -10,7 +10,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
 
-use super::MlConfig;
+use super::config::MlConfig;
 use crate::analytics::Observation;
 use crate::ml::MlError;
 use crate::ml::forest::{FlatForest, ForestParams};

@@ -8,8 +8,9 @@ use ndarray::Array2;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::config::MlConfig;
 use super::forest_fit::{MATURE_SHARE, RegressionRows};
-use super::{MlConfig, RegressionSnapshot};
+use super::scorecard::RegressionSnapshot;
 use crate::analytics::Observation;
 use crate::ml::metrics::RegressionScores;
 use crate::ml::regression::{RegressionChoice, RegressionSpec, Regressor};

@@ -1,233 +1,15 @@
-//! One regressor per stream, with a target worth predicting:
-//! sensor → temperature from humidity, pressure, time of day and the sensor's baselines;
-//! transaction → the amount a customer usually spends (the residual is an anomaly signal);
-//! log → response time from service, endpoint, status and recent load.
-//!
-//! Two candidates are fitted on the same rows, linfa-linear's least squares and a small
-//! random-forest regressor (bootstrap, feature subsampling, CART on variance; prediction is
-//! the mean of leaf values, the spread across trees an uncertainty band), and the one with
-//! the lower held-out error serves.
+//! The regression forest: bootstrap samples, feature subsampling, CART on variance over
+//! binned values (the classifier's bins, see `bins`), flat trees walked four at a time;
+//! the prediction is the mean of the trees' leaves, their spread the uncertainty band.
 
-use linfa::prelude::*;
-use linfa_linear::LinearRegression;
 use ndarray::{Array1, Array2};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::MlError;
-use super::forest::walk_side_by_side;
-use super::grow::{Binned, MAX_BINS, bootstrap, partition};
-use crate::analytics::FEATURES;
-use crate::streams::StreamKind;
-
-/// The regressors' input columns per stream, by name.
-mod inputs {
-    use crate::analytics::{LogFeature as L, SensorFeature as S, TransactionFeature as T};
-
-    pub const SENSOR_INPUTS: &[usize] = &[
-        S::Humidity.index(),
-        S::Pressure.index(),
-        S::Hour.index(),
-        S::TempMean.index(),
-        S::HumidityMean.index(),
-    ];
-    pub const TRANSACTION_INPUTS: &[usize] = &[
-        T::CustomerTxns.index(),
-        T::LocalHour.index(),
-        T::Category.index(),
-        T::Payment.index(),
-        T::CustomerLogMean.index(),
-        T::CustomerLogStd.index(),
-    ];
-    pub const LOG_INPUTS: &[usize] = &[
-        L::Service.index(),
-        L::Endpoint.index(),
-        L::StatusCode.index(),
-        L::ErrorShare.index(),
-        L::MsSinceLast.index(),
-        L::Hour.index(),
-    ];
-}
-
-/// Which feature columns feed the regressor and which one it predicts (column positions,
-/// written through the stream's feature enum).
-#[derive(Debug, Clone, Copy)]
-pub struct RegressionSpec {
-    pub target: usize,
-    /// Whether the target column is a natural log (predictions are reported as exp()).
-    pub log_target: bool,
-    pub inputs: &'static [usize],
-    pub target_name: &'static str,
-}
-
-impl RegressionSpec {
-    pub fn for_stream(kind: StreamKind) -> Self {
-        use crate::analytics::{LogFeature as L, SensorFeature as S, TransactionFeature as T};
-        use inputs::*;
-        match kind {
-            StreamKind::Sensor => Self {
-                target: S::Temperature.index(),
-                log_target: false,
-                inputs: SENSOR_INPUTS,
-                target_name: "temperature",
-            },
-            StreamKind::Transaction => Self {
-                target: T::LogAmount.index(),
-                log_target: true,
-                inputs: TRANSACTION_INPUTS,
-                target_name: "amount",
-            },
-            StreamKind::Log => Self {
-                target: L::LogLatency.index(),
-                log_target: true,
-                inputs: LOG_INPUTS,
-                target_name: "response_time_ms",
-            },
-        }
-    }
-
-    /// The input columns of `f`, written into `buf` (no allocation on the per-event path).
-    pub fn row<'b>(&self, f: &[f64; FEATURES], buf: &'b mut [f64; FEATURES]) -> &'b [f64] {
-        let n = self.inputs.len().min(FEATURES);
-        for (slot, &i) in buf.iter_mut().zip(&self.inputs[..n]) {
-            *slot = f[i];
-        }
-        &buf[..n]
-    }
-
-    /// The target in natural units.
-    pub fn natural(&self, v: f64) -> f64 {
-        if self.log_target { v.exp() } else { v }
-    }
-}
-
-/// A fitted regressor.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Regressor {
-    /// Least squares, its predictions held to the targets' training range (a log-scale
-    /// target extrapolated far past it is an absurd amount once exponentiated).
-    Linear {
-        weights: Vec<f64>,
-        intercept: f64,
-        low: f64,
-        high: f64,
-    },
-    Forest(RegressionForest),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RegressionChoice {
-    pub model: &'static str,
-    pub holdout_mae_linear: f64,
-    pub holdout_mae_forest: f64,
-}
-
-impl Regressor {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Regressor::Linear { .. } => "linear",
-            Regressor::Forest(_) => "forest",
-        }
-    }
-
-    /// Checks a regressor read from a file against `inputs` columns: every child after its
-    /// parent and in range (so a walk ends), weights one per input.
-    pub fn validate(&self, inputs: usize) -> Result<(), String> {
-        match self {
-            Regressor::Linear {
-                weights, low, high, ..
-            } if weights.len() == inputs && low <= high => Ok(()),
-            Regressor::Linear { .. } => Err("the linear regressor has the wrong width".into()),
-            Regressor::Forest(f) => f.validate(),
-        }
-    }
-
-    /// Prediction and uncertainty (spread across trees; 0 for the linear model).
-    pub fn predict(&self, x: &[f64]) -> (f64, f64) {
-        match self {
-            Regressor::Linear {
-                weights,
-                intercept,
-                low,
-                high,
-            } => (
-                (intercept + weights.iter().zip(x).map(|(w, v)| w * v).sum::<f64>())
-                    .clamp(*low, *high),
-                0.0,
-            ),
-            Regressor::Forest(f) => f.predict(x),
-        }
-    }
-}
-
-/// Fits both candidates on 80 % of the rows and keeps the one with the lower MAE on the
-/// other 20 % (in the target's natural units).
-pub fn fit_best(
-    x: &Array2<f64>,
-    y: &Array1<f64>,
-    spec: &RegressionSpec,
-    seed: u64,
-) -> Result<(Regressor, RegressionChoice), MlError> {
-    let n = x.nrows();
-    if n < 20 {
-        return Err(MlError::Data(format!(
-            "{n} rows are too few for a regression"
-        )));
-    }
-    let cut = n * 4 / 5;
-    let (xt, yt) = (
-        x.slice(ndarray::s![..cut, ..]).to_owned(),
-        y.slice(ndarray::s![..cut]).to_owned(),
-    );
-    // Least squares fails on collinear or constant columns; the forest does not.
-    let linear = fit_linear(&xt, &yt).ok();
-    let forest = Regressor::Forest(RegressionForest::fit(
-        &xt,
-        &yt,
-        REGRESSION_TREES,
-        8,
-        0.7,
-        seed,
-    ));
-    let mae = |m: &Regressor| {
-        (cut..n)
-            .map(|i| {
-                let row: Vec<f64> = x.row(i).to_vec();
-                (spec.natural(m.predict(&row).0) - spec.natural(y[i])).abs()
-            })
-            .sum::<f64>()
-            / (n - cut) as f64
-    };
-    let (ml, mf) = (linear.as_ref().map_or(f64::INFINITY, mae), mae(&forest));
-    let choice = RegressionChoice {
-        model: if mf <= ml { "forest" } else { "linear" },
-        holdout_mae_linear: ml,
-        holdout_mae_forest: mf,
-    };
-    Ok(match linear {
-        Some(l) if ml < mf => (l, choice),
-        _ => (forest, choice),
-    })
-}
-
-fn fit_linear(x: &Array2<f64>, y: &Array1<f64>) -> Result<Regressor, MlError> {
-    let fitted = LinearRegression::new()
-        .fit(&Dataset::new(x.clone(), y.clone()))
-        .map_err(|e| MlError::Fit(e.to_string()))?;
-    let (low, high) = y
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    Ok(Regressor::Linear {
-        weights: fitted.params().to_vec(),
-        intercept: fitted.intercept(),
-        low,
-        high,
-    })
-}
+use crate::ml::bins::{Binned, MAX_BINS, bootstrap, partition};
+use crate::ml::forest::walk_side_by_side;
 
 /// A small random-forest regressor on flat trees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,7 +40,7 @@ impl RNode {
 
 /// Trees of the regression forest: 20 predicted within the 30's error on the buffer's
 /// holdout, at two thirds of the cost per event and per fit.
-const REGRESSION_TREES: usize = 20;
+pub(super) const REGRESSION_TREES: usize = 20;
 const MIN_LEAF: usize = 5;
 
 impl RegressionForest {
@@ -311,7 +93,7 @@ impl RegressionForest {
         f
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(super) fn validate(&self) -> Result<(), String> {
         let n = self.nodes.len();
         let bad_root = self.roots.is_empty() || self.roots.iter().any(|&r| r as usize >= n);
         let bad_node = self.nodes.iter().enumerate().any(|(i, node)| {
@@ -509,30 +291,12 @@ const SORT_BELOW: usize = 128;
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use ndarray::{Array1, Array2};
+    use rand::Rng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_chacha::rand_core::SeedableRng;
 
-    #[test]
-    fn forest_learns_a_step_function_linear_learns_a_line() {
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let x = Array2::from_shape_fn((800, 2), |_| rng.gen_range(0.0..10.0));
-        let step = Array1::from_iter(
-            x.rows()
-                .into_iter()
-                .map(|r| if r[0] > 5.0 { 10.0 } else { 0.0 }),
-        );
-        let spec = RegressionSpec {
-            target: 0,
-            log_target: false,
-            inputs: &[],
-            target_name: "t",
-        };
-        let (m, choice) = fit_best(&x, &step, &spec, 1).unwrap();
-        assert_eq!(m.name(), "forest", "{choice:?}");
-        let line = Array1::from_iter(x.rows().into_iter().map(|r| 3.0 * r[0] - 2.0 * r[1] + 1.0));
-        let (m, choice) = fit_best(&x, &line, &spec, 1).unwrap();
-        assert_eq!(m.name(), "linear", "{choice:?}");
-        assert!((m.predict(&[1.0, 1.0]).0 - 2.0).abs() < 1e-6);
-    }
+    use super::*;
 
     /// Walking four trees side by side gives the same mean and spread, to the bit, as
     /// walking each alone, for tree counts that are and are not a multiple of four; rows
@@ -573,20 +337,5 @@ mod tests {
         let mixed = RegressionForest::fit(&x, &y, 12, 8, 0.7, 4);
         assert_eq!(sorted, binned);
         assert_eq!(mixed, binned);
-    }
-
-    #[test]
-    fn forest_spread_is_an_uncertainty_band() {
-        let mut rng = ChaCha8Rng::seed_from_u64(6);
-        let x = Array2::from_shape_fn((500, 1), |_| rng.gen_range(0.0..1.0));
-        let y = Array1::from_iter(
-            x.column(0)
-                .iter()
-                .map(|v| v * 10.0 + rng.gen_range(-1.0..1.0)),
-        );
-        let f = RegressionForest::fit(&x, &y, 20, 6, 1.0, 3);
-        let (mean, spread) = f.predict(&[0.5]);
-        assert!((mean - 5.0).abs() < 1.0, "{mean}");
-        assert!(spread > 0.0 && spread < 2.0, "{spread}");
     }
 }
