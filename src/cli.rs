@@ -104,22 +104,42 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// The three data streams, or all of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// One of the data streams, or all of them; the choices are the streams' own names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamChoice {
-    Sensor,
-    Transaction,
-    Log,
+    One(StreamKind),
     All,
+}
+
+/// Every choice: each stream, then `all`.
+const CHOICES: [StreamChoice; StreamKind::COUNT + 1] = {
+    let mut out = [StreamChoice::All; StreamKind::COUNT + 1];
+    let mut i = 0;
+    while i < StreamKind::COUNT {
+        out[i] = StreamChoice::One(StreamKind::ALL[i]);
+        i += 1;
+    }
+    out
+};
+
+impl ValueEnum for StreamChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        &CHOICES
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(match self {
+            StreamChoice::One(k) => k.name(),
+            StreamChoice::All => "all",
+        }))
+    }
 }
 
 impl StreamChoice {
     /// The streams the choice stands for.
     pub fn kinds(self) -> Vec<StreamKind> {
         match self {
-            StreamChoice::Sensor => vec![StreamKind::Sensor],
-            StreamChoice::Transaction => vec![StreamKind::Transaction],
-            StreamChoice::Log => vec![StreamKind::Log],
+            StreamChoice::One(k) => vec![k],
             StreamChoice::All => StreamKind::ALL.to_vec(),
         }
     }
@@ -390,10 +410,27 @@ mod tests {
     fn stream_choices_stand_for_their_streams() {
         assert_eq!(StreamChoice::All.kinds(), StreamKind::ALL.to_vec());
         assert_eq!(
-            StreamChoice::kinds_of(&[StreamChoice::Log, StreamChoice::Sensor, StreamChoice::Log]),
+            StreamChoice::kinds_of(&[
+                StreamChoice::One(StreamKind::Log),
+                StreamChoice::One(StreamKind::Sensor),
+                StreamChoice::One(StreamKind::Log)
+            ]),
             vec![StreamKind::Sensor, StreamKind::Log]
         );
         assert!(Cli::try_parse_from(["streamwatch", "consume", "--duration=-1"]).is_err());
+    }
+
+    /// Every stream is a `--type` choice under its own name, and `all` is every stream.
+    #[test]
+    fn every_stream_is_a_type_choice() {
+        for k in StreamKind::ALL {
+            let cli = Cli::try_parse_from(["streamwatch", "produce", "--type", k.name()])
+                .expect("parses");
+            let Some(Command::Produce(a)) = cli.command else {
+                panic!("not produce")
+            };
+            assert_eq!(a.stream.kinds(), vec![k]);
+        }
     }
 
     #[test]
@@ -412,7 +449,10 @@ mod tests {
         assert_eq!(cli.tui.rate, Some(0.0));
         assert_eq!(
             cli.tui.streams,
-            Some(vec![StreamChoice::Sensor, StreamChoice::Log])
+            Some(vec![
+                StreamChoice::One(StreamKind::Sensor),
+                StreamChoice::One(StreamKind::Log)
+            ])
         );
     }
 }

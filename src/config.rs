@@ -117,14 +117,9 @@ pub struct Settings {
     log_file: Option<PathBuf>,
 }
 
-/// Per stream: its topic, and the field mapping for topics other programs write.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StreamsSettings {
-    pub sensor: StreamSettings,
-    pub transaction: StreamSettings,
-    pub log: StreamSettings,
-}
+/// Per stream (`[streams.sensor]`, …): its topic, and the field mapping for topics other
+/// programs write. A stream the file leaves out keeps the defaults.
+pub type StreamsSettings = PerStream<StreamSettings>;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -133,16 +128,6 @@ pub struct StreamSettings {
     pub topic: String,
     /// Which JSON field holds each of ours: `temperature = "temp_c"`.
     pub fields: BTreeMap<String, String>,
-}
-
-impl StreamsSettings {
-    pub fn of(&self, kind: StreamKind) -> &StreamSettings {
-        match kind {
-            StreamKind::Sensor => &self.sensor,
-            StreamKind::Transaction => &self.transaction,
-            StreamKind::Log => &self.log,
-        }
-    }
 }
 
 /// Each stream's codec.
@@ -395,7 +380,7 @@ impl Settings {
     /// Builds each stream's codec from its field mapping, which it checks.
     fn resolve_codecs(&mut self) -> Result<(), ConfigError> {
         for kind in StreamKind::ALL {
-            let fields = &self.streams.of(kind).fields;
+            let fields = &self.streams[kind].fields;
             self.codecs.0[kind] =
                 Codec::with_fields(kind, fields).map_err(|source| ConfigError::Mapping {
                     stream: kind.name(),
@@ -516,7 +501,7 @@ impl Settings {
 
     /// A stream's topic: `[streams.<name>] topic`, else the prefix and the stream's own name.
     pub fn topic(&self, kind: StreamKind) -> String {
-        let topic = &self.streams.of(kind).topic;
+        let topic = &self.streams[kind].topic;
         if topic.trim().is_empty() {
             format!("{}{}", self.kafka.topic_prefix, kind.topic())
         } else {
@@ -646,6 +631,15 @@ mod tests {
             err.contains("[streams.log.fields]") && err.contains("latency"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_stream_section_must_name_a_stream() {
+        let err = Settings::from_toml("[streams.metrics]\ntopic = \"m\"\n").unwrap_err();
+        assert!(err.1.contains("metrics"), "{err:?}");
+        let s = Settings::from_toml("[streams.log]\ntopic = \"app-logs\"\n").unwrap();
+        assert_eq!(s.streams[StreamKind::Log].topic, "app-logs");
+        assert_eq!(s.streams[StreamKind::Sensor], StreamSettings::default());
     }
 
     #[test]

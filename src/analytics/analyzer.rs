@@ -11,7 +11,7 @@ use super::alerts::{Alert, AlertBook, Filed, Firing, Reason};
 use super::config::AnalyzerConfig;
 use super::features::FeatureVector;
 use super::rolling::{BucketWindow, RecentValues, Stats, Window};
-use super::rules::{Rules, Sink};
+use super::rules::{MAX_METRICS, Rules, Sink};
 use crate::streams::{Event, StreamKind, Timestamp};
 
 /// Samples of each metric's rolling mean kept for sparklines (one per second of event time).
@@ -220,7 +220,7 @@ impl StreamAnalyzer {
             return obs;
         }
         let t = event.timestamp();
-        let mut values = [f64::NAN; 3];
+        let mut values = [f64::NAN; MAX_METRICS];
         let mut sink = Sink {
             book: &mut self.alerts,
             opened: &mut self.opened,

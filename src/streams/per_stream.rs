@@ -4,7 +4,8 @@
 
 use std::ops::{Index, IndexMut};
 
-use serde::Serialize;
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::StreamKind;
 
@@ -69,5 +70,27 @@ impl<T> IndexMut<StreamKind> for PerStream<T> {
 impl<T: Serialize> Serialize for PerStream<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
+    }
+}
+
+/// Read as a table keyed by the streams' names (`[streams.sensor]` in a config file): a
+/// stream left out keeps its default, a name that is no stream is an error.
+impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for PerStream<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ByName<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ByName<T> {
+            type Value = PerStream<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a table keyed by stream names")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = PerStream::<T>::default();
+                while let Some(kind) = map.next_key::<StreamKind>()? {
+                    out[kind] = map.next_value()?;
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(ByName(std::marker::PhantomData))
     }
 }

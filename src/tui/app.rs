@@ -247,11 +247,9 @@ impl App {
         let k = self.focus();
         match action {
             Action::Overview => self.view = View::Overview,
-            Action::ShowSensor => self.show(StreamKind::Sensor),
-            Action::ShowTransaction => self.show(StreamKind::Transaction),
-            Action::ShowLog => self.show(StreamKind::Log),
+            Action::Show(k) => self.show(k),
             Action::NextView => self.cycle(1),
-            Action::PrevView => self.cycle(3),
+            Action::PrevView => self.cycle(StreamKind::COUNT),
             Action::ToggleStream => return vec![self.toggle(k)],
             Action::ToggleAll => return self.toggle_all(),
             Action::TogglePause => return vec![self.toggle_pause(k)],
@@ -290,12 +288,8 @@ impl App {
     }
 
     fn cycle(&mut self, step: usize) {
-        let order = [
-            View::Overview,
-            View::Stream(StreamKind::Sensor),
-            View::Stream(StreamKind::Transaction),
-            View::Stream(StreamKind::Log),
-        ];
+        let mut order = vec![View::Overview];
+        order.extend(StreamKind::ALL.map(View::Stream));
         let at = order.iter().position(|v| *v == self.view).unwrap_or(0);
         self.view = order[(at + step) % order.len()];
         if let View::Stream(k) = self.view {

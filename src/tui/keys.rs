@@ -4,14 +4,14 @@
 //! the overlay.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use streamwatch::streams::StreamKind;
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Overview,
-    ShowSensor,
-    ShowTransaction,
-    ShowLog,
+    /// A stream's view (key: its position in `StreamKind::ALL`, from 1).
+    Show(StreamKind),
     NextView,
     PrevView,
     ToggleStream,
@@ -53,21 +53,21 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "1",
-        action: Action::ShowSensor,
+        action: Action::Show(StreamKind::Sensor),
         description: "sensor stream",
         short: Some("views"),
         matches: |k| ch(k, '1'),
     },
     Binding {
         keys: "2",
-        action: Action::ShowTransaction,
+        action: Action::Show(StreamKind::Transaction),
         description: "transaction stream",
         short: Some("views"),
         matches: |k| ch(k, '2'),
     },
     Binding {
         keys: "3",
-        action: Action::ShowLog,
+        action: Action::Show(StreamKind::Log),
         description: "log stream",
         short: Some("views"),
         matches: |k| ch(k, '3'),
@@ -218,9 +218,9 @@ mod tests {
     fn every_action_has_a_binding_and_keys_do_not_collide() {
         let all = [
             Action::Overview,
-            Action::ShowSensor,
-            Action::ShowTransaction,
-            Action::ShowLog,
+            Action::Show(StreamKind::Sensor),
+            Action::Show(StreamKind::Transaction),
+            Action::Show(StreamKind::Log),
             Action::NextView,
             Action::PrevView,
             Action::ToggleStream,
@@ -243,6 +243,18 @@ mod tests {
             let k = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
             let hits = BINDINGS.iter().filter(|b| (b.matches)(&k)).count();
             assert_eq!(hits, 1, "{c:?} matches {hits} bindings");
+        }
+    }
+
+    /// Every stream has its view key, its number from 1 in stream order: a stream added to
+    /// `StreamKind` fails here until the table has its row.
+    #[test]
+    fn every_stream_has_its_number_key() {
+        for (i, k) in StreamKind::ALL.into_iter().enumerate() {
+            let c = char::from_digit(i as u32 + 1, 10).expect("a digit");
+            let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+            let b = BINDINGS.iter().find(|b| (b.matches)(&key));
+            assert_eq!(b.map(|b| b.action), Some(Action::Show(k)), "key {c}");
         }
     }
 

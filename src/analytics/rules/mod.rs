@@ -34,7 +34,16 @@ pub(crate) struct Sink<'a> {
 
 /// Stream-wide metric values of one event, in the order of the stream's `METRICS` (NaN:
 /// the event has no value for that metric).
-pub(crate) type MetricValues = [f64; 3];
+pub(crate) type MetricValues = [f64; MAX_METRICS];
+
+/// The most stream-wide metrics a stream has (the sensor's three readings); a stream with
+/// more does not compile until this grows.
+pub(crate) const MAX_METRICS: usize = 3;
+const _: () = assert!(
+    sensor::METRICS.len() <= MAX_METRICS
+        && transaction::METRICS.len() <= MAX_METRICS
+        && log::METRICS.len() <= MAX_METRICS
+);
 
 pub(crate) enum Rules {
     Sensor(sensor::SensorRules),
