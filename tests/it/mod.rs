@@ -6,6 +6,7 @@ mod cli;
 mod faults;
 mod groups;
 mod interop;
+mod layers;
 mod models;
 mod pipeline;
 mod setup;
