@@ -9,7 +9,7 @@ APT_PACKAGES := kcat tmux cmake
 # kafka-python (2.2.x talks to the embedded broker; 3.x does not bootstrap) and lz4 for its codec.
 PY_PACKAGES := 'kafka-python>=2.2,<2.3' lz4
 
-.PHONY: run test check bench deps apt-deps py-deps tansu fmt clippy build
+.PHONY: run test check bench deps apt-deps py-deps tansu fmt clippy build check-patches
 
 ## Build in release mode and open the TUI on the embedded broker.
 run:
@@ -20,10 +20,14 @@ build:
 	cargo build --release --locked
 
 ## Install what the tests need (kcat, tmux, cmake via apt; kafka-python, lz4 via pip; tansu), then run every test.
-test: deps
+test: deps check-patches
 	mkdir -p target
 	set -o pipefail; TANSU_BIN=$(TANSU) cargo test --locked --all-targets 2>&1 | tee target/test.log
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { print "tests: " p " passed, " f " failed" }' target/test.log
+
+## The vendored crates are their crates.io releases plus the patch files in patches/*/changes.
+check-patches:
+	bash patches/check.sh
 
 ## Formatting, lints and tests.
 check: fmt clippy test

@@ -204,6 +204,8 @@ fn build_librdkafka() {
     if let Some(makeflags) = env::var_os("CARGO_MAKEFLAGS") {
         env::set_var("MAKEFLAGS", makeflags);
     }
+    // streamwatch: the C library only (`make libs` also built the C++ binding, which
+    // nothing here links and whose sources are not vendored).
     run_command_or_fail(
         &out_dir,
         if cfg!(target_os = "freebsd") {
@@ -211,7 +213,7 @@ fn build_librdkafka() {
         } else {
             "make"
         },
-        &["libs"],
+        &["-C", "src"],
     );
 
     println!("cargo:rustc-link-search=native={}/src", out_dir);
