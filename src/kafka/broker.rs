@@ -168,8 +168,8 @@ fn run_mock(
 
 /// A new consumer group forms 30 ms after its first member joins, where Kafka (and the mock,
 /// by default) waits three seconds for more (`group.initial.rebalance.delay.ms`): a consumer
-/// of the embedded broker analyses its first event within a second of starting, and
-/// `bench` starts producing ~0.2 s after it starts instead of ~0.5 s. A member that joins
+/// of the embedded broker analyses its first event within a second of starting, and `bench`
+/// starts producing sooner (docs/perf-journal.md, "Between processes"). A member that joins
 /// later is taken in by a rebalance that ends as soon as every member has rejoined (patch
 /// 5). (Before that patch, with no delay at all, a second member never got its share.)
 fn form_groups_quickly(owner: &BaseProducer) {
@@ -256,9 +256,9 @@ pub async fn forward(listener: TcpListener, target: SocketAddr, cancel: Cancella
 
 /// Both ends of a forwarded connection with Nagle's algorithm off. The forwarder passes on
 /// each answer in pieces of up to 8 KiB as they come; with Nagle on, the last piece of a
-/// fetch answer waited for the client's delayed ACK (40 ms), which made the next answer
-/// larger and so also late: a consumer that joined a running stream stayed ~75 ms behind it
-/// (e2e p50 between processes 78 ms, 5 ms with this; BENCHMARKS.md, "Between processes").
+/// fetch answer waited for the client's delayed ACK, which made the next answer larger and
+/// so also late: a consumer that joined a running stream stayed that far behind it for good
+/// (docs/perf-journal.md, "Between processes").
 fn without_delay(ends: [&TcpStream; 2]) {
     for s in ends {
         if let Err(e) = s.set_nodelay(true) {

@@ -16,8 +16,8 @@ use streamwatch::streams::{PerStream, StreamKind};
 
 /// Unconsumed events per stream the producer may run ahead of the consumer: a fraction of a
 /// second of the consumer's pace, and a few MiB per topic, well inside what the embedded
-/// broker keeps. 50,000 was as fast in a million-event `bench` and held ~60 MB more at its
-/// peak (BENCHMARKS.md, "Latency at a fixed load").
+/// broker keeps. A larger window was no faster and held more memory at its peak
+/// (docs/perf-journal.md, "Latency at a fixed load").
 pub const WINDOW: u64 = 20_000;
 
 /// Partitions per topic the gate follows; a partition beyond is not counted.

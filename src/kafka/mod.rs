@@ -88,7 +88,7 @@ pub fn client_config(
     // After an outage, reconnect within a second of the broker's return, as the Java clients
     // do (librdkafka backs off up to 10 s between attempts). A consumer then heartbeats again
     // inside its 10 s session and keeps its partitions; before, it was revoked and read again
-    // from its last commit (~1,300 events after a 5 s outage at 1,500 events/s).
+    // from its last commit (docs/perf-journal.md).
     cfg.set("reconnect.backoff.max.ms", "1000");
     role(&mut cfg);
     for (k, v) in &settings.kafka.properties {

@@ -517,7 +517,8 @@ impl Pump {
         let mut look = true;
         loop {
             // Controls and the deadline every 256 events, or every 20 ms when slower: the
-            // clock is read every 16 events (a read per event was a tenth of the thread).
+            // clock is read every 16 events (a read per event was a visible share of the
+            // thread).
             look |= produced.is_multiple_of(256)
                 || (produced.is_multiple_of(16) && checked.elapsed() > Duration::from_millis(20));
             if look {

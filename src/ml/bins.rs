@@ -4,8 +4,8 @@
 
 use ndarray::Array2;
 
-/// Bins per feature: a byte per value. 64 bins lost a tenth of the sensor forest's F1 to
-/// coarse thresholds in the tails; 255 costs half as much time again and loses little.
+/// Bins per feature: a byte per value. Fewer bins lost sensor F1 to coarse thresholds in
+/// the tails; 255 costs a little more time and loses little (docs/perf-journal.md).
 pub(super) const MAX_BINS: usize = 255;
 
 /// The training matrix binned: `codes[f * rows + i]` is row `i`'s bin in feature `f`, and a
@@ -108,8 +108,7 @@ fn cut_points(sorted: &[f64]) -> Vec<f64> {
 }
 
 /// Each tree's bootstrap draws this share of the rows (with replacement): half the work of
-/// a full-size sample, and more varied trees; the forest's F1 held (BENCHMARKS.md, "Fits
-/// that keep up with a backlog").
+/// a full-size sample, and more varied trees; the forest's F1 held (docs/perf-journal.md).
 pub(super) const SAMPLE_SHARE: f64 = 0.5;
 
 /// Rows in each tree's bootstrap sample of `n` rows (at least one).

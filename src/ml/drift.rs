@@ -115,9 +115,9 @@ pub(super) struct DriftWatch {
     /// The key metric's test, one per lane (an ordered part of the stream: a Kafka
     /// partition). Order holds only within a partition, and each holds its own mix of
     /// entities (keys pin them), so one test over a stream read a partition's run at a time
-    /// saw the mix change at every run: a million-event `bench` declared about a hundred
-    /// log drifts, and none of them was the data moving. A lasting change of the stream
-    /// shows in every lane.
+    /// saw the mix change at every run: a long backlog declared drift after drift, and none
+    /// of them was the data moving (docs/perf-journal.md, "Drift tested per partition"). A
+    /// lasting change of the stream shows in every lane.
     lanes: Vec<MetricLane>,
     /// The stream's event count at the last key-metric drift declared.
     declared: Option<u64>,
@@ -139,9 +139,9 @@ const SAME_DRIFT_PER_LANE: u64 = 1000;
 /// A value counts as this many spreads from the origin at most. A drift is the bulk of the
 /// series moving, not a burst of wild values: incidents (spikes, dropouts, slow requests)
 /// come in bursts, and a backlog read a partition at a time brings them in runs. Unclipped,
-/// a million-event `bench` declared 220–530 sensor drifts, each bringing a refit forward
-/// (most of its fits); clipped, none, and a lasting shift of two spreads is still found
-/// within a few hundred events.
+/// a long backlog declared hundreds of sensor drifts, each bringing a refit forward (most of
+/// its fits); clipped, none, and a lasting shift of two spreads is still found within a few
+/// hundred events (docs/perf-journal.md, "Drift tested per partition").
 const METRIC_CLIP: f64 = 3.0;
 
 /// The key metric's test on one lane, in units of the spread of the lane's first values.

@@ -116,8 +116,9 @@ fn start(
     }
     // "max" (rate 0) runs as fast as the consumer keeps up: the producer waits while the
     // consumer lags a window behind, so the broker's retention never deletes an unread event.
-    // It starts once it can deliver and the consumer knows where it is: the first seconds'
-    // e2e p99 fell from 150–160 ms to 13 ms (embedded), and from ~800 ms to ~20 (tansu).
+    // It starts once it can deliver and the consumer knows where it is, so the first
+    // seconds' events do not wait in librdkafka's queue (docs/perf-journal.md, "The TUI's
+    // first seconds").
     let gate = Arc::new(LagGate::default());
     let producer = ProducerHandle::spawn(
         settings,

@@ -287,19 +287,17 @@ fn create(
         // whole consumer queue, all partitions together), librdkafka stops fetching each
         // partition for this long. Its default, 1 s, stalled every backlog: the queue
         // drained in a fraction of that and the pipeline stood idle for the rest
-        // (BENCHMARKS.md, "The one-second stall").
+        // (docs/perf-journal.md, "The one-second stall").
         c.set("fetch.queue.backoff.ms", "10");
-        // A bound on the messages fetched ahead: 20,000 held peak memory ~50 MB lower than
-        // librdkafka's 100,000 in a million-event run, and as fast.
+        // A bound on the messages fetched ahead: lower than librdkafka's 100,000, it holds
+        // less memory at the peak of a backlog and reads it as fast (docs/perf-journal.md).
         c.set("queued.min.messages", "20000");
         // A fetch asks for up to 64 KiB per partition (librdkafka's default is 1 MiB; a
         // larger producer batch still comes whole). A backlog then comes in shorter runs of
         // each partition in turn, and the merge in event time (`order`) holds fewer events
-        // while it waits for every partition's next run. Reading a 450,000-event backlog
-        // from six partitions per topic, it held 51–55 thousand at most instead of reaching
-        // its 100,000 limit (past which order gives way); over seven paired runs the peak
-        // RSS went from 294 to 106 MiB and the read from 2.89 to 2.42 s (medians;
-        // BENCHMARKS.md, "Reading a backlog in shorter runs").
+        // while it waits for every partition's next run: a large backlog no longer brings
+        // the merge to its limit (past which order gives way), and the peak memory falls to
+        // about a third (docs/perf-journal.md, "Reading a backlog in shorter runs").
         c.set("max.partition.fetch.bytes", "65536");
         // A member that stops answering leaves the group within 10 s, so its partitions
         // move on to the others.

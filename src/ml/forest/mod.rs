@@ -20,8 +20,9 @@ pub const MAX_CLASSES: usize = 8;
 const LEAF: u32 = u32::MAX;
 /// The share of trees that must vote for an incident class to call an incident. Above a
 /// half: the trees learn from a buffer with as many incidents as normal events, where the
-/// streams have a few in a hundred, so their incident votes run high (60 % gave the best F1
-/// on every stream over 60,000 events; 50 % called too many normal payments fraud).
+/// streams have a few in a hundred, so their incident votes run high: this share gave the
+/// best F1 on every stream, and a half called too many normal payments fraud
+/// (docs/perf-journal.md).
 pub const INCIDENT_SHARE: f64 = 0.6;
 /// Widest feature vector a compiled forest accepts.
 const MAX_WIDTH: usize = 64;

@@ -183,8 +183,8 @@ impl StreamModel {
         // The regressor follows a drift only where it is the stream's model (a topic without
         // labels). On a labelled stream the key metric moves with the incidents, which the
         // regressor leaves out of what it learns; normal changes more slowly, and its own
-        // cadence follows that. Refitting it at every drift made about twice the regressor
-        // fits on a sensor backlog, and moved its error by a hundredth.
+        // cadence follows that. Refitting it at every drift doubled the regressor's fits on a
+        // sensor backlog and barely moved its error (docs/perf-journal.md).
         self.regressor.refit_now |= self.card.labelled == 0;
     }
 
