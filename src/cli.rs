@@ -53,7 +53,8 @@ pub struct GlobalArgs {
     #[arg(short = 'X', global = true, value_name = "KEY=VALUE", value_parser = parse_property)]
     pub properties: Vec<(String, String)>,
 
-    /// Settings file (TOML); assets/default.toml shows every key with its default.
+    /// Settings file (TOML); assets/default.toml shows every key with its default. Without
+    /// it: $XDG_CONFIG_HOME/streamwatch/config.toml (else ~/.config/…) when it exists.
     #[arg(long, global = true, env = "STREAMWATCH_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 

@@ -340,6 +340,18 @@ impl MlSettings {
     }
 }
 
+/// The user's settings file, used when `--config` is not given:
+/// `$XDG_CONFIG_HOME/streamwatch/config.toml`, else `~/.config/streamwatch/config.toml`,
+/// when it exists (the XDG base directory convention).
+pub fn user_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    let file = base.join("streamwatch").join("config.toml");
+    file.is_file().then_some(file)
+}
+
 /// What the command line sets over the file and the defaults: the global flags and the
 /// command's own that are settings. The command line fills it in (`Cli::overrides`), so
 /// the settings know no command.

@@ -16,7 +16,9 @@ use crate::config::Settings;
 
 /// Runs the parsed command line to completion.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = Settings::resolve(&cli.overrides())?;
+    let mut overrides = cli.overrides();
+    overrides.config = overrides.config.or_else(crate::config::user_file);
+    let settings = Settings::resolve(&overrides)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

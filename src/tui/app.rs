@@ -72,6 +72,8 @@ pub struct App {
     pub problems: VecDeque<Problem>,
     pub alert_scroll: usize,
     pub help: bool,
+    /// Draw without colour (`NO_COLOR`).
+    pub no_colour: bool,
     pub quitting: bool,
     pub producer_error: Option<String>,
     /// What is on screen no longer matches the state: draw now.
@@ -108,6 +110,7 @@ impl App {
             problems: VecDeque::new(),
             alert_scroll: 0,
             help: false,
+            no_colour: false,
             quitting: false,
             producer_error: None,
             dirty: true,

@@ -62,6 +62,7 @@ pub fn run(
         .unwrap_or_else(|| format!("streamwatch-tui-{}", std::process::id()));
     let (session, broker_label, embedded) = start(settings, &streams, group, tx)?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
+    app.no_colour = ui::theme::no_colour_asked(std::env::var_os("NO_COLOR").as_deref());
     let mut terminal = init_terminal()?;
     let result = runtime.block_on(event_loop(
         &mut terminal,

@@ -573,3 +573,38 @@ fn the_header_follows_an_outage() {
     assert!(text.contains("● up, rtt"), "{text}");
     assert!(!text.contains("down since"), "{text}");
 }
+
+/// With `NO_COLOR` the screen has no colour at all, says the same words, and keeps apart by
+/// reversed video what a background set apart (the brand, the footer's keys).
+#[test]
+fn no_colour_draws_the_same_words_without_colour() {
+    let mut app = seeded_app();
+    let coloured = render(&app, 120, 40);
+    app.no_colour = true;
+    let plain = render(&app, 120, 40);
+    assert_eq!(screen_text(&plain), screen_text(&coloured));
+    let cells = &plain.backend().buffer().content;
+    assert!(
+        cells
+            .iter()
+            .all(|c| c.fg == ratatui::style::Color::Reset && c.bg == ratatui::style::Color::Reset)
+    );
+    let coloured_cells = &coloured.backend().buffer().content;
+    assert!(
+        coloured_cells
+            .iter()
+            .any(|c| c.fg != ratatui::style::Color::Reset)
+    );
+    let reversed = cells
+        .iter()
+        .filter(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED))
+        .count();
+    assert!(
+        reversed > 10,
+        "the brand and the keys stand out: {reversed} cells"
+    );
+    for (asked, want) in [(None, false), (Some(""), false), (Some("1"), true)] {
+        let v = asked.map(std::ffi::OsStr::new);
+        assert_eq!(ui::theme::no_colour_asked(v), want, "{asked:?}");
+    }
+}

@@ -47,3 +47,43 @@ fn malformed_property_is_rejected_by_the_parser() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("KEY=VALUE"), "{}", stderr(&out));
 }
+
+/// Without `--config`, the user's settings file is `$XDG_CONFIG_HOME/streamwatch/config.toml`:
+/// a bad value there is refused naming that file; `--config` wins over it.
+#[test]
+fn the_settings_file_is_found_in_xdg_config_home() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("streamwatch");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), "[producer]\nrate = -5\n").unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(super::harness::bin())
+            .args(args)
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("STREAMWATCH_LOG_FILE", home.path().join("test.log"))
+            .env_remove("STREAMWATCH_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["setup", "--list", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("config.toml") && err.contains("rate"), "{err}");
+    let good = home.path().join("good.toml");
+    std::fs::write(&good, "[producer]\nrate = 5\n").unwrap();
+    let out = run(&[
+        "--config",
+        good.to_str().unwrap(),
+        "-b",
+        "127.0.0.1:1",
+        "setup",
+        "--list",
+        "--timeout",
+        "1",
+    ]);
+    let err = stderr(&out);
+    assert!(
+        !err.contains("config.toml") && !err.contains("rate"),
+        "{err}"
+    );
+}

@@ -25,6 +25,13 @@ pub const MIN_WIDTH: u16 = 70;
 pub const MIN_HEIGHT: u16 = 20;
 
 pub fn draw(app: &App, frame: &mut Frame) {
+    draw_screen(app, frame);
+    if app.no_colour {
+        theme::without_colour(frame.buffer_mut());
+    }
+}
+
+fn draw_screen(app: &App, frame: &mut Frame) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(frame, area);

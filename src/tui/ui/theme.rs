@@ -2,6 +2,7 @@
 //! change of palette is one edit. Widgets ask for a role (`THEME.dim`, `THEME.panel(..)`),
 //! never for a colour.
 
+use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Borders};
@@ -50,6 +51,24 @@ pub const THEME: Theme = Theme {
     border_focus: Style::new().fg(Color::Cyan),
     overlay_border: Style::new().fg(Color::Cyan),
 };
+
+/// Whether the user asked for no colour: `NO_COLOR` present and not empty (no-color.org).
+pub fn no_colour_asked(value: Option<&std::ffi::OsStr>) -> bool {
+    value.is_some_and(|v| !v.is_empty())
+}
+
+/// The screen without colour, for `NO_COLOR`: every cell in the terminal's own colours. What
+/// a background set apart (the brand, the footer's keys, a selection) is shown reversed, and
+/// bold stays, so nothing is told by colour alone: states and severities are words.
+pub fn without_colour(buf: &mut Buffer) {
+    for cell in &mut buf.content {
+        if cell.bg != Color::Reset {
+            cell.modifier |= Modifier::REVERSED;
+        }
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+    }
+}
 
 impl Theme {
     /// A panel: rounded borders in the border colour (the focus colour when `focused`).
