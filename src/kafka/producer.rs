@@ -216,9 +216,9 @@ pub struct ProducerPlan {
     /// `None`: no consumer to wait for, and unpaced means as fast as the broker takes them.
     pub gate: Option<Arc<LagGate>>,
     /// Start the schedule once the producer can deliver (it has its idempotent producer id),
-    /// waiting up to `READY_WAIT`: librdkafka asks for the id ~50 ms after it starts, and at
-    /// times 500 ms (against a fresh tansu, ~800 ms), and events timed meanwhile wait in its
-    /// queue. That is a latency of the producer's start, which `bench --rate` leaves out of
+    /// waiting up to `READY_WAIT`: librdkafka asks for the id some time after it starts (at
+    /// times much later, on a fresh tansu more so; docs/perf-journal.md), and events timed
+    /// meanwhile wait in its queue. That is a latency of the producer's start, which `bench --rate` leaves out of
     /// the pipeline's, and the TUI out of its first seconds.
     pub ready_first: bool,
 }

@@ -1,6 +1,6 @@
 //! Our own fitter for the classification forest, fast enough to refit every few thousand
-//! events: 32–50 trees of depth 10 on the 4,000-row buffer in tens of milliseconds, where
-//! linfa-trees' exact split search took over a second.
+//! events: a binned split search instead of linfa-trees' exact one, which took too long to
+//! refit a stream as it flows (the fit times are in BENCHMARKS.md and docs/perf-journal.md).
 //!
 //! Each feature is binned once per fit into at most 255 quantile bins (a byte per
 //! value, column by column); every node then finds its best Gini split from per-bin class
