@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, round_to, start_probability,
+    GeneratorConfig, StreamKind, Timestamp, next_seq, normal, round_to, start_probability,
     stream_rng,
 };
 
@@ -75,20 +75,15 @@ impl Serialize for LogLevel {
     }
 }
 
-crate::named_enum! {
+super::label_enum! {
     /// The stream's ground-truth labels, `normal` first.
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case")]
     pub enum LogLabel {
         Normal = "normal",
         ErrorBurst = "error_burst",
         LatencyDegradation = "latency_degradation",
-        #[serde(rename = "5xx_storm")]
         Storm5xx = "5xx_storm",
     }
 }
-
-impl Label for LogLabel {}
 
 /// An endpoint of a service.
 #[derive(Debug, Clone, Copy, PartialEq)]

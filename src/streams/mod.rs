@@ -57,6 +57,23 @@ impl StreamKind {
     }
 }
 
+/// Declares a stream's labels, `normal` first: a `named_enum!` whose wire name (in JSON, on
+/// screen, a model's class) is its one name, and the `Label` it is.
+macro_rules! label_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        crate::named_enum! { $(#[$meta])* $vis enum $name { $($variant = $text),+ } }
+
+        impl $crate::streams::Label for $name {}
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+    };
+}
+pub(crate) use label_enum;
+
 /// A ground-truth label: `normal` (always the first member) or the kind of incident the
 /// generator injected.
 pub trait Label: Named {

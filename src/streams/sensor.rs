@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, pick, round_to,
-    start_probability, stream_rng,
+    GeneratorConfig, StreamKind, Timestamp, next_seq, normal, pick, round_to, start_probability,
+    stream_rng,
 };
 
 /// One reading, as it travels on the `sensor-data` topic.
@@ -74,10 +74,8 @@ impl Serialize for SensorStatus {
     }
 }
 
-crate::named_enum! {
+super::label_enum! {
     /// The stream's ground-truth labels, `normal` first.
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case")]
     pub enum SensorLabel {
         Normal = "normal",
         Spike = "spike",
@@ -86,8 +84,6 @@ crate::named_enum! {
         Dropout = "dropout",
     }
 }
-
-impl Label for SensorLabel {}
 
 const LOCATIONS: &[&str] = &[
     "server-room-1",

@@ -10,8 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use super::{
-    GeneratorConfig, Label, StreamKind, Timestamp, next_seq, normal, pick, round_to,
-    start_probability, stream_rng,
+    GeneratorConfig, StreamKind, Timestamp, next_seq, normal, pick, round_to, start_probability,
+    stream_rng,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -34,10 +34,8 @@ pub struct Transaction {
     pub label: Option<TransactionLabel>,
 }
 
-crate::named_enum! {
+super::label_enum! {
     /// The stream's ground-truth labels, `normal` first.
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case")]
     pub enum TransactionLabel {
         Normal = "normal",
         LargeAmount = "large_amount",
@@ -47,8 +45,6 @@ crate::named_enum! {
         CardTesting = "card_testing",
     }
 }
-
-impl Label for TransactionLabel {}
 
 /// A city where customers live or pay.
 #[derive(Debug, Clone, Copy, PartialEq)]
