@@ -211,6 +211,10 @@ pub struct ProduceArgs {
     /// Events per second per stream; 0 means as fast as the broker takes them.
     #[arg(long)]
     pub rate: Option<f64>,
+    /// With --rate 0, event times are spaced as if this many events per second per stream
+    /// were written (default: the TUI's rate), so that a backlog looks like the live stream.
+    #[arg(long, value_name = "RATE")]
+    pub stamp_rate: Option<f64>,
     /// Stop after this many events in total (0 = no limit).
     #[arg(long, default_value_t = 0)]
     pub count: u64,
@@ -359,6 +363,7 @@ impl Cli {
             }
             Some(Command::Produce(a)) => {
                 (o.rate, o.seed, o.incident_rate) = (a.rate, a.seed, a.incident_rate);
+                o.stamp_rate = a.stamp_rate;
             }
             Some(Command::Consume(a)) => {
                 o.seed = a.seed;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-use streamwatch::analytics::AnalyzerConfig;
+use streamwatch::analytics::{AlertPolicy, AnalyzerConfig, RuleClass};
 use streamwatch::codec::{Codec, MappingError};
 use streamwatch::ml::MlConfig;
 use streamwatch::streams::{GeneratorConfig, PerStream, StreamKind};
@@ -106,6 +106,7 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub producer: ProducerSettings,
     pub analytics: AnalyticsSettings,
+    pub alerts: AlertSettings,
     pub ml: MlSettings,
     pub tui: TuiSettings,
     pub streams: StreamsSettings,
@@ -155,6 +156,9 @@ pub struct KafkaSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct ProducerSettings {
     pub rate: f64,
+    /// Event-time spacing of an unpaced stream (`rate` 0), in events per second: a backlog
+    /// written as fast as the broker takes it looks like the live stream it stands for.
+    pub stamp_rate: f64,
     pub incident_rate: f64,
     pub seed: u64,
     pub compression: String,
@@ -168,9 +172,64 @@ pub struct AnalyticsSettings {
     pub zscore_threshold: f64,
     pub zscore_warmup: usize,
     pub exclude_anomalies: bool,
-    pub alert_cooldown_secs: f64,
     pub alert_history: usize,
     pub thresholds: Thresholds,
+}
+
+/// When evidence fires an alert and when it is over (`[alerts]`; see `AlertPolicy`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    pub for_secs: f64,
+    pub for_count: u32,
+    pub agree: usize,
+    pub forest_confidence: f64,
+    pub resolve_after_secs: f64,
+    pub flap_count: usize,
+    pub flap_window_secs: f64,
+    pub flap_hold_secs: f64,
+    pub silence_factor: f64,
+    pub silence_min_secs: f64,
+    pub rules: BTreeMap<String, RuleClass>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        let p = AlertPolicy::default();
+        Self {
+            for_secs: p.for_ms as f64 / 1000.0,
+            for_count: p.for_count,
+            agree: p.agree,
+            forest_confidence: p.forest_confidence,
+            resolve_after_secs: p.resolve_after_ms as f64 / 1000.0,
+            flap_count: p.flap_count,
+            flap_window_secs: p.flap_window_ms as f64 / 1000.0,
+            flap_hold_secs: p.flap_hold_ms as f64 / 1000.0,
+            silence_factor: p.silence_factor,
+            silence_min_secs: p.silence_min_ms as f64 / 1000.0,
+            rules: p.rules,
+        }
+    }
+}
+
+impl AlertSettings {
+    pub fn to_core(&self) -> AlertPolicy {
+        let ms = |s: f64| (s * 1000.0).round() as i64;
+        AlertPolicy {
+            for_ms: ms(self.for_secs),
+            for_count: self.for_count,
+            agree: self.agree.max(1),
+            forest_confidence: self.forest_confidence,
+            resolve_after_ms: ms(self.resolve_after_secs),
+            flap_count: self.flap_count.max(1),
+            flap_window_ms: ms(self.flap_window_secs),
+            flap_hold_ms: ms(self.flap_hold_secs),
+            silence_factor: self.silence_factor,
+            silence_min_ms: ms(self.silence_min_secs),
+            rules: self.rules.clone(),
+            ..AlertPolicy::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -240,6 +299,7 @@ impl Default for ProducerSettings {
         let g = GeneratorConfig::default();
         Self {
             rate: 200.0,
+            stamp_rate: 200.0,
             incident_rate: g.incident_rate,
             seed: g.seed,
             compression: "lz4".into(),
@@ -273,7 +333,6 @@ impl AnalyticsSettings {
             zscore_threshold: c.z_threshold,
             zscore_warmup: c.z_warmup,
             exclude_anomalies: c.exclude_anomalies,
-            alert_cooldown_secs: c.cooldown_ms as f64 / 1000.0,
             alert_history: c.alert_history,
             thresholds: Thresholds {
                 temperature_max: c.temperature_max,
@@ -292,7 +351,7 @@ impl AnalyticsSettings {
             z_threshold: self.zscore_threshold,
             z_warmup: self.zscore_warmup,
             exclude_anomalies: self.exclude_anomalies,
-            cooldown_ms: (self.alert_cooldown_secs * 1000.0) as i64,
+            alerts: AlertPolicy::default(),
             alert_history: self.alert_history,
             temperature_max: self.thresholds.temperature_max,
             temperature_min: self.thresholds.temperature_min,
@@ -366,6 +425,7 @@ pub struct Overrides {
     pub partitions: Option<i32>,
     pub replication_factor: Option<i32>,
     pub rate: Option<f64>,
+    pub stamp_rate: Option<f64>,
     pub seed: Option<u64>,
     pub incident_rate: Option<f64>,
     pub fit: Option<FitMode>,
@@ -438,6 +498,7 @@ impl Settings {
         set(&mut self.kafka.partitions, o.partitions);
         set(&mut self.kafka.replication_factor, o.replication_factor);
         set(&mut self.producer.rate, o.rate);
+        set(&mut self.producer.stamp_rate, o.stamp_rate);
         set(&mut self.producer.seed, o.seed);
         set(&mut self.producer.incident_rate, o.incident_rate);
         set(&mut self.ml.fit, o.fit);
@@ -458,6 +519,13 @@ impl Settings {
             k.partitions,
             k.partitions >= 1,
             "must be at least 1",
+        )?;
+        let sr = self.producer.stamp_rate;
+        check(
+            "producer.stamp_rate (--stamp-rate)",
+            sr,
+            sr > 0.0 && sr.is_finite(),
+            "must be above 0",
         )?;
         let rf = k.replication_factor;
         check(
@@ -493,6 +561,8 @@ impl Settings {
         )?;
         let z = a.zscore_threshold;
         check("analytics.zscore_threshold", z, z > 0.0, "must be above 0")?;
+        let r = self.alerts.resolve_after_secs;
+        check("alerts.resolve_after_secs", r, r > 0.0 && r.is_finite(), "must be above 0")?;
         let m = &self.ml;
         check("ml.trees", m.trees, m.trees >= 1, "must be at least 1")?;
         let ff = m.feature_fraction;
@@ -537,7 +607,10 @@ impl Settings {
 
     /// The analyzer's configuration.
     pub fn analyzer(&self) -> AnalyzerConfig {
-        self.analytics.to_core()
+        AnalyzerConfig {
+            alerts: self.alerts.to_core(),
+            ..self.analytics.to_core()
+        }
     }
 
     /// The models' configuration, seeded with the run's seed.

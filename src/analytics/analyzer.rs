@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use super::alerts::{Alert, AlertBook, Filed, Firing, Reason};
+use super::alerts::{Alert, AlertBook, AlertQuality, Firing, QualityBook, Reason};
 use super::config::AnalyzerConfig;
 use super::features::FeatureVector;
 use super::rolling::{BucketWindow, RecentValues, Stats, Window};
@@ -20,8 +20,9 @@ pub const HISTORY: usize = 240;
 /// What one event caused.
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
-    /// Alerts opened by this event (repeats merged into open alerts are not listed).
-    pub new_alerts: Vec<Alert>,
+    /// Alerts that fired or resolved on this event (evidence joining an alert, and pending
+    /// alerts, are not listed).
+    pub changed: Vec<Alert>,
     /// The rules that fired on this event: each rule's bit (see the stream's rule enum).
     pub fired: u32,
     /// Whether the stream's z-score rule, the reference app's detector, fired.
@@ -139,9 +140,14 @@ pub struct StreamSnapshot {
     pub event_rate: f64,
     pub metrics: Vec<MetricSnapshot>,
     pub latency: Option<Quantiles>,
+    /// Alerts that fired since the start.
     pub alerts_total: u64,
+    pub alerts_firing: usize,
+    /// Firing, then pending, then resolved.
     #[serde(skip)]
     pub recent_alerts: Vec<Alert>,
+    /// Alerts scored against the labels; `None` without labels.
+    pub alert_quality: Option<AlertQuality>,
     /// Per rule, then `any` (an event flagged by at least one rule).
     pub scorecard: Vec<RuleScore>,
     pub last_event: Option<Timestamp>,
@@ -152,6 +158,7 @@ pub struct StreamAnalyzer {
     rules: Rules,
     metrics: Vec<Metric>,
     alerts: AlertBook,
+    quality: QualityBook,
     scores: Vec<RuleScore>,
     any: RuleScore,
     latency: Option<RecentValues>,
@@ -160,8 +167,6 @@ pub struct StreamAnalyzer {
     incidents: u64,
     next_sample_ms: i64,
     last_event: Option<Timestamp>,
-    /// Ids of the alerts the current event opened.
-    opened: Vec<u64>,
 }
 
 impl StreamAnalyzer {
@@ -189,7 +194,8 @@ impl StreamAnalyzer {
         Self {
             kind,
             metrics,
-            alerts: AlertBook::new(cfg.alert_history, cfg.cooldown_ms),
+            alerts: AlertBook::new(kind, cfg.alerts.clone(), cfg.alert_history),
+            quality: QualityBook::new(kind.label_names()),
             scores,
             any: RuleScore {
                 rule: "any",
@@ -202,7 +208,6 @@ impl StreamAnalyzer {
             incidents: 0,
             next_sample_ms: i64::MIN,
             last_event: None,
-            opened: Vec::new(),
         }
     }
 
@@ -220,16 +225,21 @@ impl StreamAnalyzer {
             return obs;
         }
         let t = event.timestamp();
+        self.alerts.heard(event.key(), t);
         let mut values = [f64::NAN; MAX_METRICS];
         let mut sink = Sink {
             book: &mut self.alerts,
-            opened: &mut self.opened,
         };
         obs.fired = self
             .rules
             .apply(event, &mut sink, &mut obs.features, &mut values);
         obs.zscore_fired = obs.fired & self.rules.zscore_bit() != 0;
         obs.label_class = self.rules.label_class(event);
+        if let Some(class) = obs.label_class {
+            let book = &self.alerts;
+            let open = |e: &str| book.open_alert(e);
+            self.quality.observe(event.key(), t.millis(), class, open);
+        }
         self.events += 1;
         self.last_event = Some(t.max(self.last_event.unwrap_or(t)));
         for (m, v) in self.metrics.iter_mut().zip(values) {
@@ -245,10 +255,27 @@ impl StreamAnalyzer {
         }
         self.sample_history(t.millis());
         self.score(&obs);
-        for id in self.opened.drain(..) {
-            obs.new_alerts.extend(self.alerts.get(id).cloned());
-        }
+        self.drain_changes(&mut obs.changed);
         obs
+    }
+
+    /// Moves the alerts that fired or resolved into `into`, judging the resolved ones.
+    fn drain_changes(&mut self, into: &mut Vec<Alert>) {
+        for a in self.alerts.drain_changes() {
+            if a.state == super::alerts::AlertState::Resolved {
+                self.quality.judge(&a);
+            }
+            into.push(a);
+        }
+    }
+
+    /// Called now and then with the wall time; when the stream is quiet, time moves on for
+    /// its alerts all the same. Returns the alerts that resolved or fired.
+    pub fn idle(&mut self, wall_ms: i64) -> Vec<Alert> {
+        self.alerts.idle(wall_ms);
+        let mut changed = Vec::new();
+        self.drain_changes(&mut changed);
+        changed
     }
 
     fn score(&mut self, obs: &Observation) {
@@ -282,33 +309,40 @@ impl StreamAnalyzer {
         }
     }
 
-    /// Files an alert raised outside the rules (by the models): the alert when it is new,
-    /// `None` when it merged into an open one. `reasons` is asked only for a new alert.
+    /// Files evidence from outside the rules (the models) into `changed`'s alerts: `reasons`
+    /// is asked only when the detector is new to its alert. Alerts that fire or resolve
+    /// go into `changed`.
     pub fn file_external(
         &mut self,
         f: Firing<'_>,
         message: impl FnOnce(&[Reason]) -> String,
         reasons: impl FnOnce() -> Vec<Reason>,
-    ) -> Option<Alert> {
+        changed: &mut Vec<Alert>,
+    ) {
+        let entity = f.entity;
         let mut why = None;
-        let filed = self.alerts.file(f, || {
+        let new = self.alerts.file(f, || {
             let r = reasons();
             let m = message(&r);
             why = Some(r);
             m
         });
-        match (filed, why) {
-            (Filed::New(id), Some(r)) => {
-                self.alerts.set_reasons(id, r);
-                self.alerts.get(id).cloned()
-            }
-            _ => None,
+        if let (true, Some(r)) = (new, why)
+            && !r.is_empty()
+        {
+            self.alerts.set_reasons(entity, r);
         }
+        self.drain_changes(changed);
     }
 
-    /// Alerts, newest first.
+    /// Every alert held: open ones, then resolved ones newest first.
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         self.alerts.history()
+    }
+
+    /// The alerts scored against the labels so far.
+    pub fn alert_quality(&self) -> Option<AlertQuality> {
+        self.quality.report(self.alerts.history())
     }
 
     pub fn clear_alerts(&mut self) {
@@ -355,7 +389,9 @@ impl StreamAnalyzer {
                 .and_then(|q| q.quantiles([0.5, 0.95, 0.99]))
                 .map(|[p50, p95, p99]| Quantiles { p50, p95, p99 }),
             alerts_total: self.alerts.total(),
-            recent_alerts: self.alerts.history().take(alerts).cloned().collect(),
+            alerts_firing: self.alerts.firing(),
+            recent_alerts: self.alerts.listing(alerts),
+            alert_quality: self.alert_quality(),
             scorecard: self.scorecard(),
             last_event: self.last_event,
         }

@@ -1,6 +1,8 @@
 //! What the analyzer is configured with. The binary derives it from its settings in one
 //! place (`config.rs` of the binary); the defaults here are the ones its settings file shows.
 
+use super::alerts::AlertPolicy;
+
 /// Analyzer settings (the binary maps its config file onto this).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnalyzerConfig {
@@ -9,7 +11,7 @@ pub struct AnalyzerConfig {
     pub z_threshold: f64,
     pub z_warmup: usize,
     pub exclude_anomalies: bool,
-    pub cooldown_ms: i64,
+    pub alerts: AlertPolicy,
     pub alert_history: usize,
     pub temperature_max: f64,
     pub temperature_min: f64,
@@ -25,7 +27,7 @@ impl Default for AnalyzerConfig {
             z_threshold: 3.0,
             z_warmup: 30,
             exclude_anomalies: true,
-            cooldown_ms: 30_000,
+            alerts: AlertPolicy::default(),
             alert_history: 500,
             temperature_max: 35.0,
             temperature_min: 5.0,

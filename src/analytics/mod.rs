@@ -11,7 +11,10 @@ pub mod latency;
 pub mod rolling;
 mod rules;
 
-pub use alerts::{Alert, AlertBook, Firing, Reason, Severity};
+pub use alerts::{
+    Alert, AlertBook, AlertPolicy, AlertQuality, AlertState, Evidence, Firing, Reason, RuleClass,
+    Scope, Severity,
+};
 pub use analyzer::{MetricSnapshot, Observation, RuleScore, StreamAnalyzer, StreamSnapshot};
 pub use config::AnalyzerConfig;
 pub use features::{FEATURES, FeatureVector, LogFeature, SensorFeature, TransactionFeature};

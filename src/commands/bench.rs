@@ -250,6 +250,7 @@ async fn produce(
         start: None,
         streams: streams.to_vec(),
         rate: per_stream.unwrap_or(0.0),
+        stamp_rate: settings.producer.stamp_rate,
         count,
         duration: None,
         generator: settings.generator(producer),

@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::kafka::consumer::{
     ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, Order,
 };
-use streamwatch::analytics::StreamSnapshot;
+use streamwatch::analytics::{AlertState, StreamSnapshot};
 use streamwatch::ml::ModelSnapshot;
 
 /// How long the end waits for the consumer to close after its summary: leaving the group
@@ -70,11 +70,11 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
         match event {
             None => break,
             Some(ConsumerEvent::Alert(a)) => {
-                alerts += 1;
+                alerts += u64::from(a.state == AlertState::Firing);
                 writeln!(
                     out,
                     "{}",
-                    json!({"type": "alert", "stream": a.stream.name(), "alert": a})
+                    json!({"type": "alert", "status": a.state.name(), "stream": a.stream.name(), "alert": a})
                 )?;
             }
             Some(ConsumerEvent::Analysed(e)) => {
@@ -128,6 +128,8 @@ pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {
                 "metrics": metrics_json(st),
                 "latency": st.latency,
                 "alerts": st.alerts_total,
+                "alerts_firing": st.alerts_firing,
+                "alert_quality": st.alert_quality,
                 "lag": lag,
                 "lag_s": lag_s,
                 "lost": ingest.lost,
@@ -226,9 +228,12 @@ fn summary_line(s: &ConsumerSnapshot, alerts_printed: u64) -> Value {
         "e2e_ms": s.e2e.total,
         "elapsed_s": s.elapsed_s,
         "streams": s.streams.iter().map(|st| (st.stream.name().to_string(), json!({
-            "events": st.events, "alerts": st.alerts_total, "labelled": st.labelled,
-            "incidents": st.incidents,
+            "events": st.events, "alerts": st.alerts_total, "alerts_firing": st.alerts_firing,
+            "labelled": st.labelled, "incidents": st.incidents,
         }))).collect::<serde_json::Map<_, _>>(),
+        "alert_quality": s.streams.iter().filter_map(|st| {
+            st.alert_quality.as_ref().map(|q| (st.stream.name().to_string(), json!(q)))
+        }).collect::<serde_json::Map<_, _>>(),
         "models": s.models.iter().map(|m| (m.stream.name().to_string(), model_json(m))).collect::<serde_json::Map<_, _>>(),
     })
 }

@@ -90,6 +90,7 @@ fn plan(settings: &Settings, args: &ProduceArgs) -> Result<ProducerPlan> {
         start,
         streams: args.stream.kinds(),
         rate: settings.producer.rate,
+        stamp_rate: settings.producer.stamp_rate,
         count: args.count,
         duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
         generator: settings.generator(producer_id),

@@ -32,10 +32,6 @@ const SHUTDOWN_FLUSH: Duration = Duration::from_secs(5);
 /// Matches `message.timeout.ms`: by then every message is delivered or failed.
 const FLUSH: Duration = Duration::from_secs(30);
 
-/// Event-time spacing used when a stream produces as fast as it can (`rate` 0), so that
-/// time-based patterns (velocity, daily rhythm) keep their meaning.
-pub const NOMINAL_RATE: f64 = 1000.0;
-
 /// What a stream's producer is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -203,6 +199,10 @@ pub struct ProducerPlan {
     pub streams: Vec<StreamKind>,
     /// Events per second per stream; 0 = as fast as possible.
     pub rate: f64,
+    /// Unpaced (`rate` 0), event times are spaced as if this many events per second per
+    /// stream were written, so that time-based patterns (velocity, daily rhythm) read as in
+    /// the live stream.
+    pub stamp_rate: f64,
     /// Stop after this many events in total (0 = no limit).
     pub count: u64,
     pub duration: Option<Duration>,
@@ -391,12 +391,13 @@ fn create(
 }
 
 /// Pacing of one stream: due times follow `rate`, event times follow the same schedule
-/// (or `NOMINAL_RATE` when unpaced), re-anchored on every change.
+/// (or `stamp_rate` when unpaced), re-anchored on every change.
 struct Pacer {
     kind: StreamKind,
     generator: Generator,
     state: RunState,
     rate: f64,
+    stamp_rate: f64,
     anchor: Instant,
     anchor_ms: i64,
     since_anchor: u64,
@@ -425,7 +426,7 @@ impl Pacer {
         let r = if self.rate > 0.0 {
             self.rate
         } else {
-            NOMINAL_RATE
+            self.stamp_rate
         };
         Timestamp(self.anchor_ms + (self.since_anchor as f64 * 1000.0 / r) as i64)
     }
@@ -481,6 +482,7 @@ impl Pump {
                 generator: Generator::new(kind, &plan.generator),
                 state,
                 rate: plan.rate,
+                stamp_rate: plan.stamp_rate,
                 anchor: now,
                 anchor_ms: 0,
                 since_anchor: 0,

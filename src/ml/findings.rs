@@ -17,8 +17,8 @@ pub struct Subject<'a> {
     pub time: Timestamp,
 }
 
-/// Files the alerts `verdict` calls for on the event of `obs`; the ones it opens join the
-/// alerts the rules opened (`obs.new_alerts`).
+/// Files the evidence `verdict` gives on the event of `obs`; alerts it fires or resolves
+/// join the rules' in `obs.changed`.
 pub fn file(
     model: &StreamModel,
     analyzer: &mut StreamAnalyzer,
@@ -26,7 +26,7 @@ pub fn file(
     verdict: &Verdict,
     at: Subject<'_>,
 ) {
-    let (features, opened) = (&obs.features, &mut obs.new_alerts);
+    let (features, changed) = (&obs.features, &mut obs.changed);
     let stream = analyzer.kind();
     let firing = |rule, severity, value, expected| Firing {
         stream,
@@ -66,18 +66,20 @@ pub fn file(
                 .map(|r| format!("{} {:+.2}", r.feature, r.contribution))
                 .collect();
             format!(
-                "forest: {class} ({:.0} % of trees): {}",
+                "{} looks like {class} to the forest ({:.0} % of trees): {}",
+                at.entity,
                 p.confidence * 100.0,
                 why.join(", ")
             )
         };
         let f = firing("forest", severity, p.confidence, (0.0, 0.5));
-        opened.extend(analyzer.file_external(f, message, reasons));
+        analyzer.file_external(f, message, reasons, changed);
     }
     if let Some(score) = verdict.anomaly.filter(|_| verdict.anomalous()) {
         let f = firing("half_space", Severity::Warning, score, (0.0, ALERT_SCORE));
-        let message = |_: &[Reason]| format!("unusual event: half-space score {score:.2}");
-        opened.extend(analyzer.file_external(f, message, Vec::new));
+        let message =
+            |_: &[Reason]| format!("{} sent an unusual event (half-space score {score:.2})", at.entity);
+        analyzer.file_external(f, message, Vec::new, changed);
     }
     if let Some(d) = verdict.drift {
         let f = Firing {
@@ -86,6 +88,6 @@ pub fn file(
         };
         let what = d.describe(model.target_name());
         let message = |_: &[Reason]| format!("drift: {what}; the models refit now");
-        opened.extend(analyzer.file_external(f, message, Vec::new));
+        analyzer.file_external(f, message, Vec::new, changed);
     }
 }

@@ -11,6 +11,7 @@ pub mod hst;
 pub mod metrics;
 pub mod model;
 pub mod regression;
+pub mod replay;
 pub mod reservoir;
 pub mod store;
 

@@ -250,3 +250,27 @@ fn a_backlog_read_a_partition_at_a_time_is_not_a_drift() {
     assert_eq!(metric_drifts(true), 0);
     assert!(metric_drifts(false) > 10, "the runs drift as one series");
 }
+
+/// The alert quality the defaults reach on a seeded run (the figures BENCHMARKS.md records
+/// come from `examples/alert_quality.rs` and the consumer's own summary); this fails when a
+/// change costs precision or recall.
+#[test]
+fn default_alerts_are_precise_and_catch_the_incidents() {
+    use crate::ml::replay::Replay;
+    let replay = Replay {
+        events: 20_000,
+        rate: 200.0,
+        seed: 11,
+        start_ms: 1_796_000_000_000,
+    };
+    for kind in StreamKind::ALL {
+        let q = replay
+            .run(kind, &AnalyzerConfig::default(), |_, _| {})
+            .expect("labelled");
+        let (p, r) = (q.precision.unwrap_or(0.0), q.recall.unwrap_or(0.0));
+        let per = q.alerts_per_incident.unwrap_or(f64::INFINITY);
+        assert!(p >= 0.85, "{kind:?} precision {p:.3}: {q:?}");
+        assert!(r >= 0.85, "{kind:?} recall {r:.3}: {q:?}");
+        assert!(per <= 1.2, "{kind:?} {per:.2} alerts per incident: {q:?}");
+    }
+}

@@ -128,6 +128,7 @@ fn start(
             start: None,
             streams: streams.to_vec(),
             rate: settings.producer.rate,
+            stamp_rate: settings.producer.stamp_rate,
             count: 0,
             duration: None,
             generator: settings.generator(format!("tui-{}", std::process::id())),

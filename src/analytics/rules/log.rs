@@ -3,7 +3,7 @@
 
 use compact_str::CompactString;
 
-use super::{EntityMap, Fire, MetricValues, Reading, Sink, above, band, flag, z_severity};
+use super::{EntityMap, Fire, MetricValues, Reading, Sink, above, band, flag};
 use crate::analytics::alerts::Severity;
 use crate::analytics::anomaly::{QuantileVsBaseline, ShareVsBaseline, ZOutcome, ZScore};
 use crate::analytics::config::AnalyzerConfig;
@@ -19,6 +19,7 @@ named_enum! {
         Threshold = "threshold",
         ErrorRate = "error_rate",
         P95Latency = "p95_latency",
+        Slowdown = "slowdown",
     }
 }
 
@@ -55,9 +56,14 @@ struct Recent {
     /// ln(latency) over about the last 8 requests, and over about the last 300.
     latency: f64,
     baseline: f64,
+    /// Each request's z-score against its endpoint, averaged over about the last 8: a
+    /// service slowing down shows in every endpoint at once, a tail request in one.
+    slow: f64,
     seen: bool,
 }
 
+/// The recent endpoint z-score at or above which a service is slowing down.
+const SLOWDOWN_Z: f64 = 2.0;
 /// Weights of the newest request in the short and in the long average.
 const RECENT_ALPHA: f64 = 0.125;
 const BASELINE_ALPHA: f64 = 1.0 / 300.0;
@@ -143,6 +149,7 @@ impl LogRules {
         st.last_t = t;
         let known = l.status_code != 0;
         let (recent_errors, recent_latency) = st.recent.observe(known.then_some(is5xx), ll);
+        slowdown(&mut fire, l, &mut st.recent, &z);
         let cx = Context {
             recent_errors,
             recent_latency,
@@ -182,8 +189,10 @@ fn zscore(fire: &mut Fire<'_, '_>, l: &LogEntry, z: &ZOutcome, cfg: &AnalyzerCon
         return;
     }
     let (lo, hi) = band(z, cfg.z_threshold);
+    // One slow request is not an incident however slow: services have a tail. A slowdown
+    // shows as many of them (the policy's `for`) or with the p95 rule agreeing.
     let r = Reading {
-        severity: z_severity(z.z),
+        severity: Severity::Warning,
         value: l.response_time_ms,
         expected: (lo.exp(), hi.exp()),
     };
@@ -228,6 +237,29 @@ fn error_rate(fire: &mut Fire<'_, '_>, l: &LogEntry, st: &mut ServiceState, is5x
         });
     }
     share
+}
+
+/// The service's requests, each against its own endpoint, slower for several in a row.
+fn slowdown(fire: &mut Fire<'_, '_>, l: &LogEntry, recent: &mut Recent, z: &ZOutcome) {
+    if !z.z.is_finite() {
+        return;
+    }
+    // Clamped, so that one tail request moves the average by little.
+    recent.slow += RECENT_ALPHA * (z.z.clamp(-3.0, 6.0) - recent.slow);
+    if recent.slow < SLOWDOWN_Z {
+        return;
+    }
+    let r = Reading {
+        severity: Severity::Critical,
+        value: recent.slow,
+        expected: (-SLOWDOWN_Z, SLOWDOWN_Z),
+    };
+    fire.fire(LogRule::Slowdown, r, || {
+        format!(
+            "{} is slowing down: its recent requests average {:+.1}σ against their endpoints",
+            l.service, recent.slow
+        )
+    });
 }
 
 /// The service's p95 latency against its baseline; returns both.

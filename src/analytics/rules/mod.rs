@@ -14,7 +14,7 @@ pub use log::LogRule;
 pub use sensor::SensorRule;
 pub use transaction::TransactionRule;
 
-use super::alerts::{AlertBook, Filed, Firing, Severity};
+use super::alerts::{AlertBook, Firing, Severity};
 use super::anomaly::ZOutcome;
 use super::config::AnalyzerConfig;
 use super::features::{FeatureVector, LogFeature, SensorFeature, TransactionFeature};
@@ -26,10 +26,9 @@ use crate::streams::{Event, StreamKind, Timestamp};
 /// and making the lookup key allocates nothing.
 type EntityMap<V> = hashbrown::HashMap<CompactString, V>;
 
-/// Where firings go: the alert book, and the ids of the alerts they opened.
+/// Where firings go: the alert book, as evidence.
 pub(crate) struct Sink<'a> {
     pub book: &'a mut AlertBook,
-    pub opened: &'a mut Vec<u64>,
 }
 
 /// Stream-wide metric values of one event, in the order of the stream's `METRICS` (NaN:
@@ -172,9 +171,7 @@ impl<'a, 'b> Fire<'a, 'b> {
             expected: r.expected,
             time: self.time,
         };
-        if let Filed::New(id) = self.sink.book.file(firing, message) {
-            self.sink.opened.push(id);
-        }
+        self.sink.book.file(firing, message);
     }
 
     /// Whether `rule` has fired on this event so far.

@@ -1,6 +1,7 @@
 //! The transaction stream's rules: the reference app's stream-wide z-score of the amount, a
-//! fixed limit, velocity (many payments in seconds), card testing (many tiny payments), a
-//! payment far from home, and a large payment at night.
+//! fixed limit, velocity (a burst of payments now), card testing (many tiny payments), a
+//! payment abroad (in a city whose currency is not the payment's), a large
+//! payment at night, and a purchase far above the customer's own usual amount.
 
 use compact_str::CompactString;
 
@@ -24,6 +25,7 @@ named_enum! {
         CardTesting = "card_testing",
         Location = "location",
         OddHours = "odd_hours",
+        LargePurchase = "large_purchase",
     }
 }
 
@@ -35,6 +37,16 @@ const VELOCITY_K: usize = 5;
 const TINY_AMOUNT: f64 = 5.0;
 const TINY_SPAN_MS: i64 = 60_000;
 const TINY_K: usize = 4;
+/// A payment this soon after the customer's previous one is part of a burst.
+const BURST_GAP_MS: i64 = 2_000;
+/// A purchase this many times the customer's usual amount (ln) is large...
+const LARGE_FACTOR_LN: f64 = 2.48; // ln 12
+/// ...and without a history, this amount in a risky category.
+const LARGE_UNSEEN: f64 = 1_000.0;
+/// At night, electronics this many times the usual amount (ln) are suspect.
+const NIGHT_FACTOR_LN: f64 = 0.69; // ln 2
+/// Payments a customer must have made before their own usual amount is trusted.
+const HISTORY: u64 = 3;
 
 pub(crate) struct TransactionRules {
     cfg: AnalyzerConfig,
@@ -51,6 +63,8 @@ struct CustomerState {
     /// that the state every transaction touches stays a few cache lines.
     tiny: Option<Box<Velocity>>,
     home_region: &'static str,
+    /// The first city the customer paid in at home (in its own currency).
+    home_city: Option<CompactString>,
     last_t: Option<i64>,
 }
 
@@ -95,8 +109,11 @@ impl TransactionRules {
         let la = tx.amount.max(0.01).ln();
         values[0] = tx.amount;
         let z = self.amount.observe(la);
-        let (offset, region) =
-            City::named(&tx.location).map_or((0.0, "unknown"), |c| (c.utc_offset_h, c.region));
+        let city = City::named(&tx.location);
+        let (offset, region) = city.map_or((0.0, "unknown"), |c| (c.utc_offset_h, c.region));
+        // A payment in another currency than the city's own is made abroad with a card from
+        // home: cross-border, whoever the customer is, from their first payment on.
+        let abroad = city.is_some_and(|c| c.currency != tx.currency);
         let st = self
             .customers
             .entry(CompactString::new(&tx.customer_id))
@@ -109,9 +126,14 @@ impl TransactionRules {
         threshold(&mut fire, tx, cfg);
         let n10 = velocity(&mut fire, tx, st, t);
         let tiny = card_testing(&mut fire, tx, st, t);
-        let far = location(&mut fire, tx, st, region);
+        let far = region != st.home_region;
+        location(&mut fire, tx, st, abroad);
+        if st.home_city.is_none() && !abroad {
+            st.home_city = Some(CompactString::new(&tx.location));
+        }
         let local_hour = tx.timestamp.hour_of_day(offset);
         odd_hours(&mut fire, tx, st, la, z.mean, local_hour);
+        large_purchase(&mut fire, tx, st, la);
         let cx = Context {
             la,
             z,
@@ -121,7 +143,11 @@ impl TransactionRules {
             local_hour,
         };
         features(f, tx, st, &cx, t);
-        st.log_amounts.push(la);
+        // The customer's usual amount learns from ordinary payments only: a card test's
+        // tiny amounts or a fraud's large one would move it towards the next fraud.
+        if fire.mask == 0 && tx.amount >= TINY_AMOUNT {
+            st.log_amounts.push(la);
+        }
         st.last_t = Some(t);
         fire.mask
     }
@@ -165,14 +191,11 @@ fn threshold(fire: &mut Fire<'_, '_>, tx: &Transaction, cfg: &AnalyzerConfig) {
 /// Many payments by one customer within seconds; returns the count in the span.
 fn velocity(fire: &mut Fire<'_, '_>, tx: &Transaction, st: &mut CustomerState, t: i64) -> usize {
     let n10 = st.velocity.record(t, VELOCITY_SPAN_MS);
-    if n10 >= VELOCITY_K {
-        let severity = if n10 >= 2 * VELOCITY_K {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        };
+    // The burst must be going on now: a payment seconds after a burst is not one of it.
+    let in_burst = st.last_t.is_some_and(|l| t - l <= BURST_GAP_MS);
+    if n10 >= VELOCITY_K && in_burst {
         let r = Reading {
-            severity,
+            severity: Severity::Critical,
             value: n10 as f64,
             expected: (0.0, (VELOCITY_K - 1) as f64),
         };
@@ -218,31 +241,59 @@ fn card_testing(
     tiny
 }
 
-/// A payment in another region than the customer's first; returns whether it was.
-fn location(
-    fire: &mut Fire<'_, '_>,
-    tx: &Transaction,
-    st: &CustomerState,
-    region: &'static str,
-) -> bool {
-    let far = region != st.home_region;
-    if far {
-        let r = Reading {
-            severity: Severity::Warning,
-            value: 1.0,
-            expected: (0.0, 0.0),
-        };
-        fire.fire(TransactionRule::Location, r, || {
-            format!(
-                "{} paid in {} ({region}), far from home ({})",
-                tx.customer_id, tx.location, st.home_region
-            )
-        });
+/// A payment abroad: in a city whose currency is not the payment's.
+fn location(fire: &mut Fire<'_, '_>, tx: &Transaction, st: &CustomerState, abroad: bool) {
+    if !abroad {
+        return;
     }
-    far
+    let r = Reading {
+        severity: Severity::Critical,
+        value: 1.0,
+        expected: (0.0, 0.0),
+    };
+    fire.fire(TransactionRule::Location, r, || {
+        let home = st.home_city.as_deref().unwrap_or("unknown");
+        format!(
+            "{} paid {} in {}, abroad (home: {home})",
+            tx.customer_id, tx.currency, tx.location
+        )
+    });
 }
 
-/// A payment well above the customer's usual amount between 1 and 5 am local time.
+/// A purchase in a category fraud favours (electronics, travel) far above the customer's
+/// usual amount, or, for a customer without a history, above a fixed amount.
+fn large_purchase(fire: &mut Fire<'_, '_>, tx: &Transaction, st: &CustomerState, la: f64) {
+    let risky = matches!(
+        Category::named(&tx.category),
+        Some(Category::Electronics | Category::Travel)
+    );
+    if !risky {
+        return;
+    }
+    let cust = &st.log_amounts;
+    let (large, expected) = if cust.n >= HISTORY {
+        let usual = cust.mean.exp();
+        (la - cust.mean >= LARGE_FACTOR_LN, usual * LARGE_FACTOR_LN.exp())
+    } else {
+        (tx.amount >= LARGE_UNSEEN, LARGE_UNSEEN)
+    };
+    if !large {
+        return;
+    }
+    let r = Reading {
+        severity: Severity::Critical,
+        value: tx.amount,
+        expected: (0.0, expected),
+    };
+    fire.fire(TransactionRule::LargePurchase, r, || {
+        format!(
+            "{} spent {:.2} {} on {}, above {expected:.0}",
+            tx.customer_id, tx.amount, tx.currency, tx.category
+        )
+    });
+}
+
+/// Electronics well above the customer's usual amount between 1 and 5 am local time.
 fn odd_hours(
     fire: &mut Fire<'_, '_>,
     tx: &Transaction,
@@ -251,18 +302,20 @@ fn odd_hours(
     stream_mean: f64,
     local_hour: f64,
 ) {
-    let typical = if st.log_amounts.n >= 3 {
+    let typical = if st.log_amounts.n >= HISTORY {
         st.log_amounts.mean
     } else {
         stream_mean
     };
-    if !((1.0..5.0).contains(&local_hour) && la > typical + 1.0) {
+    let electronics = Category::named(&tx.category) == Some(Category::Electronics);
+    let night = (1.0..5.0).contains(&local_hour);
+    if !(night && electronics && la > typical + NIGHT_FACTOR_LN) {
         return;
     }
     let r = Reading {
-        severity: Severity::Info,
+        severity: Severity::Critical,
         value: tx.amount,
-        expected: (0.0, typical.exp() * std::f64::consts::E),
+        expected: (0.0, (typical + NIGHT_FACTOR_LN).exp()),
     };
     fire.fire(TransactionRule::OddHours, r, || {
         format!(

@@ -21,7 +21,7 @@ use super::{AnalysedEvent, ConsumerEvent};
 use crate::kafka::KafkaError;
 use streamwatch::analytics::ingest::Origin;
 use streamwatch::analytics::latency::LatencyBook;
-use streamwatch::analytics::{Observation, StreamAnalyzer, StreamSnapshot};
+use streamwatch::analytics::{Alert, Observation, StreamAnalyzer, StreamSnapshot};
 use streamwatch::ml::findings::{self, Subject};
 use streamwatch::ml::{ModelSnapshot, StreamModel};
 use streamwatch::streams::{Event, StreamKind};
@@ -271,10 +271,13 @@ impl Worker {
                         batch,
                     })
                 }
-                Ok(ToShard::View) => self.back.send(FromShard::View {
-                    topic: self.topic,
-                    view: self.view(),
-                }),
+                Ok(ToShard::View) => {
+                    self.idle();
+                    self.back.send(FromShard::View {
+                        topic: self.topic,
+                        view: self.view(),
+                    })
+                }
                 Ok(ToShard::ClearAlerts) => {
                     self.analyzer.clear_alerts();
                     Ok(())
@@ -282,6 +285,7 @@ impl Worker {
                 Ok(ToShard::Finish) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {
                     self.model.poll();
+                    self.idle();
                     Ok(())
                 }
             };
@@ -317,9 +321,19 @@ impl Worker {
             let analysed = analysed_event(item, &obs, self.analyzer.rule_names());
             let _ = out.send(ConsumerEvent::Analysed(Box::new(analysed)));
         }
+        self.forward_alerts(obs.changed);
+    }
+
+    /// Wall time moves the alerts of a quiet stream on (they resolve, silence shows).
+    fn idle(&mut self) {
+        let changed = self.analyzer.idle(super::now_us() / 1000);
+        self.forward_alerts(changed);
+    }
+
+    fn forward_alerts(&self, changed: Vec<Alert>) {
         if self.forward.alerts {
-            for a in obs.new_alerts {
-                let _ = out.send(ConsumerEvent::Alert(Box::new(a)));
+            for a in changed {
+                let _ = self.forward.out.send(ConsumerEvent::Alert(Box::new(a)));
             }
         }
     }
@@ -417,7 +431,7 @@ mod tests {
                     at: at(i as i64),
                     written_ms: 0,
                 };
-                observe(&mut analyzer, &mut model, &item).new_alerts.len()
+                observe(&mut analyzer, &mut model, &item).changed.len()
             })
             .sum();
 
