@@ -33,7 +33,10 @@ fn main() {
         let mut judge = QualityBook::new(kind.label_names());
         let mut by_rule: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
         let q = replay.run(kind, &AnalyzerConfig::default(), |e, changed| {
-            if let Some(c) = e.label_name().and_then(|l| kind.label_names().iter().position(|n| *n == l)) {
+            if let Some(c) = e
+                .label_name()
+                .and_then(|l| kind.label_names().iter().position(|n| *n == l))
+            {
                 judge.observe(e.key(), e.timestamp().millis(), c, |_| None);
             }
             for al in changed.iter().filter(|a| a.state == AlertState::Resolved) {

@@ -562,7 +562,12 @@ impl Settings {
         let z = a.zscore_threshold;
         check("analytics.zscore_threshold", z, z > 0.0, "must be above 0")?;
         let r = self.alerts.resolve_after_secs;
-        check("alerts.resolve_after_secs", r, r > 0.0 && r.is_finite(), "must be above 0")?;
+        check(
+            "alerts.resolve_after_secs",
+            r,
+            r > 0.0 && r.is_finite(),
+            "must be above 0",
+        )?;
         let m = &self.ml;
         check("ml.trees", m.trees, m.trees >= 1, "must be at least 1")?;
         let ff = m.feature_fraction;

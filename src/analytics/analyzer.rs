@@ -17,6 +17,9 @@ use crate::streams::{Event, StreamKind, Timestamp};
 /// Samples of each metric's rolling mean kept for sparklines (one per second of event time).
 pub const HISTORY: usize = 240;
 
+/// An alert's latest event is written down at most this often (event time).
+const EVENT_EVERY_MS: i64 = 200;
+
 /// What one event caused.
 #[derive(Debug, Clone, Default)]
 pub struct Observation {
@@ -234,6 +237,18 @@ impl StreamAnalyzer {
             .rules
             .apply(event, &mut sink, &mut obs.features, &mut values);
         obs.zscore_fired = obs.fired & self.rules.zscore_bit() != 0;
+        if obs.fired != 0
+            && let Some(a) = self.alerts.open_alert_mut(event.key())
+            && a.context
+                .event_time
+                .is_none_or(|e| t.millis() - e.millis() >= EVENT_EVERY_MS)
+        {
+            // For the alert's detail: events that gave evidence, a few a second at most.
+            let mut json = Vec::new();
+            event.encode_into(&mut json);
+            a.context.event = String::from_utf8_lossy(&json).into_owned();
+            a.context.event_time = Some(t);
+        }
         obs.label_class = self.rules.label_class(event);
         if let Some(class) = obs.label_class {
             let book = &self.alerts;
@@ -333,6 +348,11 @@ impl StreamAnalyzer {
             self.alerts.set_reasons(entity, r);
         }
         self.drain_changes(changed);
+    }
+
+    /// The entity's open alert, to note what the models say about it.
+    pub fn open_alert_mut(&mut self, entity: &str) -> Option<&mut Alert> {
+        self.alerts.open_alert_mut(entity)
     }
 
     /// Every alert held: open ones, then resolved ones newest first.

@@ -12,8 +12,8 @@ pub mod rolling;
 mod rules;
 
 pub use alerts::{
-    Alert, AlertBook, AlertPolicy, AlertQuality, AlertState, Evidence, Firing, Reason, RuleClass,
-    Scope, Severity,
+    Alert, AlertBook, AlertContext, AlertPolicy, AlertQuality, AlertState, Evidence, Firing,
+    Reason, RuleClass, Scope, Severity,
 };
 pub use analyzer::{MetricSnapshot, Observation, RuleScore, StreamAnalyzer, StreamSnapshot};
 pub use config::AnalyzerConfig;

@@ -28,6 +28,7 @@ pub fn file(
 ) {
     let (features, changed) = (&obs.features, &mut obs.changed);
     let stream = analyzer.kind();
+    let incident_call = verdict.prediction.is_some_and(|p| p.is_incident());
     let firing = |rule, severity, value, expected| Firing {
         stream,
         entity: at.entity,
@@ -75,10 +76,25 @@ pub fn file(
         let f = firing("forest", severity, p.confidence, (0.0, 0.5));
         analyzer.file_external(f, message, reasons, changed);
     }
+    // What the models say about an entity in alert, noted when the event gave evidence.
+    let evidence = obs.fired != 0 || verdict.anomalous() || incident_call;
+    if evidence && let Some(a) = analyzer.open_alert_mut(at.entity) {
+        let names = stream.label_names();
+        a.context.forest = verdict
+            .prediction
+            .map(|p| (names.get(p.class).copied().unwrap_or("?"), p.confidence));
+        a.context.regression = verdict
+            .expected
+            .map(|(pred, actual)| (model.target_name(), pred, actual));
+    }
     if let Some(score) = verdict.anomaly.filter(|_| verdict.anomalous()) {
         let f = firing("half_space", Severity::Warning, score, (0.0, ALERT_SCORE));
-        let message =
-            |_: &[Reason]| format!("{} sent an unusual event (half-space score {score:.2})", at.entity);
+        let message = |_: &[Reason]| {
+            format!(
+                "{} sent an unusual event (half-space score {score:.2})",
+                at.entity
+            )
+        };
         analyzer.file_external(f, message, Vec::new, changed);
     }
     if let Some(d) = verdict.drift {

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use crossterm::event::KeyEvent;
 
+use super::desk::{Desk, DeskKey, feed_order};
 use super::event::{Event, Tick};
 use super::keys::{Action, action_for};
 use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerSnapshot};
 use crate::kafka::producer::{Control, RunState, StreamDelivery};
-use streamwatch::analytics::{Alert, Severity};
+use streamwatch::analytics::{Alert, AlertState, Severity};
+use streamwatch::streams::Timestamp;
 use streamwatch::streams::{PerStream, StreamKind};
 
 /// Problems of the app itself kept for the alerts panel.
@@ -70,7 +72,10 @@ pub struct App {
     last_tick: Duration,
     pub rates: PerStream<f64>,
     pub problems: VecDeque<Problem>,
-    pub alert_scroll: usize,
+    /// The alerts the person at the screen acts on: cursor, detail, acks, silences, filter.
+    pub desk: Desk,
+    /// Wall time, ms since the epoch, as of the latest tick (silences end by it).
+    pub wall_ms: i64,
     pub help: bool,
     /// Draw without colour (`NO_COLOR`).
     pub no_colour: bool,
@@ -108,7 +113,8 @@ impl App {
             last_tick: Duration::ZERO,
             rates: PerStream::splat(rate),
             problems: VecDeque::new(),
-            alert_scroll: 0,
+            desk: Desk::new(None),
+            wall_ms: 0,
             help: false,
             no_colour: false,
             quitting: false,
@@ -222,6 +228,8 @@ impl App {
         self.producer_error = producer_error;
         self.delivery = delivery;
         self.uptime = uptime;
+        self.wall_ms = Timestamp::now().millis();
+        self.desk.expire(self.wall_ms);
     }
 
     fn push_problem(&mut self, message: String) {
@@ -236,6 +244,19 @@ impl App {
     /// A key: its action. While help is open, any key closes it and is not lost: it then
     /// does what it does (but `?` and Esc only close).
     fn handle_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if !self.help {
+            let feed = self.feed();
+            // The desk's modals (detail, silence menu, silences, filter) take keys first.
+            let used = {
+                let feed: Vec<Alert> = feed.into_iter().cloned().collect();
+                let refs: Vec<&Alert> = feed.iter().collect();
+                let now = self.wall_ms;
+                self.desk.key(&key, &refs, now)
+            };
+            if used == DeskKey::Used {
+                return Vec::new();
+            }
+        }
         let action = action_for(&key);
         if self.help {
             self.help = false;
@@ -265,18 +286,26 @@ impl App {
                 }
             }
             Action::ScrollDown => {
-                let n = self.alert_lines(self.alert_filter()).len();
-                self.alert_scroll = (self.alert_scroll + 1).min(n.saturating_sub(1));
+                let n = self.feed().len();
+                self.desk.cursor = (self.desk.cursor + 1).min(n.saturating_sub(1));
             }
-
-            Action::ScrollUp => self.alert_scroll = self.alert_scroll.saturating_sub(1),
+            Action::ScrollUp => self.desk.cursor = self.desk.cursor.saturating_sub(1),
+            Action::OpenAlert => self.with_feed(Desk::open),
+            Action::Ack => self.with_feed(Desk::ack),
+            Action::Silence => self.with_feed(Desk::silence),
+            Action::Silences => self.desk.modal = super::desk::Modal::Silences(0),
+            Action::Filter => self.desk.modal = super::desk::Modal::Filter,
             Action::ClearAlerts => {
                 self.problems.clear();
-                self.alert_scroll = 0;
+                self.desk.cursor = 0;
                 return vec![Effect::Consumer(ConsumerControl::ClearAlerts)];
             }
             Action::Help => self.help = !self.help,
-            Action::Back => self.help = false,
+            Action::Back => {
+                if !std::mem::take(&mut self.help) {
+                    self.desk.back();
+                }
+            }
             Action::Quit => {
                 self.quitting = true;
                 return vec![Effect::Quit];
@@ -382,20 +411,51 @@ impl App {
         }
     }
 
-    /// The alerts panel's lines: problems first, then stream alerts newest first.
-    pub fn alert_lines(&self, stream: Option<StreamKind>) -> Vec<AlertLine<'_>> {
+    /// Runs a desk action on the current feed.
+    fn with_feed(&mut self, act: fn(&mut Desk, &[&Alert])) {
+        let feed: Vec<Alert> = self.feed().into_iter().cloned().collect();
+        let refs: Vec<&Alert> = feed.iter().collect();
+        act(&mut self.desk, &refs);
+    }
+
+    /// The alerts of the current view's feed, in order: firing, then pending (in a stream's
+    /// view only: pending alerts are not yet alerts), then resolved; the filter applied and
+    /// silenced alerts left out.
+    pub fn feed(&self) -> Vec<&Alert> {
+        self.feed_for(self.alert_filter())
+    }
+
+    fn feed_for(&self, stream: Option<StreamKind>) -> Vec<&Alert> {
         let mut alerts: Vec<&Alert> = self
-            .shown
+            .stream_alerts(stream)
+            .filter(|a| stream.is_some() || a.state != AlertState::Pending)
+            .filter(|a| self.desk.passes(a) && !self.desk.silenced(a, self.wall_ms))
+            .collect();
+        alerts.sort_by(|a, b| feed_order(a, b));
+        alerts
+    }
+
+    fn stream_alerts(&self, stream: Option<StreamKind>) -> impl Iterator<Item = &Alert> {
+        self.shown
             .iter()
             .flat_map(|s| s.streams.iter())
-            .filter(|s| stream.is_none_or(|k| s.stream == k))
+            .filter(move |s| stream.is_none_or(|k| s.stream == k))
             .flat_map(|s| s.recent_alerts.iter())
-            .collect();
-        alerts.sort_by(|a, b| b.first_seen.cmp(&a.first_seen).then(b.id.cmp(&a.id)));
+    }
+
+    /// Alerts of the view that a silence hides now.
+    pub fn silenced_count(&self, stream: Option<StreamKind>) -> usize {
+        self.stream_alerts(stream)
+            .filter(|a| a.state != AlertState::Resolved && self.desk.silenced(a, self.wall_ms))
+            .count()
+    }
+
+    /// The alerts panel's lines: problems first, then the feed.
+    pub fn alert_lines(&self, stream: Option<StreamKind>) -> Vec<AlertLine<'_>> {
         self.problems
             .iter()
             .map(AlertLine::System)
-            .chain(alerts.into_iter().map(AlertLine::Stream))
+            .chain(self.feed_for(stream).into_iter().map(AlertLine::Stream))
             .collect()
     }
 

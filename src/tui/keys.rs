@@ -22,9 +22,15 @@ pub enum Action {
     Freeze,
     ScrollDown,
     ScrollUp,
+    /// The alert under the cursor: its evidence and context.
+    OpenAlert,
+    Ack,
+    Silence,
+    Silences,
+    Filter,
     ClearAlerts,
     Help,
-    /// Closes the help overlay (later also filters and detail views).
+    /// Closes the help overlay; else clears the alert filter (modals close themselves).
     Back,
     Quit,
 }
@@ -131,16 +137,51 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "j/↓",
         action: Action::ScrollDown,
-        description: "scroll alerts down",
+        description: "next alert",
         short: None,
         matches: |k| ch(k, 'j') || k.code == KeyCode::Down,
     },
     Binding {
         keys: "k/↑",
         action: Action::ScrollUp,
-        description: "scroll alerts up",
+        description: "previous alert",
         short: None,
         matches: |k| ch(k, 'k') || k.code == KeyCode::Up,
+    },
+    Binding {
+        keys: "Enter",
+        action: Action::OpenAlert,
+        description: "open the alert: evidence, event, context",
+        short: Some("alert"),
+        matches: |k| k.code == KeyCode::Enter,
+    },
+    Binding {
+        keys: "a",
+        action: Action::Ack,
+        description: "acknowledge the alert (kept, marked)",
+        short: None,
+        matches: |k| ch(k, 'a'),
+    },
+    Binding {
+        keys: "x",
+        action: Action::Silence,
+        description: "silence: this entity and rule, or the rule",
+        short: None,
+        matches: |k| ch(k, 'x'),
+    },
+    Binding {
+        keys: "X",
+        action: Action::Silences,
+        description: "silences (Enter ends one)",
+        short: None,
+        matches: |k| ch(k, 'X'),
+    },
+    Binding {
+        keys: "/",
+        action: Action::Filter,
+        description: "filter alerts (stream, rule, entity, severity, state)",
+        short: Some("filter"),
+        matches: |k| ch(k, '/'),
     },
     Binding {
         keys: "c",
@@ -159,7 +200,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: "Esc",
         action: Action::Back,
-        description: "close help",
+        description: "close help or the alert filter",
         short: None,
         matches: |k| k.code == KeyCode::Esc,
     },
@@ -231,6 +272,11 @@ mod tests {
             Action::Freeze,
             Action::ScrollDown,
             Action::ScrollUp,
+            Action::OpenAlert,
+            Action::Ack,
+            Action::Silence,
+            Action::Silences,
+            Action::Filter,
             Action::ClearAlerts,
             Action::Help,
             Action::Back,
@@ -239,7 +285,7 @@ mod tests {
         for a in all {
             assert!(BINDINGS.iter().any(|b| b.action == a), "{a:?} unbound");
         }
-        for c in "0123sSp+-jkc?q ".chars() {
+        for c in "0123sSp+-jkaxX/c?q ".chars() {
             let k = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
             let hits = BINDINGS.iter().filter(|b| (b.matches)(&k)).count();
             assert_eq!(hits, 1, "{c:?} matches {hits} bindings");
@@ -272,6 +318,8 @@ mod tests {
                 ("p", "pause"),
                 ("+/-", "rate"),
                 ("space", "freeze"),
+                ("Enter", "alert"),
+                ("/", "filter"),
                 ("c", "clear"),
                 ("?", "help"),
                 ("q/^C", "quit"),

@@ -5,6 +5,7 @@
 //! terminal is restored. A panic restores the terminal before its message is printed.
 
 pub mod app;
+mod desk;
 pub mod event;
 pub mod keys;
 pub mod ui;
@@ -63,6 +64,11 @@ pub fn run(
     let (session, broker_label, embedded) = start(settings, &streams, group, tx)?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
     app.no_colour = ui::theme::no_colour_asked(std::env::var_os("NO_COLOR").as_deref());
+    // Silences outlive a restart: a state file beside the models.
+    app.desk = desk::Desk::new(Some(settings.model_dir().join(desk::SILENCES_FILE)));
+    if let Some(e) = app.desk.store_error.take() {
+        tracing::warn!(%e, "silences not read");
+    }
     let mut terminal = init_terminal()?;
     let result = runtime.block_on(event_loop(
         &mut terminal,

@@ -380,12 +380,12 @@ fn alerts_scroll_and_clear() {
     assert!(n > 3);
     press(&mut app, key('j'));
     press(&mut app, KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
-    assert_eq!(app.alert_scroll, 2);
+    assert_eq!(app.desk.cursor, 2);
     press(&mut app, key('k'));
     app.update(Event::Scroll { down: false });
-    assert_eq!(app.alert_scroll, 0);
+    assert_eq!(app.desk.cursor, 0);
     app.update(Event::Scroll { down: true });
-    assert_eq!(app.alert_scroll, 1);
+    assert_eq!(app.desk.cursor, 1);
     app.update(problem("commit failed"));
     assert_eq!(
         app.alert_lines(None).len(),
@@ -400,7 +400,7 @@ fn alerts_scroll_and_clear() {
         app.problems.is_empty(),
         "the consumer clears its books; the app its problems"
     );
-    assert_eq!(app.alert_scroll, 0);
+    assert_eq!(app.desk.cursor, 0);
 }
 
 #[test]
@@ -411,7 +411,7 @@ fn help_toggles_and_a_key_that_closes_it_is_not_lost() {
     press(&mut app, key('?'));
     assert!(!app.help, "? closes what it opened");
     press(&mut app, key('?'));
-    press(&mut app, key('x'));
+    press(&mut app, key('z'));
     assert!(!app.help, "an unbound key closes help");
     press(&mut app, key('?'));
     assert!(press(&mut app, key('2')).is_empty());
@@ -607,4 +607,122 @@ fn no_colour_draws_the_same_words_without_colour() {
         let v = asked.map(std::ffi::OsStr::new);
         assert_eq!(ui::theme::no_colour_asked(v), want, "{asked:?}");
     }
+}
+
+fn special(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+#[test]
+fn enter_opens_the_alert_with_its_evidence_and_esc_backs_out() {
+    let mut app = seeded_app();
+    let first = app.feed()[0].clone();
+    press(&mut app, special(KeyCode::Enter));
+    assert!(matches!(app.desk.modal, super::desk::Modal::Detail(_)));
+    let text = screen_text(&render(&app, 120, 40));
+    for part in [
+        "Evidence",
+        "Timeline",
+        "Rolling context",
+        "Models",
+        "Latest event",
+    ] {
+        assert!(text.contains(part), "{part} missing:\n{text}");
+    }
+    assert!(text.contains(&first.entity), "the alert's entity:\n{text}");
+    insta::assert_snapshot!("alert_detail_120x40", text);
+    press(&mut app, special(KeyCode::Esc));
+    assert_eq!(app.desk.modal, super::desk::Modal::None);
+    assert_eq!(app.view, View::Overview, "Esc closed the detail only");
+}
+
+#[test]
+fn a_acknowledges_the_alert_under_the_cursor() {
+    let mut app = seeded_app();
+    press(&mut app, key('j'));
+    let second = app.feed()[1].clone();
+    press(&mut app, key('a'));
+    assert!(app.desk.is_acked(&second));
+    assert!(screen_text(&render(&app, 120, 40)).contains("ACKED"));
+}
+
+#[test]
+fn x_silences_and_the_alert_leaves_the_firing_list_until_the_silence_ends() {
+    let mut app = seeded_app();
+    let firing = |app: &App| {
+        app.feed()
+            .iter()
+            .filter(|a| a.state == streamwatch::analytics::AlertState::Firing)
+            .count()
+    };
+    let before = firing(&app);
+    let target = app.feed()[0].clone();
+    press(&mut app, key('x'));
+    assert!(matches!(app.desk.modal, super::desk::Modal::Silence(_, 0)));
+    assert!(screen_text(&render(&app, 120, 40)).contains("for 15m00s"));
+    press(&mut app, special(KeyCode::Enter));
+    assert_eq!(app.desk.silences.len(), 1);
+    assert_eq!(
+        app.desk.silences[0].entity.as_deref(),
+        Some(target.entity.as_str())
+    );
+    assert_eq!(firing(&app), before - 1, "the silenced alert left the list");
+    assert!(
+        !app.feed()
+            .iter()
+            .any(|a| a.fingerprint() == target.fingerprint())
+    );
+    assert_eq!(app.silenced_count(None), 1);
+    // The silences list: Enter ends the one under the cursor.
+    press(&mut app, key('X'));
+    assert!(screen_text(&render(&app, 120, 40)).contains(&target.entity));
+    press(&mut app, special(KeyCode::Enter));
+    press(&mut app, special(KeyCode::Esc));
+    assert!(app.desk.silences.is_empty());
+    assert_eq!(firing(&app), before);
+}
+
+#[test]
+fn slash_filters_by_text_and_esc_clears() {
+    let mut app = seeded_app();
+    let all = app.feed().len();
+    press(&mut app, key('/'));
+    for c in "log".chars() {
+        press(&mut app, key(c));
+    }
+    press(&mut app, special(KeyCode::Enter));
+    let shown = app.feed();
+    assert!(!shown.is_empty() && shown.len() < all);
+    assert!(shown.iter().all(|a| a.stream == StreamKind::Log));
+    assert!(screen_text(&render(&app, 120, 40)).contains("filter: log"));
+    // While typing, keys are text: q does not quit.
+    press(&mut app, key('/'));
+    assert!(press(&mut app, key('q')).is_empty());
+    assert_eq!(app.desk.filter, "logq");
+    press(&mut app, special(KeyCode::Esc));
+    assert_eq!(app.feed().len(), all, "Esc while typing clears the filter");
+    press(&mut app, key('/'));
+    press(&mut app, key('z'));
+    press(&mut app, special(KeyCode::Enter));
+    press(&mut app, special(KeyCode::Esc));
+    assert_eq!(app.feed().len(), all, "Esc clears a filter set before");
+}
+
+#[test]
+fn silences_outlive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(super::desk::SILENCES_FILE);
+    let mut app = seeded_app();
+    app.desk = super::desk::Desk::new(Some(path.clone()));
+    press(&mut app, key('x'));
+    press(&mut app, key('j'));
+    press(&mut app, key('j'));
+    press(&mut app, key('j'));
+    press(&mut app, special(KeyCode::Enter));
+    let again = super::desk::Desk::new(Some(path));
+    assert_eq!(again.silences, app.desk.silences);
+    assert_eq!(
+        again.silences[0].entity, None,
+        "the rule on the whole stream"
+    );
 }

@@ -14,17 +14,21 @@ use compact_str::CompactString;
 use hashbrown::HashMap;
 
 use super::policy::{AlertPolicy, RuleClass};
-use super::{Alert, AlertState, Evidence, Firing, Mark, Reason, Scope, Severity};
+use super::{Alert, AlertContext, AlertState, Evidence, Firing, Mark, Reason, Scope, Severity};
 use crate::streams::{StreamKind, Timestamp};
 
 /// The rule of a no-data alert.
 pub const NODATA: &str = "no_data";
+/// The key of a whole stream's no-data alert (no entity is named so).
+const STREAM_KEY: &str = "";
 /// Rules whose findings are about the stream, not an entity.
 const STREAM_RULES: &[&str] = &["drift"];
 /// Firings an alert's timeline keeps.
 const TIMELINE: usize = 24;
-/// How often (event time) open alerts are checked for quiet and entities for silence.
+/// How often (event time) open alerts are checked for quiet...
 const SWEEP_MS: i64 = 250;
+/// ...and steady entities for silence.
+const SILENCE_CHECK_MS: i64 = 1_000;
 /// Wall time without events after which wall time moves the clock (`idle`): longer than a
 /// pause between a consumer's fetches, short against `resolve_after`.
 const IDLE_AFTER_MS: i64 = 1_000;
@@ -56,6 +60,10 @@ pub struct AlertBook {
     /// The latest event time seen, in ms.
     clock: i64,
     next_sweep: i64,
+    next_silence_check: i64,
+    /// Entities are not watched for silence: many were seen and none reports steadily (a
+    /// stream of 10,000 customers), so the per-event bookkeeping would buy nothing.
+    presence_off: bool,
     /// Since when (wall time) and from which clock no event has come, by `idle`'s calls,
     /// and whether events came since the last call.
     quiet_since: Option<(i64, i64)>,
@@ -81,6 +89,8 @@ impl AlertBook {
             fired: 0,
             clock: i64::MIN,
             next_sweep: i64::MIN,
+            next_silence_check: i64::MIN,
+            presence_off: false,
             quiet_since: None,
             heard_since_idle: false,
             changed: Vec::new(),
@@ -164,30 +174,39 @@ impl AlertBook {
             self.next_sweep = t + SWEEP_MS;
             self.sweep();
         }
+        if t >= self.next_silence_check {
+            self.next_silence_check = t + SILENCE_CHECK_MS;
+            self.watch_silence(t);
+        }
     }
 
-    /// Resolves (or drops, if pending) the alerts quiet long enough, and opens no-data
-    /// alerts for steady entities gone silent.
+    /// Resolves (or drops, if pending) the alerts quiet long enough.
     fn sweep(&mut self) {
+        if self.open.is_empty() {
+            return;
+        }
         let now = self.clock;
         let p = &self.policy;
+        let quiet_for = |a: &Alert| {
+            let (since, hold) = match (a.state, a.flapping) {
+                (AlertState::Pending, _) => (a.first_seen, p.resolve_after_ms),
+                (_, true) => (a.last_seen, p.flap_hold_ms),
+                (_, false) => (a.last_seen, p.resolve_after_ms),
+            };
+            now - since.millis() > hold
+        };
+        if !self.open.values().any(quiet_for) {
+            return;
+        }
         let quiet: Vec<CompactString> = self
             .open
             .iter()
-            .filter(|(_, a)| {
-                let (since, hold) = match (a.state, a.flapping) {
-                    (AlertState::Pending, _) => (a.first_seen, p.resolve_after_ms),
-                    (_, true) => (a.last_seen, p.flap_hold_ms),
-                    (_, false) => (a.last_seen, p.resolve_after_ms),
-                };
-                now - since.millis() > hold
-            })
+            .filter(|(_, a)| quiet_for(a))
             .map(|(k, _)| k.clone())
             .collect();
         for key in quiet {
             self.end(key, now);
         }
-        self.watch_silence(now);
     }
 
     /// An open alert has been quiet: a pending one is dropped, a firing one resolves unless
@@ -229,6 +248,14 @@ impl AlertBook {
     }
 
     fn note_seen(&mut self, entity: &str, t: i64) {
+        if self.presence_off {
+            return;
+        }
+        if self.seen.len() >= STEADY_CAP && self.steady.is_empty() {
+            self.presence_off = true;
+            self.seen = HashMap::new();
+            return;
+        }
         let p = &self.policy;
         if !self.seen.contains_key(entity) {
             let first = Seen {
@@ -254,50 +281,84 @@ impl AlertBook {
             s.steady = true;
             self.steady.push(CompactString::new(entity));
         }
-        if !self.silent.is_empty()
-            && let Some(mut a) = self.silent.remove(entity)
-        {
-            a.state = AlertState::Resolved;
-            a.resolved_at = Some(Timestamp(t));
-            a.last_seen = Timestamp(t);
-            self.changed.push(a.clone());
-            self.closed.push_front(a);
-            self.closed.truncate(self.cap);
+        if self.silent.is_empty() {
+            return;
+        }
+        for key in [entity, STREAM_KEY] {
+            if let Some(mut a) = self.silent.remove(key) {
+                if key == STREAM_KEY {
+                    // The stream is back: every entity has its usual time to report again.
+                    for e in &self.steady {
+                        if let Some(s) = self.seen.get_mut(e) {
+                            s.last = s.last.max(t);
+                        }
+                    }
+                }
+                a.state = AlertState::Resolved;
+                a.resolved_at = Some(Timestamp(t));
+                self.changed.push(a.clone());
+                self.closed.push_front(a);
+                self.closed.truncate(self.cap);
+            }
         }
     }
 
+    /// Steady entities past their silence limit get a no-data alert each; when most of
+    /// them fall silent together, the stream has stopped: one alert says so.
     fn watch_silence(&mut self, now: i64) {
-        let p = &self.policy;
-        for e in &self.steady {
-            let Some(s) = self.seen.get(e) else { continue };
-            let limit = (p.silence_factor * s.mean_gap).max(p.silence_min_ms as f64);
-            if (now - s.last) as f64 <= limit || self.silent.contains_key(e) {
-                continue;
-            }
-            let expected = s.mean_gap / 1000.0;
-            let silent_s = (now - s.last) as f64 / 1000.0;
-            let f = Firing {
-                stream: self.stream,
-                entity: e,
-                rule: NODATA,
-                severity: Severity::Critical,
-                value: silent_s,
-                expected: (0.0, limit / 1000.0),
-                time: Timestamp(now),
-            };
-            let mut a = new_alert(&mut self.next_id, &f, Scope::Entity);
-            let message = || {
-                format!("{e} has sent nothing for {silent_s:.0} s (it reports every {expected:.1} s)")
-            };
-            add_evidence(&mut a, &f, message, i64::MAX);
-            a.first_seen = Timestamp(s.last);
-            a.state = AlertState::Firing;
-            a.fired_at = Some(Timestamp(now));
-            a.fired_by = Some(NODATA);
-            self.fired += 1;
-            self.changed.push(a.clone());
-            self.silent.insert(e.clone(), a);
+        if self.steady.is_empty() {
+            return;
         }
+        let p = &self.policy;
+        let silent: Vec<(CompactString, Seen, f64)> = self
+            .steady
+            .iter()
+            .filter_map(|e| {
+                let s = self.seen.get(e)?;
+                let limit = (p.silence_factor * s.mean_gap).max(p.silence_min_ms as f64);
+                ((now - s.last) as f64 > limit).then(|| (e.clone(), *s, limit))
+            })
+            .collect();
+        if silent.len() > 1 && silent.len() * 2 > self.steady.len() {
+            if !self.silent.contains_key(STREAM_KEY) {
+                let last = silent.iter().map(|(_, s, _)| s.last).max().unwrap_or(now);
+                let limit = silent.iter().map(|(_, _, l)| *l).fold(0.0, f64::max);
+                self.raise_silence(STREAM_KEY, Scope::Stream, last, limit, now);
+            }
+            return;
+        }
+        for (e, s, limit) in silent {
+            if !self.silent.contains_key(&e) {
+                self.raise_silence(&e, Scope::Entity, s.last, limit, now);
+            }
+        }
+    }
+
+    fn raise_silence(&mut self, entity: &str, scope: Scope, last: i64, limit: f64, now: i64) {
+        let silent_s = (now - last) as f64 / 1000.0;
+        let f = Firing {
+            stream: self.stream,
+            entity,
+            rule: NODATA,
+            severity: Severity::Critical,
+            value: silent_s,
+            expected: (0.0, limit / 1000.0),
+            time: Timestamp(now),
+        };
+        let mut a = new_alert(&mut self.next_id, &f, scope);
+        let who = match scope {
+            Scope::Stream => format!("the {} stream", self.stream.name()),
+            Scope::Entity => entity.to_string(),
+        };
+        let message = || format!("{who} has sent nothing for {silent_s:.0} s");
+        add_evidence(&mut a, &f, message, i64::MAX);
+        a.first_seen = Timestamp(last);
+        a.state = AlertState::Firing;
+        a.fired_at = Some(Timestamp(now));
+        a.fired_by = Some(NODATA);
+        self.fired += 1;
+        self.changed.push(a.clone());
+        self.silent.insert(CompactString::new(entity), a);
     }
 
     fn new_alert(&mut self, f: &Firing<'_>, scope: Scope) -> Alert {
@@ -336,6 +397,14 @@ impl AlertBook {
     /// The entity's alert, if one is open.
     pub fn open_alert(&self, entity: &str) -> Option<&Alert> {
         self.open.get(entity)
+    }
+
+    /// The entity's open alert, to note what the models or the event say about it.
+    pub fn open_alert_mut(&mut self, entity: &str) -> Option<&mut Alert> {
+        if self.open.is_empty() {
+            return None;
+        }
+        self.open.get_mut(entity)
     }
 
     /// Alerts that reached firing since the start.
@@ -382,8 +451,9 @@ fn new_alert(next_id: &mut u64, f: &Firing<'_>, scope: Scope) -> Alert {
         resolved_at: None,
         count: 0,
         evidence: Vec::new(),
-        timeline: Vec::new(),
+        timeline: VecDeque::new(),
         reasons: Vec::new(),
+        context: AlertContext::default(),
     }
 }
 
@@ -399,9 +469,9 @@ fn add_evidence(
     a.first_seen = a.first_seen.min(f.time);
     a.last_seen = a.last_seen.max(f.time);
     if a.timeline.len() == TIMELINE {
-        a.timeline.remove(0);
+        a.timeline.pop_front();
     }
-    a.timeline.push(Mark {
+    a.timeline.push_back(Mark {
         rule: f.rule,
         time: f.time,
         value: f.value,
@@ -450,7 +520,8 @@ fn headline(a: &mut Alert) {
     else {
         return;
     };
-    let same = a.rule == w.rule && a.severity == w.severity && a.value.to_bits() == w.value.to_bits();
+    let same =
+        a.rule == w.rule && a.severity == w.severity && a.value.to_bits() == w.value.to_bits();
     if !same || a.message.is_empty() {
         a.rule = w.rule;
         a.severity = w.severity;
@@ -484,7 +555,7 @@ fn fires(a: &Alert, f: &Firing<'_>, class: RuleClass, p: &AlertPolicy) -> bool {
     if several && counted.clone().count() >= p.agree {
         return true;
     }
-    counted.filter(|e| e.rule == f.rule).any(|e| {
-        e.run_count >= p.for_count && e.last.millis() - e.run_start.millis() >= p.for_ms
-    })
+    counted
+        .filter(|e| e.rule == f.rule)
+        .any(|e| e.run_count >= p.for_count && e.last.millis() - e.run_start.millis() >= p.for_ms)
 }

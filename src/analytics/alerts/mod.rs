@@ -10,6 +10,8 @@ mod quality;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
+
 use serde::Serialize;
 
 use crate::streams::{StreamKind, Timestamp};
@@ -125,10 +127,26 @@ pub struct Alert {
     pub evidence: Vec<Evidence>,
     /// The latest firings, oldest first (bounded).
     #[serde(skip)]
-    pub timeline: Vec<Mark>,
+    pub timeline: VecDeque<Mark>,
     /// For a model's evidence, the features that drove it, strongest first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
+    /// What the models and the stream said about the entity's latest evidence.
+    #[serde(skip)]
+    pub context: AlertContext,
+}
+
+/// The models' view of an alert's entity at its latest evidence, and that event, for the
+/// TUI's alert detail.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertContext {
+    /// The latest event that gave evidence, as JSON, and its time.
+    pub event: String,
+    pub event_time: Option<Timestamp>,
+    /// The forest's class and vote share for the entity's latest event.
+    pub forest: Option<(&'static str, f64)>,
+    /// The regressor's target, its expectation and the actual value.
+    pub regression: Option<(&'static str, f64, f64)>,
 }
 
 impl Alert {

@@ -91,7 +91,10 @@ const DEFAULT_CLASSES: &[(&str, RuleClass)] = &[
 impl AlertPolicy {
     /// The class of `stream`'s `rule`: the config file's, else its default.
     pub fn class(&self, stream: StreamKind, rule: &str) -> RuleClass {
-        let scoped = |r: &str| r.split_once('.').is_some_and(|(s, r)| s == stream.name() && r == rule);
+        let scoped = |r: &str| {
+            r.split_once('.')
+                .is_some_and(|(s, r)| s == stream.name() && r == rule)
+        };
         let configured = || {
             let mut hits = self.rules.iter().filter(|(r, _)| scoped(r));
             hits.next().or_else(|| self.rules.get_key_value(rule))

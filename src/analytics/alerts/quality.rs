@@ -31,8 +31,6 @@ struct Incident {
 
 #[derive(Debug, Clone, Default)]
 struct Truth {
-    /// Whether the entity's latest event was labelled an incident.
-    in_run: bool,
     incidents: VecDeque<Incident>,
 }
 
@@ -65,6 +63,9 @@ pub struct AlertQuality {
 pub struct QualityBook {
     kinds: &'static [&'static str],
     truth: HashMap<CompactString, Truth>,
+    /// Entities whose latest event was labelled an incident: few, so that a normal event's
+    /// check is cheap.
+    in_run: HashSet<CompactString>,
     /// Incidents by start, oldest first, to settle them in order.
     order: VecDeque<(i64, CompactString)>,
     clock: i64,
@@ -83,6 +84,7 @@ impl QualityBook {
         Self {
             kinds,
             truth: HashMap::new(),
+            in_run: HashSet::new(),
             order: VecDeque::new(),
             clock: i64::MIN,
             alerts: 0,
@@ -106,19 +108,21 @@ impl QualityBook {
         self.labelled = true;
         self.clock = self.clock.max(t);
         if class == 0 {
-            if let Some(tr) = self.truth.get_mut(entity) {
-                tr.in_run = false;
+            if !self.in_run.is_empty() {
+                self.in_run.remove(entity);
             }
             return;
         }
+        let in_run = self.in_run.contains(entity);
         if !self.truth.contains_key(entity) {
-            self.truth.insert(CompactString::new(entity), Truth::default());
+            self.truth
+                .insert(CompactString::new(entity), Truth::default());
         }
         let Some(tr) = self.truth.get_mut(entity) else {
             return;
         };
         match tr.incidents.back_mut() {
-            Some(last) if tr.in_run || t - last.end <= MERGE_MS => {
+            Some(last) if in_run || t - last.end <= MERGE_MS => {
                 last.end = last.end.max(t);
                 last.start = last.start.min(t);
             }
@@ -132,7 +136,9 @@ impl QualityBook {
                 self.order.push_back((t, CompactString::new(entity)));
             }
         }
-        tr.in_run = true;
+        if !in_run {
+            self.in_run.insert(CompactString::new(entity));
+        }
         self.settle(open);
     }
 
@@ -150,7 +156,11 @@ impl QualityBook {
         let (lo, hi) = span(a);
         let mut hit = false;
         if let Some(tr) = self.truth.get_mut(a.entity.as_str()) {
-            for i in tr.incidents.iter_mut().filter(|i| i.end >= lo && i.start <= hi) {
+            for i in tr
+                .incidents
+                .iter_mut()
+                .filter(|i| i.end >= lo && i.start <= hi)
+            {
                 hit = true;
                 i.detected = true;
             }
@@ -178,7 +188,7 @@ impl QualityBook {
                 self.incidents[i.class] += 1;
                 self.detected[i.class] += u64::from(i.detected || covered);
             }
-            if tr.incidents.is_empty() && !tr.in_run {
+            if tr.incidents.is_empty() && !self.in_run.contains(&entity) {
                 self.truth.remove(&entity);
             }
         }

@@ -24,7 +24,9 @@ fn book() -> AlertBook {
 
 fn file(b: &mut AlertBook, entity: &str, rule: &'static str, sev: Severity, t: i64) {
     b.heard(entity, Timestamp(t));
-    b.file(firing(entity, rule, sev, t), || format!("{rule} on {entity}"));
+    b.file(firing(entity, rule, sev, t), || {
+        format!("{rule} on {entity}")
+    });
 }
 
 fn states(b: &mut AlertBook) -> Vec<(String, AlertState)> {
@@ -78,7 +80,13 @@ fn evidence_lasting_for_fires_and_a_gap_restarts_the_run() {
     let mut b = book();
     // Sparse firings, more than run_gap apart: never a run.
     for i in 0..4 {
-        file(&mut b, "s1", "zscore", Severity::Warning, i * (p.run_gap_ms + 100));
+        file(
+            &mut b,
+            "s1",
+            "zscore",
+            Severity::Warning,
+            i * (p.run_gap_ms + 100),
+        );
     }
     assert!(states(&mut b).is_empty());
     let mut b = book();
@@ -157,13 +165,43 @@ fn a_steady_entity_gone_silent_raises_no_data_until_it_reports_again() {
 }
 
 #[test]
+fn a_stream_gone_silent_is_one_alert_not_one_per_entity() {
+    let mut b = book();
+    let names = ["s1", "s2", "s3", "s4"];
+    for i in 0..100 {
+        for (k, n) in names.iter().enumerate() {
+            b.heard(n, Timestamp(i * 100 + k as i64));
+        }
+    }
+    b.idle(0);
+    b.idle(30_000);
+    let fired: Vec<Alert> = b.drain_changes().collect();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!((fired[0].scope, fired[0].rule), (Scope::Stream, NODATA));
+    assert!(
+        fired[0].message.contains("sensor stream"),
+        "{}",
+        fired[0].message
+    );
+    // The stream comes back: resolved, and the others are not taken for silent meanwhile.
+    for (k, n) in names.iter().enumerate() {
+        b.heard(n, Timestamp(40_000 + k as i64 * 300));
+    }
+    let back: Vec<(Scope, AlertState)> = b.drain_changes().map(|a| (a.scope, a.state)).collect();
+    assert_eq!(back, vec![(Scope::Stream, AlertState::Resolved)]);
+}
+
+#[test]
 fn a_quiet_stream_resolves_on_wall_time() {
     let mut b = book();
     file(&mut b, "s1", "offline", Severity::Critical, 1_000);
     assert_eq!(states(&mut b).len(), 1);
     b.idle(50_000);
     b.idle(52_000);
-    assert!(states(&mut b).is_empty(), "events came since the first call");
+    assert!(
+        states(&mut b).is_empty(),
+        "events came since the first call"
+    );
     b.idle(60_000);
     assert_eq!(states(&mut b), vec![("s1".into(), AlertState::Resolved)]);
 }
@@ -186,7 +224,14 @@ fn quality_follows_the_definitions() {
     let none = |_: &str| None;
     // s1: incident events at 0 and 1,500 with a normal one between merge (< 2 s apart);
     // another at 10,000 is a second incident.
-    for (t, c) in [(0, 1), (500, 0), (1_500, 1), (2_000, 0), (10_000, 2), (10_100, 0)] {
+    for (t, c) in [
+        (0, 1),
+        (500, 0),
+        (1_500, 1),
+        (2_000, 0),
+        (10_000, 2),
+        (10_100, 0),
+    ] {
         q.observe("s1", t, c, none);
     }
     q.observe("s2", 0, 0, none);
@@ -195,7 +240,10 @@ fn quality_follows_the_definitions() {
     assert_eq!(q.judge(&resolved("s1", 3_400, 3_400)), Some(true));
     assert_eq!(q.judge(&resolved("s2", 0, 100)), Some(false));
     let r = q.report(std::iter::empty()).expect("labelled");
-    assert_eq!((r.alerts, r.true_alerts, r.incidents, r.detected), (2, 1, 2, 1));
+    assert_eq!(
+        (r.alerts, r.true_alerts, r.incidents, r.detected),
+        (2, 1, 2, 1)
+    );
     assert_eq!(r.precision, Some(0.5));
     assert_eq!(r.recall, Some(0.5));
     assert_eq!(r.alerts_per_incident, Some(1.0));

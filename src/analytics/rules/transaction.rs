@@ -132,8 +132,9 @@ impl TransactionRules {
             st.home_city = Some(CompactString::new(&tx.location));
         }
         let local_hour = tx.timestamp.hour_of_day(offset);
-        odd_hours(&mut fire, tx, st, la, z.mean, local_hour);
-        large_purchase(&mut fire, tx, st, la);
+        let category = Category::named(&tx.category);
+        odd_hours(&mut fire, tx, st, (la, z.mean), (local_hour, category));
+        large_purchase(&mut fire, tx, st, la, category);
         let cx = Context {
             la,
             z,
@@ -262,18 +263,24 @@ fn location(fire: &mut Fire<'_, '_>, tx: &Transaction, st: &CustomerState, abroa
 
 /// A purchase in a category fraud favours (electronics, travel) far above the customer's
 /// usual amount, or, for a customer without a history, above a fixed amount.
-fn large_purchase(fire: &mut Fire<'_, '_>, tx: &Transaction, st: &CustomerState, la: f64) {
-    let risky = matches!(
-        Category::named(&tx.category),
-        Some(Category::Electronics | Category::Travel)
-    );
+fn large_purchase(
+    fire: &mut Fire<'_, '_>,
+    tx: &Transaction,
+    st: &CustomerState,
+    la: f64,
+    category: Option<Category>,
+) {
+    let risky = matches!(category, Some(Category::Electronics | Category::Travel));
     if !risky {
         return;
     }
     let cust = &st.log_amounts;
     let (large, expected) = if cust.n >= HISTORY {
         let usual = cust.mean.exp();
-        (la - cust.mean >= LARGE_FACTOR_LN, usual * LARGE_FACTOR_LN.exp())
+        (
+            la - cust.mean >= LARGE_FACTOR_LN,
+            usual * LARGE_FACTOR_LN.exp(),
+        )
     } else {
         (tx.amount >= LARGE_UNSEEN, LARGE_UNSEEN)
     };
@@ -298,18 +305,18 @@ fn odd_hours(
     fire: &mut Fire<'_, '_>,
     tx: &Transaction,
     st: &CustomerState,
-    la: f64,
-    stream_mean: f64,
-    local_hour: f64,
+    (la, stream_mean): (f64, f64),
+    (local_hour, category): (f64, Option<Category>),
 ) {
+    if !(1.0..5.0).contains(&local_hour) || category != Some(Category::Electronics) {
+        return;
+    }
     let typical = if st.log_amounts.n >= HISTORY {
         st.log_amounts.mean
     } else {
         stream_mean
     };
-    let electronics = Category::named(&tx.category) == Some(Category::Electronics);
-    let night = (1.0..5.0).contains(&local_hour);
-    if !(night && electronics && la > typical + NIGHT_FACTOR_LN) {
+    if la <= typical + NIGHT_FACTOR_LN {
         return;
     }
     let r = Reading {

@@ -49,6 +49,8 @@ pub struct Verdict {
     pub anomaly: Option<f64>,
     /// A drift this event completed (it brings the next refit forward).
     pub drift: Option<Drift>,
+    /// The regressor's expectation of its target for this event, and the actual value.
+    pub expected: Option<(f64, f64)>,
 }
 
 impl Verdict {
@@ -112,7 +114,7 @@ impl StreamModel {
             self.card.record_confidence(p.confidence);
         }
         let anomaly = self.half_space.observe(obs, self.card.events);
-        self.regress(obs);
+        let expected = self.regress(obs);
         let mut drift = self.watch_metric(obs, lane);
         if let Some(class) = obs.label_class {
             if let Some(p) = &prediction {
@@ -127,16 +129,19 @@ impl StreamModel {
             prediction,
             anomaly,
             drift,
+            expected,
         }
     }
 
-    /// The regressor's prediction, its residual judged, then its learning.
-    fn regress(&mut self, obs: &Observation) {
+    /// The regressor's prediction, its residual judged, then its learning; returns the
+    /// prediction and the actual value.
+    fn regress(&mut self, obs: &Observation) -> Option<(f64, f64)> {
         let mut buf = [0.0; FEATURES];
         let x = self.regressor.spec.row(&obs.features, &mut buf);
         let y = obs.features[self.regressor.spec.target];
         let normal = regressor::is_normal(obs);
-        if let Some((pred, actual)) = self.regressor.predict(x, y) {
+        let expected = self.regressor.predict(x, y);
+        if let Some((pred, actual)) = expected {
             let residual = (actual - pred).abs();
             if residual.is_finite() {
                 let at = self.card.predictions;
@@ -148,6 +153,7 @@ impl StreamModel {
         }
         self.regressor
             .learn(x, y, normal, self.cfg.buffer, &mut self.rng);
+        expected
     }
 
     fn watch_metric(&mut self, obs: &Observation, lane: u32) -> Option<Drift> {

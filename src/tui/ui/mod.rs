@@ -3,6 +3,7 @@
 
 mod alerts;
 mod card;
+mod desk;
 mod help;
 mod stream;
 pub mod theme;
@@ -49,6 +50,7 @@ fn draw_screen(app: &App, frame: &mut Frame) {
         View::Stream(k) => stream::render(app, k, frame, body),
     }
     render_footer(app, frame, footer);
+    desk::render(app, frame, body);
     if app.help {
         help::render(frame, body);
     }

@@ -138,15 +138,54 @@ fn render_model(
         app.shown
             .as_ref()
             .map_or(0, |s| s.health.lag.iter().filter(|l| l.stream == k).count()) as u16;
-    let [card, conf, lag] = Layout::vertical([
+    let [card, quality, conf, lag] = Layout::vertical([
         Constraint::Min(7),
+        Constraint::Length(5),
         Constraint::Length(5),
         Constraint::Length(lag_rows.min(6) + 2),
     ])
     .areas(area);
     render_model_card(snap, model, frame, card);
+    render_quality(snap, frame, quality);
     render_confidence(model, frame, conf);
     render_lag(app, k, frame, lag);
+}
+
+/// The alerts scored against the labels, as a model card scores a model: precision,
+/// incident recall, alerts per incident, and the incident kinds missed.
+fn render_quality(snap: Option<&StreamSnapshot>, frame: &mut Frame, area: Rect) {
+    let block = panel(Line::from(" Alert quality "));
+    let Some(q) = snap.and_then(|s| s.alert_quality.as_ref()) else {
+        let text = Line::styled("no labels: alerts cannot be scored", THEME.dim);
+        frame.render_widget(Paragraph::new(text).block(block), area);
+        return;
+    };
+    let f = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{v:.2}"));
+    let missed: Vec<String> = q
+        .by_kind
+        .iter()
+        .filter(|k| k.detected < k.incidents)
+        .map(|k| format!("{} {}/{}", k.kind, k.detected, k.incidents))
+        .collect();
+    let lines = vec![
+        Line::from(format!(
+            "alerts {}  precision {}  {} per incident",
+            fmt_int(q.alerts),
+            f(q.precision),
+            f(q.alerts_per_incident)
+        )),
+        Line::from(format!(
+            "incidents {}  recall {}",
+            fmt_int(q.incidents),
+            f(q.recall)
+        )),
+        if missed.is_empty() {
+            Line::styled("every incident kind caught", THEME.dim)
+        } else {
+            Line::styled(format!("caught: {}", missed.join(", ")), THEME.dim)
+        },
+    ];
+    frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 fn render_model_card(

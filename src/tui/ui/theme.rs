@@ -32,6 +32,8 @@ pub struct Theme {
     pub border_focus: Style,
     /// The help overlay's border.
     pub overlay_border: Style,
+    /// The alert under the cursor.
+    pub cursor: Style,
 }
 
 pub const THEME: Theme = Theme {
@@ -50,6 +52,7 @@ pub const THEME: Theme = Theme {
     border: Style::new().fg(Color::DarkGray),
     border_focus: Style::new().fg(Color::Cyan),
     overlay_border: Style::new().fg(Color::Cyan),
+    cursor: Style::new().add_modifier(Modifier::REVERSED),
 };
 
 /// Whether the user asked for no colour: `NO_COLOR` present and not empty (no-color.org).
