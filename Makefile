@@ -5,7 +5,7 @@ TANSU_VERSION := 0.6.0
 TANSU := $(CACHE)/tansu/bin/tansu
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # cmake: aws-lc-sys (a dependency of tansu) falls back to a CMake build where its cc build cannot run.
-APT_PACKAGES := kcat tmux cmake
+APT_PACKAGES := kcat tmux cmake prometheus-alertmanager
 # kafka-python (2.2.x talks to the embedded broker; 3.x does not bootstrap) and lz4 for its codec.
 PY_PACKAGES := 'kafka-python>=2.2,<2.3' lz4
 
@@ -19,7 +19,7 @@ run:
 build:
 	cargo build --release --locked
 
-## Install what the tests need (kcat, tmux, cmake via apt; kafka-python, lz4 via pip; tansu), then run every test.
+## Install what the tests need (kcat, tmux, cmake, prometheus-alertmanager via apt; kafka-python, lz4 via pip; tansu), then run every test.
 test: deps check-patches
 	mkdir -p target
 	set -o pipefail; TANSU_BIN=$(TANSU) cargo test --locked --all-targets 2>&1 | tee target/test.log

@@ -174,6 +174,8 @@ pub struct TuiArgs {
     pub group: Option<String>,
     #[command(flatten)]
     pub models: ModelArgs,
+    #[command(flatten)]
+    pub sinks: SinkArgs,
 }
 
 #[derive(Debug, Args)]
@@ -263,9 +265,21 @@ pub struct ConsumeArgs {
     pub events: bool,
     #[command(flatten)]
     pub models: ModelArgs,
+    #[command(flatten)]
+    pub sinks: SinkArgs,
 }
 
 /// Where and how the models learn.
+/// Where alerts go besides the screen.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SinkArgs {
+    /// Send firing and resolved alerts to this Alertmanager (its /api/v2/alerts), re-sent
+    /// while firing. Credentials in the URL (http://user:pass@host:9093) are used, never
+    /// printed.
+    #[arg(long, value_name = "URL", env = "STREAMWATCH_ALERTMANAGER")]
+    pub alertmanager: Option<String>,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct ModelArgs {
     /// Fit the models on a background thread while the old ones serve (default), or inline

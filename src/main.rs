@@ -9,6 +9,7 @@ mod commands;
 mod config;
 mod kafka;
 mod logging;
+mod sinks;
 mod tui;
 
 use std::process::ExitCode;

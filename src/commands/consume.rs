@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::kafka::consumer::{
     ConsumerEvent, ConsumerHandle, ConsumerPlan, ConsumerSnapshot, Order,
 };
+use crate::sinks::{SinkPlan, Sinks};
 use streamwatch::analytics::{AlertState, StreamSnapshot};
 use streamwatch::ml::ModelSnapshot;
 
@@ -25,26 +26,9 @@ const CLOSE: Duration = Duration::from_secs(5);
 
 pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
     let brokers = settings.external_brokers();
+    let mut sinks = Sinks::spawn(SinkPlan::new(settings, &args.sinks)?)?;
     check_reachable(settings, &brokers).await?;
-    let plan = ConsumerPlan {
-        streams: args.stream.kinds(),
-        group: args
-            .group
-            .clone()
-            .unwrap_or_else(|| "streamwatch-consume".into()),
-        from_beginning: args.from_beginning,
-        count: args.count,
-        duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
-        tick: Duration::from_secs(1),
-        // One line per alert.
-        forward_alerts: true,
-        forward_events: args.events,
-        until_end: args.until_end,
-        gate: None,
-        model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
-        order: Order::for_fit(settings.ml.fit),
-        only_producer: None,
-    };
+    let plan = consumer_plan(settings, args);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let handle = ConsumerHandle::spawn(settings, &brokers, plan, tx)?;
     let signal = shutdown_signal();
@@ -71,6 +55,9 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
             None => break,
             Some(ConsumerEvent::Alert(a)) => {
                 alerts += u64::from(a.state == AlertState::Firing);
+                if let Some(s) = &sinks {
+                    s.offer(&a);
+                }
                 writeln!(
                     out,
                     "{}",
@@ -94,7 +81,14 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
                 for line in stats_lines(&s) {
                     writeln!(out, "{line}")?;
                 }
-                writeln!(out, "{}", summary_line(&s, alerts))?;
+                // What waits for a sink gets a few seconds to leave before the summary.
+                let sink_status = match sinks.take() {
+                    Some(k) => Some(k.close(SINK_FLUSH).await),
+                    None => None,
+                };
+                let mut line = summary_line(&s, alerts);
+                line["sinks"] = json!(sink_status);
+                writeln!(out, "{line}")?;
                 out.flush()?;
                 break;
             }
@@ -108,6 +102,31 @@ pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
     tracing::info!(alerts, problems, "consume finished");
     Ok(ExitCode::SUCCESS)
 }
+
+fn consumer_plan(settings: &Settings, args: &ConsumeArgs) -> ConsumerPlan {
+    ConsumerPlan {
+        streams: args.stream.kinds(),
+        group: args
+            .group
+            .clone()
+            .unwrap_or_else(|| "streamwatch-consume".into()),
+        from_beginning: args.from_beginning,
+        count: args.count,
+        duration: (args.duration > 0.0).then(|| Duration::from_secs_f64(args.duration)),
+        tick: Duration::from_secs(1),
+        // One line per alert.
+        forward_alerts: true,
+        forward_events: args.events,
+        until_end: args.until_end,
+        gate: None,
+        model_store: Some(crate::kafka::consumer::ModelStore::of(settings)),
+        order: Order::for_fit(settings.ml.fit),
+        only_producer: None,
+    }
+}
+
+/// How long a sink may take to deliver what waits when `consume` ends.
+const SINK_FLUSH: Duration = Duration::from_secs(5);
 
 /// One `stats` line per stream.
 pub fn stats_lines(s: &ConsumerSnapshot) -> Vec<Value> {

@@ -74,6 +74,10 @@ pub struct App {
     pub problems: VecDeque<Problem>,
     /// The alerts the person at the screen acts on: cursor, detail, acks, silences, filter.
     pub desk: Desk,
+    /// Alerts the sinks were told to forget (acknowledged or silenced here).
+    told_quiet: std::collections::HashSet<String>,
+    /// Sinks that are down, for the header (`alertmanager down since …, N queued`).
+    pub sink_trouble: Option<String>,
     /// Wall time, ms since the epoch, as of the latest tick (silences end by it).
     pub wall_ms: i64,
     pub help: bool,
@@ -114,6 +118,8 @@ impl App {
             rates: PerStream::splat(rate),
             problems: VecDeque::new(),
             desk: Desk::new(None),
+            told_quiet: std::collections::HashSet::new(),
+            sink_trouble: None,
             wall_ms: 0,
             help: false,
             no_colour: false,
@@ -409,6 +415,21 @@ impl App {
             View::Overview => None,
             View::Stream(k) => Some(k),
         }
+    }
+
+    /// Fingerprints of alerts acknowledged or silenced since the last call: the sinks stop
+    /// sending them.
+    pub fn quieted(&mut self) -> Vec<String> {
+        let now = self.wall_ms;
+        let quiet: Vec<String> = self
+            .stream_alerts(None)
+            .filter(|a| a.state == AlertState::Firing)
+            .filter(|a| self.desk.is_acked(a) || self.desk.silenced(a, now))
+            .map(Alert::fingerprint)
+            .filter(|fp| !self.told_quiet.contains(fp))
+            .collect();
+        self.told_quiet.extend(quiet.iter().cloned());
+        quiet
     }
 
     /// Runs a desk action on the current feed.

@@ -30,8 +30,9 @@ use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan, Order};
 use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
+use crate::sinks::Sinks;
 use app::{App, Effect};
-use event::Events;
+use event::{Event, Events};
 use streamwatch::streams::StreamKind;
 
 /// How long quitting waits for the consumer to close once the producer has flushed: closing
@@ -44,6 +45,8 @@ struct Session {
     producer: ProducerHandle,
     consumer: ConsumerHandle,
     started: Instant,
+    /// Where alerts go besides the screen (`--alertmanager`).
+    sinks: Option<Sinks>,
 }
 
 pub fn run(
@@ -61,7 +64,12 @@ pub fn run(
         .group
         .clone()
         .unwrap_or_else(|| format!("streamwatch-tui-{}", std::process::id()));
-    let (session, broker_label, embedded) = start(settings, &streams, group, tx)?;
+    let sinks = {
+        // The sinks' tasks run on this runtime.
+        let _inside = runtime.enter();
+        Sinks::spawn(crate::sinks::SinkPlan::new(settings, &args.sinks)?)?
+    };
+    let (session, broker_label, embedded) = start(settings, &streams, group, tx, sinks)?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
     app.no_colour = ui::theme::no_colour_asked(std::env::var_os("NO_COLOR").as_deref());
     // Silences outlive a restart: a state file beside the models.
@@ -115,6 +123,7 @@ fn start(
     streams: &[StreamKind],
     group: String,
     tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
+    sinks: Option<Sinks>,
 ) -> Result<(Session, String, bool)> {
     let broker = Target::start(settings)?;
     let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
@@ -152,8 +161,8 @@ fn start(
             count: 0,
             duration: None,
             tick: Duration::from_secs_f64(1.0 / settings.tui.fps),
-            // The screen reads the alert books in the snapshots.
-            forward_alerts: false,
+            // The screen reads the alert books in the snapshots; the sinks need each change.
+            forward_alerts: sinks.is_some(),
             forward_events: false,
             until_end: false,
             gate: Some(gate),
@@ -170,6 +179,7 @@ fn start(
             producer,
             consumer,
             started: Instant::now(),
+            sinks,
         },
         label,
         embedded,
@@ -189,13 +199,34 @@ async fn event_loop(
             terminal.draw(|f| ui::draw(app, f)).context("cannot draw")?;
             app.drawn();
         }
-        for effect in app.update(events.next().await) {
+        let event = events.next().await;
+        if let Some(s) = &session.sinks {
+            to_sinks(s, app, &event);
+        }
+        for effect in app.update(event) {
             match effect {
                 Effect::Quit => return Ok(()),
                 Effect::Producer(c) => session.producer.control(c),
                 Effect::Consumer(c) => session.consumer.control(c),
             }
         }
+        if let Some(s) = &session.sinks {
+            app.quieted().iter().for_each(|fp| s.forget(fp));
+        }
+    }
+}
+
+/// An alert that fired or resolved goes to the sinks unless it was acknowledged or
+/// silenced here; each tick the header learns how the sinks are doing.
+fn to_sinks(sinks: &Sinks, app: &mut App, event: &Event) {
+    match event {
+        Event::Consumer(ConsumerEvent::Alert(a))
+            if !app.desk.is_acked(a) && !app.desk.silenced(a, app.wall_ms) =>
+        {
+            sinks.offer(a);
+        }
+        Event::Tick(_) => app.sink_trouble = sinks.trouble(),
+        _ => {}
     }
 }
 

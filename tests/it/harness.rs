@@ -133,7 +133,8 @@ pub fn tansu_bin() -> PathBuf {
     home.join(".cache/streamwatch/tansu/bin/tansu")
 }
 
-fn free_port() -> u16 {
+/// A free loopback port (bound, then released for the program under test).
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
@@ -277,10 +278,97 @@ pub fn python(script: &str, args: &[&str]) -> Output {
         .expect("python3")
 }
 
+/// Runs kcat with arguments and `input` on its stdin; its output.
+pub fn kcat_with(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("kcat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat is installed (make test installs it)");
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("kcat's stdin");
+    }
+    child.wait_with_output().expect("kcat")
+}
+
 /// Runs kcat with arguments; its output.
 pub fn kcat(args: &[&str]) -> Output {
     Command::new("kcat")
         .args(args)
         .output()
         .expect("kcat is installed (make test installs it)")
+}
+
+/// `GET path` from `addr` over plain HTTP/1.0: the body, or `None` while nothing answers.
+pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?;
+    (status == "200").then(|| body.to_string())
+}
+
+/// Debian's `prometheus-alertmanager` on a free loopback port with a config of its own
+/// (one receiver that sends nowhere), stopped on drop.
+pub struct Alertmanager {
+    pub addr: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    pub fn start() -> Self {
+        let dir = scratch();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: none\n  group_wait: 1s\nreceivers:\n  - name: none\n",
+        )
+        .expect("config");
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-alertmanager is installed (make test installs it)");
+        let am = Self {
+            addr,
+            child,
+            _dir: dir,
+        };
+        let ready = (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            http_get(&am.addr, "/api/v2/status").is_some()
+        });
+        assert!(ready, "alertmanager did not answer on {}", am.addr);
+        am
+    }
+
+    /// The alerts Alertmanager lists now (`GET /api/v2/alerts`).
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        http_get(&self.addr, "/api/v2/alerts")
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        terminate(&mut self.child);
+    }
 }

@@ -1,5 +1,6 @@
 pub mod harness;
 
+mod alerting;
 mod bench;
 mod broker;
 mod cli;

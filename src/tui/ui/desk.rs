@@ -73,8 +73,30 @@ fn detail(app: &App, a: &Alert, frame: &mut Frame, area: Rect) {
         ]),
         Line::raw(a.message.clone()),
         Line::raw(""),
-        heading("Evidence"),
     ];
+    lines.extend(evidence_lines(a));
+    lines.extend(context_lines(app, a));
+    lines.push(Line::styled(
+        "a acknowledge · x silence · Esc back",
+        THEME.dim,
+    ));
+    let p = popup(
+        area,
+        area.width.saturating_sub(4),
+        area.height.saturating_sub(2),
+    );
+    frame.render_widget(Clear, p);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(THEME.overlay(" Alert ")),
+        p,
+    );
+}
+
+/// Each detector's evidence, then the latest firings as a timeline.
+fn evidence_lines(a: &Alert) -> Vec<Line<'static>> {
+    let mut lines = vec![heading("Evidence")];
     for e in &a.evidence {
         lines.push(Line::raw(format!(
             "  {:<14} {:>5}×  {:<8} worst {:.2}  expected {}",
@@ -95,7 +117,12 @@ fn detail(app: &App, a: &Alert, frame: &mut Frame, area: Rect) {
             range(m.expected.0, m.expected.1)
         )));
     }
-    lines.push(heading("Rolling context (stream)"));
+    lines
+}
+
+/// The stream's rolling statistics, what the models said, and the latest event.
+fn context_lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
+    let mut lines = vec![heading("Rolling context (stream)")];
     if let Some(s) = app.stream_snapshot(a.stream) {
         for m in &s.metrics {
             let r = &m.rolling;
@@ -132,22 +159,7 @@ fn detail(app: &App, a: &Alert, frame: &mut Frame, area: Rect) {
     } else {
         format!("  {}", c.event)
     }));
-    lines.push(Line::styled(
-        "a acknowledge · x silence · Esc back",
-        THEME.dim,
-    ));
-    let p = popup(
-        area,
-        area.width.saturating_sub(4),
-        area.height.saturating_sub(2),
-    );
-    frame.render_widget(Clear, p);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(THEME.overlay(" Alert ")),
-        p,
-    );
+    lines
 }
 
 fn silence_menu(a: &Alert, choice: usize, frame: &mut Frame, area: Rect) {

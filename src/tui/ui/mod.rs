@@ -79,35 +79,13 @@ fn too_small(frame: &mut Frame, area: Rect) {
 fn render_header(app: &App, frame: &mut Frame, area: Rect) {
     let snap = app.shown.as_deref();
     let health = snap.map(|s| &s.health);
-    let (dot, state) = broker_state(health);
-    let kind = if app.embedded { "embedded" } else { "cluster" };
-    let secs = app.uptime.as_secs();
     let produced: f64 = app.produced_rate.values().sum();
     let consumed = snap.map_or(0.0, |s| s.events_per_s);
     let lag = health.map_or(0, |h| h.total_lag());
     let lag_s = health.map_or(0.0, |h| h.lag_s());
     let queued: u64 = app.delivery.values().map(|d| d.in_flight).sum();
     let ingest = snap.map(|s| s.ingest.clone()).unwrap_or_default();
-    let line1 = Line::from(vec![
-        Span::styled(" streamwatch ", THEME.brand),
-        Span::raw(format!("  {kind} {} ", app.broker)),
-        dot,
-        Span::raw(format!(
-            " {state}   uptime {:02}:{:02}:{:02}",
-            secs / 3600,
-            secs / 60 % 60,
-            secs % 60
-        )),
-        Span::styled(membership(snap), THEME.accent),
-        if app.frozen {
-            Span::styled(
-                "   ❄ FROZEN (space resumes)",
-                THEME.accent.patch(THEME.bold),
-            )
-        } else {
-            Span::raw("")
-        },
-    ]);
+    let line1 = header_line1(app, snap, health);
     let err = health
         .and_then(|h| h.last_error.clone())
         .or_else(|| app.producer_error.clone());
@@ -140,6 +118,11 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
             },
         ),
     ];
+    spans.extend(
+        app.sink_trouble
+            .as_ref()
+            .map(|t| Span::styled(format!("  {t}"), THEME.bad)),
+    );
     if let Some(e) = snap.and_then(|s| s.e2e.recent) {
         spans.push(Span::raw(format!(
             "  e2e p50 {} p99 {} ms",
@@ -159,6 +142,37 @@ fn render_header(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("   ⚠ {e}"), THEME.bad));
     }
     frame.render_widget(Paragraph::new(vec![line1, Line::from(spans)]), area);
+}
+
+/// The header's first line: the broker, its state, uptime, the group, frozen.
+fn header_line1(
+    app: &App,
+    snap: Option<&ConsumerSnapshot>,
+    health: Option<&Health>,
+) -> Line<'static> {
+    let (dot, state) = broker_state(health);
+    let kind = if app.embedded { "embedded" } else { "cluster" };
+    let secs = app.uptime.as_secs();
+    Line::from(vec![
+        Span::styled(" streamwatch ", THEME.brand),
+        Span::raw(format!("  {kind} {} ", app.broker)),
+        dot,
+        Span::raw(format!(
+            " {state}   uptime {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )),
+        Span::styled(membership(snap), THEME.accent),
+        if app.frozen {
+            Span::styled(
+                "   ❄ FROZEN (space resumes)",
+                THEME.accent.patch(THEME.bold),
+            )
+        } else {
+            Span::raw("")
+        },
+    ])
 }
 
 /// Unacknowledged messages from which the header shows them.

@@ -1,0 +1,189 @@
+//! Alertmanager's `POST /api/v2/alerts`: every alert that fires or resolves, at once; every
+//! firing alert again each `RESEND`, with an `endsAt` a few re-sends ahead, so that
+//! Alertmanager's resolve timeout never closes an alert that is still firing (as Prometheus
+//! does). While Alertmanager is down the changes wait (one per alert, the latest) and tries
+//! back off.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Msg, SinkStatus, Target, backoff, topic_of};
+use streamwatch::analytics::{Alert, AlertState};
+use streamwatch::streams::{PerStream, Timestamp};
+
+/// How often a firing alert is sent again.
+const RESEND: Duration = Duration::from_secs(60);
+/// A firing alert's `endsAt` is this many re-sends ahead.
+const ENDS_AFTER_RESENDS: u32 = 4;
+/// Changes kept while Alertmanager is down, at most (one per alert).
+const PENDING_CAP: usize = 10_000;
+
+pub(super) struct Task {
+    pub target: Target,
+    pub client: reqwest::Client,
+    pub topics: PerStream<String>,
+    pub status: Arc<Mutex<Vec<SinkStatus>>>,
+    pub slot: usize,
+}
+
+/// One alert in Alertmanager's shape (`postableAlert`).
+pub fn alertmanager_body(a: &Alert, topic: &str, now: Timestamp) -> Value {
+    let ends = match (a.state, a.resolved_at) {
+        (AlertState::Resolved, Some(t)) => t,
+        _ => Timestamp(now.millis() + (RESEND * ENDS_AFTER_RESENDS).as_millis() as i64),
+    };
+    let evidence: Vec<String> = a
+        .evidence
+        .iter()
+        .map(|e| format!("{} ×{} (worst {:.2})", e.rule, e.count, e.value))
+        .collect();
+    json!({
+        "labels": {
+            "alertname": a.rule,
+            "stream": a.stream.name(),
+            "entity": a.entity,
+            "severity": a.severity.name(),
+            "topic": topic,
+        },
+        "annotations": {
+            "summary": a.message,
+            "description": format!("evidence: {}", evidence.join(", ")),
+        },
+        "startsAt": a.first_seen,
+        "endsAt": ends,
+    })
+}
+
+impl Task {
+    pub async fn run(self, mut rx: mpsc::Receiver<Msg>) {
+        let mut firing: HashMap<String, Alert> = HashMap::new();
+        let mut pending: HashMap<String, Alert> = HashMap::new();
+        let mut next_try = Instant::now();
+        let mut next_resend = Instant::now() + RESEND;
+        let mut wait = Duration::ZERO;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(Msg::Alert(a)) => self.take(*a, &mut firing, &mut pending),
+                    Some(Msg::Forget(fp)) => {
+                        firing.remove(&fp);
+                        pending.remove(&fp);
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {}
+            }
+            let now = Instant::now();
+            if now >= next_resend {
+                next_resend = now + RESEND;
+                for (fp, a) in &firing {
+                    pending.entry(fp.clone()).or_insert_with(|| a.clone());
+                }
+            }
+            if pending.is_empty() || now < next_try {
+                self.note(|s| s.queued = pending.len());
+                continue;
+            }
+            let batch: Vec<Alert> = pending.drain().map(|(_, a)| a).collect();
+            match self.send(&batch).await {
+                Ok(()) => {
+                    wait = Duration::ZERO;
+                    self.note(|s| {
+                        s.sent += batch.len() as u64;
+                        s.down_since = None;
+                        s.queued = 0;
+                    });
+                }
+                Err(e) => {
+                    wait = backoff(wait);
+                    next_try = Instant::now() + wait;
+                    tracing::warn!(target = %self.target.display, error = %e, "alertmanager");
+                    for a in batch {
+                        pending.entry(a.fingerprint()).or_insert(a);
+                    }
+                    let over = pending.len().saturating_sub(PENDING_CAP);
+                    let dropped: Vec<String> = pending.keys().take(over).cloned().collect();
+                    dropped.iter().for_each(|k| {
+                        pending.remove(k);
+                    });
+                    let queued = pending.len();
+                    self.note(|s| {
+                        s.down_since.get_or_insert_with(Timestamp::now);
+                        s.last_error = Some(e);
+                        s.queued = queued;
+                        s.dropped += over as u64;
+                    });
+                }
+            }
+        }
+        // The queue closed (the consumer ended): what is pending gets one last try.
+        let batch: Vec<Alert> = pending.into_values().collect();
+        if batch.is_empty() {
+            return;
+        }
+        match self.send(&batch).await {
+            Ok(()) => self.note(|s| {
+                s.sent += batch.len() as u64;
+                s.queued = 0;
+            }),
+            Err(e) => self.note(|s| {
+                s.down_since.get_or_insert_with(Timestamp::now);
+                s.last_error = Some(e);
+                s.queued = batch.len();
+            }),
+        }
+    }
+
+    fn take(
+        &self,
+        a: Alert,
+        firing: &mut HashMap<String, Alert>,
+        pending: &mut HashMap<String, Alert>,
+    ) {
+        let fp = a.fingerprint();
+        match a.state {
+            AlertState::Firing => {
+                firing.insert(fp.clone(), a.clone());
+            }
+            AlertState::Resolved => {
+                firing.remove(&fp);
+            }
+            AlertState::Pending => return,
+        }
+        pending.insert(fp, a);
+    }
+
+    async fn send(&self, batch: &[Alert]) -> Result<(), String> {
+        let now = Timestamp::now();
+        let body: Vec<Value> = batch
+            .iter()
+            .map(|a| alertmanager_body(a, topic_of(&self.topics, a.stream), now))
+            .collect();
+        let resp = self
+            .target
+            .post(&self.client, "/api/v2/alerts")
+            .json(&body)
+            .send()
+            .await
+            // Errors name the address without its credentials (reqwest's carry the URL).
+            .map_err(|e| format!("{}: {}", self.target.display, e.without_url()))?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("{}: HTTP {}", self.target.display, resp.status()))
+        }
+    }
+
+    fn note(&self, f: impl FnOnce(&mut SinkStatus)) {
+        if let Ok(mut s) = self.status.lock()
+            && let Some(st) = s.get_mut(self.slot)
+        {
+            f(st);
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Where alerts go besides the screen: a real Alertmanager (`--alertmanager URL`), so that
+//! its routing, grouping, silences and paging apply. A sink runs as a task on the tokio
+//! runtime behind a bounded queue: offering an alert never waits, a sink that is down never
+//! slows analysis, and what could not be queued is counted. A URL's credentials are used,
+//! never printed or logged (`Target`).
+
+mod alertmanager;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::cli::SinkArgs;
+use crate::config::Settings;
+use streamwatch::analytics::Alert;
+use streamwatch::streams::{PerStream, StreamKind, Timestamp};
+
+/// Alerts waiting for a sink, at most; more are dropped and counted.
+const QUEUE: usize = 4096;
+/// The longest wait between two tries of a sink that is down.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// A sink's address with its credentials kept apart: `display` is safe to show.
+#[derive(Clone)]
+pub struct Target {
+    pub url: reqwest::Url,
+    pub user: Option<(String, Option<String>)>,
+    pub display: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display)
+    }
+}
+
+impl Target {
+    /// Parses `url`; a user and password in it are taken out for basic auth.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let mut u = reqwest::Url::parse(url.trim())
+            .map_err(|e| anyhow::anyhow!("{} is not a URL: {e}", redact(url)))?;
+        if !matches!(u.scheme(), "http" | "https") {
+            anyhow::bail!("{} is not an http(s) URL", redact(url));
+        }
+        let user = (!u.username().is_empty())
+            .then(|| (u.username().to_string(), u.password().map(str::to_string)));
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        let display = u.as_str().trim_end_matches('/').to_string();
+        Ok(Self {
+            url: u,
+            user,
+            display,
+        })
+    }
+
+    pub fn post(&self, client: &reqwest::Client, path: &str) -> reqwest::RequestBuilder {
+        let mut url = self.url.clone();
+        let base = url.path().trim_end_matches('/').to_string();
+        url.set_path(&format!("{base}{path}"));
+        let req = client.post(url);
+        match &self.user {
+            Some((user, pass)) => req.basic_auth(user, pass.as_deref()),
+            None => req,
+        }
+    }
+}
+
+/// A URL as it may be shown: without anything between `//` and `@`.
+fn redact(url: &str) -> String {
+    match (url.find("//"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}//…@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+/// How a sink is doing, for the header and the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SinkStatus {
+    pub name: &'static str,
+    pub target: String,
+    /// Alerts delivered (each state change, and each re-send of a firing alert).
+    pub sent: u64,
+    /// Alerts that could not be queued (the queue was full) or were given up.
+    pub dropped: u64,
+    /// Waiting to be delivered.
+    pub queued: usize,
+    /// Wall time since which every try failed.
+    pub down_since: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
+/// What the analysis side holds: a queue into each sink, and their statuses.
+pub struct Sinks {
+    queues: Vec<mpsc::Sender<Msg>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    status: Arc<Mutex<Vec<SinkStatus>>>,
+    dropped: Arc<AtomicU64>,
+}
+
+/// What a sink's queue carries.
+#[derive(Debug)]
+pub enum Msg {
+    /// An alert that fired or resolved.
+    Alert(Box<Alert>),
+    /// Acknowledged or silenced on the screen: not sent again (by fingerprint).
+    Forget(String),
+}
+
+/// Where alerts go, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct SinkPlan {
+    pub alertmanager: Option<Target>,
+    /// Each stream's topic, for the `topic` label.
+    pub topics: PerStream<String>,
+}
+
+impl SinkPlan {
+    /// The sinks the command line names.
+    pub fn new(settings: &Settings, args: &SinkArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            alertmanager: args
+                .alertmanager
+                .as_deref()
+                .map(Target::parse)
+                .transpose()?,
+            topics: PerStream::from_fn(|k| settings.topic(k)),
+        })
+    }
+}
+
+impl Sinks {
+    /// Starts the sinks the plan names on the current tokio runtime; `None` when it names
+    /// none.
+    pub fn spawn(plan: SinkPlan) -> anyhow::Result<Option<Self>> {
+        let Some(target) = plan.alertmanager.clone() else {
+            return Ok(None);
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        let status = Arc::new(Mutex::new(vec![SinkStatus {
+            name: "alertmanager",
+            target: target.display.clone(),
+            ..SinkStatus::default()
+        }]));
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let task = alertmanager::Task {
+            target,
+            client,
+            topics: plan.topics,
+            status: status.clone(),
+            slot: 0,
+        };
+        let handle = tokio::spawn(task.run(rx));
+        Ok(Some(Self {
+            queues: vec![tx],
+            tasks: vec![handle],
+            status,
+            dropped: Arc::new(AtomicU64::new(0)),
+        }))
+    }
+
+    /// Offers an alert that fired or resolved; never waits.
+    pub fn offer(&self, a: &Alert) {
+        for q in &self.queues {
+            if q.try_send(Msg::Alert(Box::new(a.clone()))).is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// An alert acknowledged or silenced on the screen is not sent again.
+    pub fn forget(&self, fingerprint: &str) {
+        for q in &self.queues {
+            let _ = q.try_send(Msg::Forget(fingerprint.to_string()));
+        }
+    }
+
+    /// Closes the queues and gives the sinks up to `within` to deliver what waits; their
+    /// statuses then.
+    pub async fn close(mut self, within: Duration) -> Vec<SinkStatus> {
+        self.queues.clear();
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(within, t).await;
+        }
+        self.status()
+    }
+
+    pub fn status(&self) -> Vec<SinkStatus> {
+        let dropped = self.dropped.load(Ordering::Relaxed);
+        let mut s = self.status.lock().map(|s| s.clone()).unwrap_or_default();
+        for st in &mut s {
+            st.dropped += dropped;
+        }
+        s
+    }
+
+    /// The header's word on sinks that are down: `alertmanager down since 12:00:01, 3 queued`.
+    pub fn trouble(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .status()
+            .iter()
+            .filter_map(|s| {
+                let since = s.down_since?;
+                Some(format!(
+                    "{} down since {}, {} queued",
+                    s.name,
+                    since.clock(),
+                    s.queued
+                ))
+            })
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The label every sink gives an alert's topic.
+fn topic_of(topics: &PerStream<String>, k: StreamKind) -> &str {
+    &topics[k]
+}
+
+/// Doubles a backoff up to `MAX_BACKOFF`.
+fn backoff(d: Duration) -> Duration {
+    (d * 2).clamp(Duration::from_secs(1), MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_used_but_never_shown() {
+        let t = Target::parse("http://ops:s3cret@127.0.0.1:9093/").unwrap();
+        assert_eq!(t.display, "http://127.0.0.1:9093");
+        assert_eq!(t.user, Some(("ops".into(), Some("s3cret".into()))));
+        assert!(!format!("{t:?}").contains("s3cret"));
+        let err = Target::parse("ftp://ops:s3cret@host/")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        let err = Target::parse("http//ops:s3cret@").unwrap_err().to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+    }
+}

@@ -1,0 +1,137 @@
+//! Alerts that leave the screen, against the real programs: a sensor that goes offline is an
+//! alert Debian's Alertmanager lists as active, and once the incident is over, resolved (no
+//! longer listed: its endsAt passed); the URL's credentials never show.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use super::harness::{Alertmanager, Background, Broker, json_lines, kcat_with, stderr};
+
+/// Readings of three sensors, then `dev-9` offline, stamped now.
+fn readings() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut lines = String::new();
+    for i in 0..60i64 {
+        let id = format!("dev-{}", i % 3 + 1);
+        let v = serde_json::json!({"sensor_id": id, "temperature": 21.0 + (i % 5) as f64 * 0.1,
+            "humidity": 45.0, "pressure": 1012.0, "status": "ok",
+            "timestamp": now - 6_000 + i * 100});
+        lines.push_str(&format!("{id}|{v}\n"));
+    }
+    let off = serde_json::json!({"sensor_id": "dev-9", "temperature": -127.0, "humidity": 0.0,
+        "pressure": 0.0, "status": "offline", "timestamp": now});
+    lines.push_str(&format!("dev-9|{off}\n"));
+    lines
+}
+
+fn dev9(alerts: &[Value]) -> Option<&Value> {
+    alerts.iter().find(|a| {
+        a["labels"]["entity"] == "dev-9"
+            && a["labels"]["stream"] == "sensor"
+            && a["labels"]["alertname"] == "offline"
+    })
+}
+
+fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < within, "{what} within {within:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn an_alert_is_active_in_alertmanager_then_resolved() {
+    let am = Alertmanager::start();
+    let broker = Broker::start(1);
+    let url = format!("http://ops:s3cret@{}", am.addr);
+    let consume = Background::start(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--fresh-models",
+        "--alertmanager",
+        &url,
+    ]);
+    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
+    let out = kcat_with(&args, &readings());
+    assert!(out.status.success(), "kcat: {}", stderr(&out));
+
+    let active = wait_for(
+        "dev-9's alert active in Alertmanager",
+        Duration::from_secs(30),
+        || dev9(&am.alerts()).cloned(),
+    );
+    assert_eq!(active["status"]["state"], "active", "{active}");
+    assert_eq!(active["labels"]["severity"], "critical", "{active}");
+    assert_eq!(active["labels"]["topic"], "sensor-data", "{active}");
+    assert!(
+        active["annotations"]["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("dev-9")),
+        "{active}"
+    );
+    // Nothing more arrives: the consumer's clock moves with the wall, the alert resolves
+    // after its quiet period, and Alertmanager lets it go (endsAt passed).
+    wait_for("dev-9's alert resolved", Duration::from_secs(40), || {
+        dev9(&am.alerts()).is_none().then_some(())
+    });
+    let log = consume.log();
+    let text = consume.stop();
+    let lines = json_lines(&text);
+    let resolved = lines.iter().find(|l| {
+        l["type"] == "alert" && l["status"] == "resolved" && l["alert"]["entity"] == "dev-9"
+    });
+    assert!(resolved.is_some(), "no resolved line for dev-9:\n{text}");
+    let summary = lines
+        .iter()
+        .find(|l| l["type"] == "summary")
+        .expect("summary");
+    let sink = &summary["sinks"][0];
+    assert_eq!(sink["name"], "alertmanager", "{summary}");
+    assert!(sink["sent"].as_u64().unwrap_or(0) >= 2, "{summary}");
+    assert_eq!(sink["target"], format!("http://{}", am.addr), "{summary}");
+    assert!(
+        !text.contains("s3cret") && !log.contains("s3cret"),
+        "credentials shown"
+    );
+}
+
+#[test]
+fn a_sink_that_is_down_is_counted_and_never_stops_the_analysis() {
+    let broker = Broker::start(1);
+    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
+    let out = kcat_with(&args, &readings());
+    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    // Nothing listens on this port.
+    let closed = format!("http://127.0.0.1:{}", super::harness::free_port());
+    let out = super::harness::streamwatch(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--until-end",
+        "--fresh-models",
+        "--alertmanager",
+        &closed,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = super::harness::stdout(&out);
+    let summary = super::harness::summary(&text);
+    assert_eq!(summary["analysed"], 61, "{summary}");
+    let sink = &summary["sinks"][0];
+    assert!(sink["down_since"].is_string(), "{summary}");
+    assert!(sink["queued"].as_u64().unwrap_or(0) >= 1, "{summary}");
+    assert_eq!(sink["sent"], 0, "{summary}");
+}
