@@ -5,12 +5,13 @@
 //!
 //! `cargo run --release --example alert_quality [EVENTS] [RATE] [SEED]`: EVENTS per stream,
 //! stamped RATE per second apart (the TUI's 200 by default). `SHOW_WRONG=1` prints the
-//! alerts that matched no incident.
+//! alerts that matched no incident; `ALERT_RULES="forest=alert,log.zscore=alert"` tries
+//! other classes for rules (`page`, `alert`, `evidence`).
 
 use std::collections::BTreeMap;
 
 use streamwatch::analytics::alerts::QualityBook;
-use streamwatch::analytics::{AlertState, AnalyzerConfig};
+use streamwatch::analytics::{AlertState, AnalyzerConfig, RuleClass};
 use streamwatch::ml::replay::Replay;
 use streamwatch::streams::StreamKind;
 
@@ -32,7 +33,7 @@ fn main() {
         // A second judge, to tell each alert right or wrong as it resolves.
         let mut judge = QualityBook::new(kind.label_names());
         let mut by_rule: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
-        let q = replay.run(kind, &AnalyzerConfig::default(), |e, changed| {
+        let q = replay.run(kind, &config(), |e, changed| {
             if let Some(c) = e
                 .label_name()
                 .and_then(|l| kind.label_names().iter().position(|n| *n == l))
@@ -70,4 +71,20 @@ fn main() {
             println!("    fired by {rule:<14} right {t:>4}  wrong {f:>4}");
         }
     }
+}
+
+/// The default analyzer with the rule classes `ALERT_RULES` names.
+fn config() -> AnalyzerConfig {
+    let mut cfg = AnalyzerConfig::default();
+    for kv in std::env::var("ALERT_RULES").unwrap_or_default().split(',') {
+        if let Some((rule, class)) = kv.split_once('=') {
+            let class = match class {
+                "page" => RuleClass::Page,
+                "evidence" => RuleClass::Evidence,
+                _ => RuleClass::Alert,
+            };
+            cfg.alerts.rules.insert(rule.to_string(), class);
+        }
+    }
+    cfg
 }

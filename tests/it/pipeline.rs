@@ -78,12 +78,26 @@ fn produce_30000_is_acked_and_lands_then_consume_accounts_for_every_event() {
             "no alert line for {s}"
         );
     }
-    let alert_lines = lines.iter().filter(|l| l["type"] == "alert").count() as u64;
+    let fired = |status: &str| {
+        lines
+            .iter()
+            .filter(|l| l["type"] == "alert" && l["status"] == status)
+            .count() as u64
+    };
     assert_eq!(
-        Some(alert_lines),
+        Some(fired("firing")),
         summary["alerts"].as_u64(),
-        "one line per alert: {summary}"
+        "one line per alert as it fires: {summary}"
     );
+    assert!(fired("resolved") <= fired("firing"), "{summary}");
+    for s in ["sensor", "transaction", "log"] {
+        let q = &summary["alert_quality"][s];
+        assert!(
+            q["precision"].as_f64().is_some_and(|p| p >= 0.8),
+            "{s}: {q}"
+        );
+        assert!(q["recall"].as_f64().is_some_and(|r| r >= 0.8), "{s}: {q}");
+    }
     assert_eq!(summary["alerts_printed"], summary["alerts"]);
     let stats = lines
         .iter()

@@ -233,3 +233,66 @@ fn tui_at_max_for_a_minute_consumes_throughout_and_loses_nothing() {
     let (ok, s) = t.wait_for(Duration::from_secs(20), |s| s.contains("STREAMWATCH-EXIT="));
     assert!(ok && s.contains("STREAMWATCH-EXIT=0"), "quit:\n{s}");
 }
+
+/// The alert desk in the real binary: Enter opens an alert, `a` acknowledges it, `x`
+/// silences it (it leaves the firing list; the silence is written beside the models), `/`
+/// filters, Esc backs out of each.
+#[test]
+fn tui_alert_desk_opens_acknowledges_silences_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let cmd = format!(
+        "STREAMWATCH_LOG_FILE={} {} --model-dir {} ; echo STREAMWATCH-EXIT=$? ; sleep 30",
+        dir.path().join("tui.log").display(),
+        super::harness::bin(),
+        models.display()
+    );
+    let t = Tmux::start(&cmd);
+    let firing = |s: &str| s.lines().any(|l| l.contains("│FIRING "));
+    let (ok, s) = t.wait_for(Duration::from_secs(60), firing);
+    assert!(ok, "an alert firing within a minute:\n{s}");
+    // Frozen, so that the list under the cursor holds still.
+    t.keys("Space");
+    t.wait_for(Duration::from_secs(3), |s| s.contains("FROZEN"));
+
+    t.keys("Enter");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| {
+        s.contains("Evidence") && s.contains("Latest event") && s.contains("Rolling context")
+    });
+    assert!(ok, "the alert's detail:\n{s}");
+    t.keys("a");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| s.contains("(acknowledged)"));
+    assert!(ok, "acknowledged:\n{s}");
+    t.keys("Escape");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| {
+        !s.contains("Latest event") && s.contains("ACKED")
+    });
+    assert!(ok, "Esc closed the detail; the alert is marked:\n{s}");
+
+    t.keys("x");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| s.contains("for 15m00s"));
+    assert!(ok, "the silence menu:\n{s}");
+    t.keys("Enter");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| s.contains("1 silenced"));
+    assert!(ok, "the silenced alert left the firing list:\n{s}");
+    assert!(models.join("silences.json").exists(), "the silence is kept");
+
+    t.keys("/");
+    t.keys("log");
+    t.keys("Enter");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| s.contains("filter: log"));
+    assert!(ok, "filtered:\n{s}");
+    let others = s
+        .lines()
+        .filter(|l| l.contains("│FIRING ") || l.contains("│resolved "))
+        .filter(|l| !l.contains(" log "))
+        .count();
+    assert_eq!(others, 0, "only the log stream's alerts:\n{s}");
+    t.keys("Escape");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| !s.contains("filter: log"));
+    assert!(ok, "Esc cleared the filter:\n{s}");
+
+    t.keys("q");
+    let (ok, s) = t.wait_for(Duration::from_secs(15), |s| s.contains("STREAMWATCH-EXIT="));
+    assert!(ok && s.contains("STREAMWATCH-EXIT=0"), "quit:\n{s}");
+}
