@@ -278,6 +278,10 @@ pub struct SinkArgs {
     /// printed.
     #[arg(long, value_name = "URL", env = "STREAMWATCH_ALERTMANAGER")]
     pub alertmanager: Option<String>,
+    /// POST Alertmanager's webhook body (version 4) to this URL, the changes of a second
+    /// gathered per stream.
+    #[arg(long, value_name = "URL", env = "STREAMWATCH_ALERTS_WEBHOOK")]
+    pub alerts_webhook: Option<String>,
 }
 
 #[derive(Debug, Args, Clone, Default)]

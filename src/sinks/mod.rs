@@ -1,10 +1,13 @@
 //! Where alerts go besides the screen: a real Alertmanager (`--alertmanager URL`), so that
-//! its routing, grouping, silences and paging apply. A sink runs as a task on the tokio
+//! its routing, grouping, silences and paging apply, or any receiver of Alertmanager's
+//! webhook body (`--alerts-webhook URL`). A sink runs as a task on the tokio
 //! runtime behind a bounded queue: offering an alert never waits, a sink that is down never
 //! slows analysis, and what could not be queued is counted. A URL's credentials are used,
 //! never printed or logged (`Target`).
 
-mod alertmanager;
+mod http;
+
+pub use http::Shape;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,6 +117,7 @@ pub enum Msg {
 #[derive(Debug, Clone, Default)]
 pub struct SinkPlan {
     pub alertmanager: Option<Target>,
+    pub webhook: Option<Target>,
     /// Each stream's topic, for the `topic` label.
     pub topics: PerStream<String>,
 }
@@ -127,6 +131,11 @@ impl SinkPlan {
                 .as_deref()
                 .map(Target::parse)
                 .transpose()?,
+            webhook: args
+                .alerts_webhook
+                .as_deref()
+                .map(Target::parse)
+                .transpose()?,
             topics: PerStream::from_fn(|k| settings.topic(k)),
         })
     }
@@ -136,32 +145,47 @@ impl Sinks {
     /// Starts the sinks the plan names on the current tokio runtime; `None` when it names
     /// none.
     pub fn spawn(plan: SinkPlan) -> anyhow::Result<Option<Self>> {
-        let Some(target) = plan.alertmanager.clone() else {
+        let targets: Vec<(Shape, Target)> = [
+            (Shape::Alertmanager, plan.alertmanager.clone()),
+            (Shape::Webhook, plan.webhook.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(shape, t)| Some((shape, t?)))
+        .collect();
+        if targets.is_empty() {
             return Ok(None);
-        };
+        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
-        let status = Arc::new(Mutex::new(vec![SinkStatus {
-            name: "alertmanager",
-            target: target.display.clone(),
-            ..SinkStatus::default()
-        }]));
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let task = alertmanager::Task {
-            target,
-            client,
-            topics: plan.topics,
+        let status = Arc::new(Mutex::new(Vec::new()));
+        let mut sinks = Self {
+            queues: Vec::new(),
+            tasks: Vec::new(),
             status: status.clone(),
-            slot: 0,
-        };
-        let handle = tokio::spawn(task.run(rx));
-        Ok(Some(Self {
-            queues: vec![tx],
-            tasks: vec![handle],
-            status,
             dropped: Arc::new(AtomicU64::new(0)),
-        }))
+        };
+        for (slot, (shape, target)) in targets.into_iter().enumerate() {
+            if let Ok(mut s) = status.lock() {
+                s.push(SinkStatus {
+                    name: shape.name(),
+                    target: target.display.clone(),
+                    ..SinkStatus::default()
+                });
+            }
+            let (tx, rx) = mpsc::channel(QUEUE);
+            let task = http::Task {
+                shape,
+                target,
+                client: client.clone(),
+                topics: plan.topics.clone(),
+                status: status.clone(),
+                slot,
+            };
+            sinks.queues.push(tx);
+            sinks.tasks.push(tokio::spawn(task.run(rx)));
+        }
+        Ok(Some(sinks))
     }
 
     /// Offers an alert that fired or resolved; never waits.

@@ -135,3 +135,94 @@ fn a_sink_that_is_down_is_counted_and_never_stops_the_analysis() {
     assert!(sink["queued"].as_u64().unwrap_or(0) >= 1, "{summary}");
     assert_eq!(sink["sent"], 0, "{summary}");
 }
+
+/// A local HTTP listener that answers 200 and keeps each request's body.
+fn listener() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr").to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in l.incoming().flatten() {
+            let mut r = BufReader::new(stream);
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let _ = r
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn the_webhook_receives_alertmanagers_body_grouped_per_stream() {
+    let broker = Broker::start(1);
+    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
+    let out = kcat_with(&args, &readings());
+    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    let (addr, bodies) = listener();
+    let url = format!("http://{addr}/hook");
+    let out = super::harness::streamwatch(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--until-end",
+        "--fresh-models",
+        "--alerts-webhook",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let body = bodies
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a webhook call");
+    let v: Value = serde_json::from_str(&body).expect("JSON body");
+    for key in [
+        "version",
+        "groupKey",
+        "status",
+        "receiver",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "alerts",
+    ] {
+        assert!(!v[key].is_null(), "{key} missing: {v}");
+    }
+    assert_eq!(v["version"], "4");
+    assert_eq!(v["status"], "firing");
+    assert_eq!(v["groupLabels"]["stream"], "sensor");
+    assert_eq!(v["commonLabels"]["stream"], "sensor");
+    let a = v["alerts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["labels"]["entity"] == "dev-9"))
+        .unwrap_or_else(|| panic!("dev-9 in {v}"));
+    assert_eq!(a["status"], "firing");
+    assert_eq!(a["labels"]["alertname"], "offline");
+    assert!(
+        a["fingerprint"].as_str().is_some_and(|f| f.len() == 16),
+        "{a}"
+    );
+    let summary = super::harness::summary(&super::harness::stdout(&out));
+    assert_eq!(summary["sinks"][0]["name"], "webhook", "{summary}");
+    assert!(
+        summary["sinks"][0]["sent"].as_u64().unwrap_or(0) >= 1,
+        "{summary}"
+    );
+}

@@ -1,8 +1,13 @@
-//! Alertmanager's `POST /api/v2/alerts`: every alert that fires or resolves, at once; every
-//! firing alert again each `RESEND`, with an `endsAt` a few re-sends ahead, so that
-//! Alertmanager's resolve timeout never closes an alert that is still firing (as Prometheus
-//! does). While Alertmanager is down the changes wait (one per alert, the latest) and tries
-//! back off.
+//! The HTTP sinks, one delivery loop in two shapes:
+//! - Alertmanager's `POST /api/v2/alerts`: every alert that fires or resolves, at once; every
+//!   firing alert again each `RESEND`, with an `endsAt` a few re-sends ahead, so that
+//!   Alertmanager's resolve timeout never closes an alert that is still firing (as
+//!   Prometheus does);
+//! - a webhook receiving Alertmanager's webhook body (`version` "4"), the changes of
+//!   `GROUP_WAIT` gathered into one notification per stream.
+//!
+//! While the receiver is down the changes wait (one per alert, the latest) and tries back
+//! off.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,16 +18,35 @@ use tokio::sync::mpsc;
 
 use super::{Msg, SinkStatus, Target, backoff, topic_of};
 use streamwatch::analytics::{Alert, AlertState};
-use streamwatch::streams::{PerStream, Timestamp};
+use streamwatch::streams::{PerStream, StreamKind, Timestamp};
 
 /// How often a firing alert is sent again.
 const RESEND: Duration = Duration::from_secs(60);
 /// A firing alert's `endsAt` is this many re-sends ahead.
 const ENDS_AFTER_RESENDS: u32 = 4;
-/// Changes kept while Alertmanager is down, at most (one per alert).
+/// Changes kept while the receiver is down, at most (one per alert).
 const PENDING_CAP: usize = 10_000;
+/// A webhook's changes are gathered this long into one notification per stream.
+const GROUP_WAIT: Duration = Duration::from_secs(1);
+
+/// What the receiver expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Alertmanager,
+    Webhook,
+}
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Alertmanager => "alertmanager",
+            Shape::Webhook => "webhook",
+        }
+    }
+}
 
 pub(super) struct Task {
+    pub shape: Shape,
     pub target: Target,
     pub client: reqwest::Client,
     pub topics: PerStream<String>,
@@ -58,12 +82,56 @@ pub fn alertmanager_body(a: &Alert, topic: &str, now: Timestamp) -> Value {
     })
 }
 
+/// Alertmanager's webhook body for `alerts` of one stream (`version` "4").
+pub fn webhook_body(alerts: &[Alert], topics: &PerStream<String>, now: Timestamp) -> Value {
+    let items: Vec<Value> = alerts
+        .iter()
+        .map(|a| {
+            let mut v = alertmanager_body(a, topic_of(topics, a.stream), now);
+            v["status"] = json!(if a.state == AlertState::Resolved {
+                "resolved"
+            } else {
+                "firing"
+            });
+            v["fingerprint"] = json!(a.fingerprint());
+            v["generatorURL"] = json!("");
+            v
+        })
+        .collect();
+    let common = |key: &str| -> Value {
+        let Some(first) = items.first().and_then(|i| i[key].as_object()) else {
+            return json!({});
+        };
+        let shared: serde_json::Map<String, Value> = first
+            .iter()
+            .filter(|(k, v)| items.iter().all(|i| i[key][k.as_str()] == **v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Value::Object(shared)
+    };
+    let stream = alerts.first().map_or("", |a| a.stream.name());
+    let firing = items.iter().any(|i| i["status"] == "firing");
+    json!({
+        "version": "4",
+        "groupKey": format!("{{}}:{{stream=\"{stream}\"}}"),
+        "truncatedAlerts": 0,
+        "status": if firing { "firing" } else { "resolved" },
+        "receiver": "streamwatch",
+        "groupLabels": {"stream": stream},
+        "commonLabels": common("labels"),
+        "commonAnnotations": common("annotations"),
+        "externalURL": "",
+        "alerts": items,
+    })
+}
+
 impl Task {
     pub async fn run(self, mut rx: mpsc::Receiver<Msg>) {
         let mut firing: HashMap<String, Alert> = HashMap::new();
         let mut pending: HashMap<String, Alert> = HashMap::new();
         let mut next_try = Instant::now();
         let mut next_resend = Instant::now() + RESEND;
+        let mut gathering: Option<Instant> = None;
         let mut wait = Duration::ZERO;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
@@ -79,13 +147,20 @@ impl Task {
                 _ = tick.tick() => {}
             }
             let now = Instant::now();
-            if now >= next_resend {
+            if self.shape == Shape::Alertmanager && now >= next_resend {
                 next_resend = now + RESEND;
                 for (fp, a) in &firing {
                     pending.entry(fp.clone()).or_insert_with(|| a.clone());
                 }
             }
-            if pending.is_empty() || now < next_try {
+            if pending.is_empty() {
+                gathering = None;
+            } else if gathering.is_none() {
+                gathering = Some(now);
+            }
+            let gathered = self.shape == Shape::Alertmanager
+                || gathering.is_some_and(|g| now.duration_since(g) >= GROUP_WAIT);
+            if pending.is_empty() || now < next_try || !gathered {
                 self.note(|s| s.queued = pending.len());
                 continue;
             }
@@ -102,7 +177,7 @@ impl Task {
                 Err(e) => {
                     wait = backoff(wait);
                     next_try = Instant::now() + wait;
-                    tracing::warn!(target = %self.target.display, error = %e, "alertmanager");
+                    tracing::warn!(target = %self.target.display, error = %e, sink = self.shape.name());
                     for a in batch {
                         pending.entry(a.fingerprint()).or_insert(a);
                     }
@@ -160,14 +235,33 @@ impl Task {
 
     async fn send(&self, batch: &[Alert]) -> Result<(), String> {
         let now = Timestamp::now();
-        let body: Vec<Value> = batch
-            .iter()
-            .map(|a| alertmanager_body(a, topic_of(&self.topics, a.stream), now))
-            .collect();
+        match self.shape {
+            Shape::Alertmanager => {
+                let body: Vec<Value> = batch
+                    .iter()
+                    .map(|a| alertmanager_body(a, topic_of(&self.topics, a.stream), now))
+                    .collect();
+                self.post("/api/v2/alerts", &json!(body)).await
+            }
+            Shape::Webhook => {
+                for k in StreamKind::ALL {
+                    let group: Vec<Alert> =
+                        batch.iter().filter(|a| a.stream == k).cloned().collect();
+                    if !group.is_empty() {
+                        self.post("", &webhook_body(&group, &self.topics, now))
+                            .await?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<(), String> {
         let resp = self
             .target
-            .post(&self.client, "/api/v2/alerts")
-            .json(&body)
+            .post(&self.client, path)
+            .json(body)
             .send()
             .await
             // Errors name the address without its credentials (reqwest's carry the URL).
