@@ -125,22 +125,32 @@ pub fn webhook_body(alerts: &[Alert], topics: &PerStream<String>, now: Timestamp
     })
 }
 
+/// What a sink holds between deliveries.
+#[derive(Default)]
+struct Held {
+    /// Firing alerts, for re-sending.
+    firing: HashMap<String, Alert>,
+    /// Changes not yet delivered, the latest per alert.
+    pending: HashMap<String, Alert>,
+    /// Since when changes gather (webhook).
+    gathering: Option<Instant>,
+    /// When the next try may go, and the backoff that set it.
+    next_try: Option<Instant>,
+    wait: Duration,
+}
+
 impl Task {
     pub async fn run(self, mut rx: mpsc::Receiver<Msg>) {
-        let mut firing: HashMap<String, Alert> = HashMap::new();
-        let mut pending: HashMap<String, Alert> = HashMap::new();
-        let mut next_try = Instant::now();
+        let mut held = Held::default();
         let mut next_resend = Instant::now() + RESEND;
-        let mut gathering: Option<Instant> = None;
-        let mut wait = Duration::ZERO;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 m = rx.recv() => match m {
-                    Some(Msg::Alert(a)) => self.take(*a, &mut firing, &mut pending),
+                    Some(Msg::Alert(a)) => self.take(*a, &mut held.firing, &mut held.pending),
                     Some(Msg::Forget(fp)) => {
-                        firing.remove(&fp);
-                        pending.remove(&fp);
+                        held.firing.remove(&fp);
+                        held.pending.remove(&fp);
                     }
                     None => break,
                 },
@@ -149,68 +159,68 @@ impl Task {
             let now = Instant::now();
             if self.shape == Shape::Alertmanager && now >= next_resend {
                 next_resend = now + RESEND;
-                for (fp, a) in &firing {
-                    pending.entry(fp.clone()).or_insert_with(|| a.clone());
+                for (fp, a) in &held.firing {
+                    held.pending.entry(fp.clone()).or_insert_with(|| a.clone());
                 }
             }
-            if pending.is_empty() {
-                gathering = None;
-            } else if gathering.is_none() {
-                gathering = Some(now);
-            }
-            let gathered = self.shape == Shape::Alertmanager
-                || gathering.is_some_and(|g| now.duration_since(g) >= GROUP_WAIT);
-            if pending.is_empty() || now < next_try || !gathered {
-                self.note(|s| s.queued = pending.len());
-                continue;
-            }
-            let batch: Vec<Alert> = pending.drain().map(|(_, a)| a).collect();
-            match self.send(&batch).await {
-                Ok(()) => {
-                    wait = Duration::ZERO;
-                    self.note(|s| {
-                        s.sent += batch.len() as u64;
-                        s.down_since = None;
-                        s.queued = 0;
-                    });
-                }
-                Err(e) => {
-                    wait = backoff(wait);
-                    next_try = Instant::now() + wait;
-                    tracing::warn!(target = %self.target.display, error = %e, sink = self.shape.name());
-                    for a in batch {
-                        pending.entry(a.fingerprint()).or_insert(a);
-                    }
-                    let over = pending.len().saturating_sub(PENDING_CAP);
-                    let dropped: Vec<String> = pending.keys().take(over).cloned().collect();
-                    dropped.iter().for_each(|k| {
-                        pending.remove(k);
-                    });
-                    let queued = pending.len();
-                    self.note(|s| {
-                        s.down_since.get_or_insert_with(Timestamp::now);
-                        s.last_error = Some(e);
-                        s.queued = queued;
-                        s.dropped += over as u64;
-                    });
-                }
+            if self.due(&mut held, now) {
+                self.deliver(&mut held).await;
+            } else {
+                self.note(|s| s.queued = held.pending.len());
             }
         }
         // The queue closed (the consumer ended): what is pending gets one last try.
-        let batch: Vec<Alert> = pending.into_values().collect();
-        if batch.is_empty() {
-            return;
+        held.next_try = None;
+        if !held.pending.is_empty() {
+            self.deliver(&mut held).await;
         }
+    }
+
+    /// Whether changes wait and may go now (a webhook's after gathering a while).
+    fn due(&self, held: &mut Held, now: Instant) -> bool {
+        if held.pending.is_empty() {
+            held.gathering = None;
+            return false;
+        }
+        let since = *held.gathering.get_or_insert(now);
+        let gathered = self.shape == Shape::Alertmanager || now.duration_since(since) >= GROUP_WAIT;
+        gathered && held.next_try.is_none_or(|t| now >= t)
+    }
+
+    /// Sends what waits; on failure keeps it (the latest per alert, up to a cap) and backs
+    /// off.
+    async fn deliver(&self, held: &mut Held) {
+        let batch: Vec<Alert> = held.pending.drain().map(|(_, a)| a).collect();
+        held.gathering = None;
         match self.send(&batch).await {
-            Ok(()) => self.note(|s| {
-                s.sent += batch.len() as u64;
-                s.queued = 0;
-            }),
-            Err(e) => self.note(|s| {
-                s.down_since.get_or_insert_with(Timestamp::now);
-                s.last_error = Some(e);
-                s.queued = batch.len();
-            }),
+            Ok(()) => {
+                held.wait = Duration::ZERO;
+                self.note(|s| {
+                    s.sent += batch.len() as u64;
+                    s.down_since = None;
+                    s.queued = 0;
+                });
+            }
+            Err(e) => {
+                held.wait = backoff(held.wait);
+                held.next_try = Some(Instant::now() + held.wait);
+                tracing::warn!(target = %self.target.display, error = %e, sink = self.shape.name());
+                for a in batch {
+                    held.pending.entry(a.fingerprint()).or_insert(a);
+                }
+                let over = held.pending.len().saturating_sub(PENDING_CAP);
+                let dropped: Vec<String> = held.pending.keys().take(over).cloned().collect();
+                dropped.iter().for_each(|k| {
+                    held.pending.remove(k);
+                });
+                let queued = held.pending.len();
+                self.note(|s| {
+                    s.down_since.get_or_insert_with(Timestamp::now);
+                    s.last_error = Some(e);
+                    s.queued = queued;
+                    s.dropped += over as u64;
+                });
+            }
         }
     }
 
