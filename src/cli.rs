@@ -101,6 +101,8 @@ pub enum Command {
     Consume(ConsumeArgs),
     /// List the consumer groups, or show one group's lag and members.
     Groups(GroupsArgs),
+    /// What is firing now, from an alerts topic (`--alerts-topic`) any member writes.
+    Alerts(AlertsArgs),
     /// Measure end-to-end throughput and per-event costs.
     Bench(BenchArgs),
 }
@@ -282,6 +284,24 @@ pub struct SinkArgs {
     /// gathered per stream.
     #[arg(long, value_name = "URL", env = "STREAMWATCH_ALERTS_WEBHOOK")]
     pub alerts_webhook: Option<String>,
+    /// Write every alert's state change to this topic (keyed by fingerprint; without a
+    /// value: streamwatch-alerts), for `streamwatch alerts` on any machine.
+    #[arg(long, value_name = "TOPIC", num_args = 0..=1, default_missing_value = "")]
+    pub alerts_topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// The alerts topic (default: streamwatch-alerts after the topic prefix).
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// One JSON array of the firing alerts instead of a table (with --follow, one JSON
+    /// line per change after it).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep following the topic and print each change.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -387,7 +407,7 @@ impl Cli {
                 o.seed = a.seed;
                 model_overrides(&mut o, &a.models);
             }
-            Some(Command::Groups(_)) => {}
+            Some(Command::Groups(_) | Command::Alerts(_)) => {}
             Some(Command::Bench(a)) => o.seed = a.seed,
         }
         o

@@ -26,7 +26,7 @@ const CLOSE: Duration = Duration::from_secs(5);
 
 pub async fn run(settings: &Settings, args: &ConsumeArgs) -> Result<ExitCode> {
     let brokers = settings.external_brokers();
-    let mut sinks = Sinks::spawn(SinkPlan::new(settings, &args.sinks)?)?;
+    let mut sinks = Sinks::spawn(SinkPlan::new(settings, &args.sinks, &brokers)?)?;
     check_reachable(settings, &brokers).await?;
     let plan = consumer_plan(settings, args);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -1,5 +1,6 @@
 //! The headless front ends, one module per subcommand, and the dispatcher.
 
+mod alerts;
 mod bench;
 mod broker;
 mod consume;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Produce(args)) => runtime.block_on(produce::run(&settings, &args)),
         Some(Command::Consume(args)) => runtime.block_on(consume::run(&settings, &args)),
         Some(Command::Groups(args)) => runtime.block_on(groups::run(&settings, &args)),
+        Some(Command::Alerts(args)) => runtime.block_on(alerts::run(&settings, &args)),
         Some(Command::Bench(args)) => runtime.block_on(bench::run(&settings, &args)),
         Some(Command::Tui(args)) => crate::tui::run(&settings, &args, &runtime),
         None => crate::tui::run(&settings, &cli.tui, &runtime),

@@ -1,13 +1,15 @@
 //! Where alerts go besides the screen: a real Alertmanager (`--alertmanager URL`), so that
 //! its routing, grouping, silences and paging apply, or any receiver of Alertmanager's
-//! webhook body (`--alerts-webhook URL`). A sink runs as a task on the tokio
+//! webhook body (`--alerts-webhook URL`), or a Kafka topic (`--alerts-topic T`). A sink runs as a task on the tokio
 //! runtime behind a bounded queue: offering an alert never waits, a sink that is down never
 //! slows analysis, and what could not be queued is counted. A URL's credentials are used,
 //! never printed or logged (`Target`).
 
 mod http;
+mod topic;
 
 pub use http::Shape;
+pub use topic::DEFAULT_TOPIC;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -118,14 +120,28 @@ pub enum Msg {
 pub struct SinkPlan {
     pub alertmanager: Option<Target>,
     pub webhook: Option<Target>,
+    /// The alerts topic and the client that writes it (with the run's brokers).
+    pub topic: Option<(String, rdkafka::ClientConfig)>,
     /// Each stream's topic, for the `topic` label.
     pub topics: PerStream<String>,
 }
 
 impl SinkPlan {
-    /// The sinks the command line names.
-    pub fn new(settings: &Settings, args: &SinkArgs) -> anyhow::Result<Self> {
+    /// The sinks the command line names; an alerts topic is written through `brokers`.
+    pub fn new(settings: &Settings, args: &SinkArgs, brokers: &str) -> anyhow::Result<Self> {
+        let topic = args.alerts_topic.as_ref().map(|t| {
+            let name = if t.is_empty() {
+                format!("{}{DEFAULT_TOPIC}", settings.kafka.topic_prefix)
+            } else {
+                t.clone()
+            };
+            let cfg = crate::kafka::client_config(settings, brokers, |c| {
+                c.set("compression.type", "lz4");
+            });
+            (name, cfg)
+        });
         Ok(Self {
+            topic,
             alertmanager: args
                 .alertmanager
                 .as_deref()
@@ -145,6 +161,12 @@ impl Sinks {
     /// Starts the sinks the plan names on the current tokio runtime; `None` when it names
     /// none.
     pub fn spawn(plan: SinkPlan) -> anyhow::Result<Option<Self>> {
+        let mut sinks = Self {
+            queues: Vec::new(),
+            tasks: Vec::new(),
+            status: Arc::new(Mutex::new(Vec::new())),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
         let targets: Vec<(Shape, Target)> = [
             (Shape::Alertmanager, plan.alertmanager.clone()),
             (Shape::Webhook, plan.webhook.clone()),
@@ -152,40 +174,49 @@ impl Sinks {
         .into_iter()
         .filter_map(|(shape, t)| Some((shape, t?)))
         .collect();
-        if targets.is_empty() {
-            return Ok(None);
-        }
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()?;
-        let status = Arc::new(Mutex::new(Vec::new()));
-        let mut sinks = Self {
-            queues: Vec::new(),
-            tasks: Vec::new(),
-            status: status.clone(),
-            dropped: Arc::new(AtomicU64::new(0)),
-        };
-        for (slot, (shape, target)) in targets.into_iter().enumerate() {
-            if let Ok(mut s) = status.lock() {
-                s.push(SinkStatus {
-                    name: shape.name(),
-                    target: target.display.clone(),
-                    ..SinkStatus::default()
-                });
-            }
-            let (tx, rx) = mpsc::channel(QUEUE);
+        for (shape, target) in targets {
+            let slot = sinks.add_status(shape.name(), &target.display);
             let task = http::Task {
                 shape,
                 target,
                 client: client.clone(),
                 topics: plan.topics.clone(),
-                status: status.clone(),
+                status: sinks.status.clone(),
                 slot,
             };
+            let (tx, rx) = mpsc::channel(QUEUE);
             sinks.queues.push(tx);
             sinks.tasks.push(tokio::spawn(task.run(rx)));
         }
-        Ok(Some(sinks))
+        if let Some((topic, cfg)) = plan.topic {
+            let slot = sinks.add_status("topic", &topic);
+            let task = topic::Task {
+                producer: cfg.create()?,
+                topic,
+                topics: plan.topics.clone(),
+                status: sinks.status.clone(),
+                slot,
+            };
+            let (tx, rx) = mpsc::channel(QUEUE);
+            sinks.queues.push(tx);
+            sinks.tasks.push(tokio::spawn(task.run(rx)));
+        }
+        Ok((!sinks.queues.is_empty()).then_some(sinks))
+    }
+
+    fn add_status(&self, name: &'static str, target: &str) -> usize {
+        let Ok(mut s) = self.status.lock() else {
+            return 0;
+        };
+        s.push(SinkStatus {
+            name,
+            target: target.to_string(),
+            ..SinkStatus::default()
+        });
+        s.len() - 1
     }
 
     /// Offers an alert that fired or resolved; never waits.

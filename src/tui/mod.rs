@@ -23,14 +23,14 @@ use crossterm::execute;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc::unbounded_channel;
 
-use crate::cli::{StreamChoice, TuiArgs};
+use crate::cli::{SinkArgs, StreamChoice, TuiArgs};
 use crate::config::Settings;
 use crate::kafka::admin::check_reachable;
 use crate::kafka::broker::Target;
 use crate::kafka::consumer::{ConsumerControl, ConsumerEvent, ConsumerHandle, ConsumerPlan, Order};
 use crate::kafka::gate::LagGate;
 use crate::kafka::producer::{ProducerHandle, ProducerPlan};
-use crate::sinks::Sinks;
+use crate::sinks::{SinkPlan, Sinks};
 use app::{App, Effect};
 use event::{Event, Events};
 use streamwatch::streams::StreamKind;
@@ -64,12 +64,8 @@ pub fn run(
         .group
         .clone()
         .unwrap_or_else(|| format!("streamwatch-tui-{}", std::process::id()));
-    let sinks = {
-        // The sinks' tasks run on this runtime.
-        let _inside = runtime.enter();
-        Sinks::spawn(crate::sinks::SinkPlan::new(settings, &args.sinks)?)?
-    };
-    let (session, broker_label, embedded) = start(settings, &streams, group, tx, sinks)?;
+    let (session, broker_label, embedded) =
+        start(settings, &streams, group, tx, (&args.sinks, runtime))?;
     let mut app = App::new(broker_label, embedded, rate, &streams);
     app.no_colour = ui::theme::no_colour_asked(std::env::var_os("NO_COLOR").as_deref());
     // Silences outlive a restart: a state file beside the models.
@@ -123,10 +119,15 @@ fn start(
     streams: &[StreamKind],
     group: String,
     tx: tokio::sync::mpsc::UnboundedSender<ConsumerEvent>,
-    sinks: Option<Sinks>,
+    (sink_args, runtime): (&SinkArgs, &tokio::runtime::Runtime),
 ) -> Result<(Session, String, bool)> {
     let broker = Target::start(settings)?;
     let (brokers, embedded) = (broker.bootstrap().to_string(), broker.is_embedded());
+    let sinks = {
+        // The sinks' tasks run on this runtime.
+        let _inside = runtime.enter();
+        Sinks::spawn(SinkPlan::new(settings, sink_args, &brokers)?)?
+    };
     if !embedded {
         check_reachable(settings, &brokers)?;
     }

@@ -226,3 +226,80 @@ fn the_webhook_receives_alertmanagers_body_grouped_per_stream() {
         "{summary}"
     );
 }
+
+#[test]
+fn the_alerts_topic_is_read_back_by_kcat_and_by_streamwatch_alerts() {
+    let broker = Broker::start(1);
+    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
+    let out = kcat_with(&args, &readings());
+    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    let out = super::harness::streamwatch(&[
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--until-end",
+        "--fresh-models",
+        "--alerts-topic",
+        "ops-alerts",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = super::harness::summary(&super::harness::stdout(&out));
+    assert_eq!(summary["sinks"][0]["name"], "topic", "{summary}");
+    assert!(
+        summary["sinks"][0]["sent"].as_u64().unwrap_or(0) >= 1,
+        "{summary}"
+    );
+
+    // kcat: one message per state change, keyed by the alert's fingerprint.
+    let read = super::harness::kcat(&[
+        "-C",
+        "-b",
+        &broker.addr,
+        "-t",
+        "ops-alerts",
+        "-e",
+        "-q",
+        "-f",
+        "%k\t%s\n",
+    ]);
+    assert!(read.status.success(), "kcat: {}", stderr(&read));
+    let text = super::harness::stdout(&read);
+    let dev9 = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .find(|(_, v)| v.contains("\"dev-9\""))
+        .unwrap_or_else(|| panic!("dev-9 on the topic:\n{text}"));
+    let v: Value = serde_json::from_str(dev9.1).expect("JSON");
+    assert_eq!(v["fingerprint"], dev9.0, "keyed by fingerprint: {v}");
+    assert_eq!(v["status"], "firing");
+    assert_eq!(v["labels"]["alertname"], "offline");
+
+    // streamwatch alerts: what fires now, as JSON and as a table.
+    let out = super::harness::streamwatch(&[
+        "-b",
+        &broker.addr,
+        "alerts",
+        "--topic",
+        "ops-alerts",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let firing: Vec<Value> =
+        serde_json::from_str(super::harness::stdout(&out).trim()).expect("a JSON array");
+    assert!(
+        firing.iter().any(|a| a["labels"]["entity"] == "dev-9"),
+        "{firing:?}"
+    );
+    let out = super::harness::streamwatch(&["-b", &broker.addr, "alerts", "--topic", "ops-alerts"]);
+    let table = super::harness::stdout(&out);
+    assert!(
+        table.contains("dev-9") && table.contains("offline"),
+        "{table}"
+    );
+    let out = super::harness::streamwatch(&["-b", &broker.addr, "alerts", "--topic", "none-here"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("no alerts topic"), "{}", stderr(&out));
+}

@@ -129,7 +129,8 @@ impl AlertBook {
         let Some(a) = self.open.get_mut(f.entity) else {
             return false;
         };
-        let new = add_evidence(a, &f, message, self.policy.run_gap_ms);
+        let context = class == RuleClass::Evidence;
+        let new = add_evidence(a, &f, message, (self.policy.run_gap_ms, context));
         if a.state == AlertState::Pending && fires(a, &f, class, &self.policy) {
             a.state = AlertState::Firing;
             a.fired_at = Some(f.time);
@@ -351,7 +352,7 @@ impl AlertBook {
             Scope::Entity => entity.to_string(),
         };
         let message = || format!("{who} has sent nothing for {silent_s:.0} s");
-        add_evidence(&mut a, &f, message, i64::MAX);
+        add_evidence(&mut a, &f, message, (i64::MAX, false));
         a.first_seen = Timestamp(last);
         a.state = AlertState::Firing;
         a.fired_at = Some(Timestamp(now));
@@ -457,13 +458,13 @@ fn new_alert(next_id: &mut u64, f: &Firing<'_>, scope: Scope) -> Alert {
     }
 }
 
-/// Adds a firing to its detector's evidence; the worst evidence (by severity, then
-/// magnitude) words the alert. Returns whether the detector is new to the alert.
+/// Adds a firing to its detector's evidence (`context`: of a rule that is evidence only);
+/// the worst evidence words the alert. Returns whether the detector is new to the alert.
 fn add_evidence(
     a: &mut Alert,
     f: &Firing<'_>,
     message: impl FnOnce() -> String,
-    run_gap_ms: i64,
+    (run_gap_ms, context): (i64, bool),
 ) -> bool {
     a.count += 1;
     a.first_seen = a.first_seen.min(f.time);
@@ -501,6 +502,7 @@ fn add_evidence(
                 value: f.value,
                 expected: f.expected,
                 message: message(),
+                context,
                 run_start: f.time,
                 run_count: 1,
             });
@@ -511,12 +513,14 @@ fn add_evidence(
     new
 }
 
-/// The alert's headline: its worst evidence, the earliest among equals.
+/// The alert's headline: its worst evidence, the earliest among equals; a rule that is
+/// evidence only (a model's) words it only when no other rule gave evidence.
 fn headline(a: &mut Alert) {
+    let rank = |e: &Evidence| (!e.context, e.severity);
     let Some(w) = a
         .evidence
         .iter()
-        .reduce(|w, e| if e.severity > w.severity { e } else { w })
+        .reduce(|w, e| if rank(e) > rank(w) { e } else { w })
     else {
         return;
     };

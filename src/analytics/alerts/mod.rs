@@ -79,6 +79,9 @@ pub struct Evidence {
     pub value: f64,
     pub expected: (f64, f64),
     pub message: String,
+    /// Of a rule that is evidence only: context, never the alert's name while another rule
+    /// gave evidence.
+    pub context: bool,
     /// The current run of firings without a gap longer than the policy's `run_gap_ms`:
     /// when it began and how many it holds (for `for`).
     #[serde(skip)]
