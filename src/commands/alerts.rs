@@ -50,7 +50,12 @@ fn follow_topic(
     read_to_end(&consumer, &ends, &mut latest, settings.timeout());
     let mut out = std::io::stdout().lock();
     print_firing(&mut out, &latest, json)?;
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    out.flush()?;
+    // Until stopped (SIGINT/SIGTERM end the process).
+    loop {
         let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) else {
             continue;
         };
@@ -62,7 +67,6 @@ fn follow_topic(
             out.flush()?;
         }
     }
-    Ok(())
 }
 
 /// Assigns every partition of `topic` from its start; each partition's end now.
