@@ -57,6 +57,19 @@ const PER_TREE: usize = (1 << (HEIGHT + 1)) - 1;
 
 impl HalfSpaceTrees {
     pub fn new(seed: u64) -> Self {
+        let all: Vec<usize> = (0..FEATURES).collect();
+        Self::on(seed, &all)
+    }
+
+    /// Trees that split only on the `features` columns (all of them when empty).
+    pub fn on(seed: u64, features: &[usize]) -> Self {
+        let all: Vec<usize>;
+        let features = if features.is_empty() {
+            all = (0..FEATURES).collect();
+            &all
+        } else {
+            features
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(7);
         let mut nodes = Vec::with_capacity(TREES * PER_TREE);
@@ -71,7 +84,12 @@ impl HalfSpaceTrees {
             }
             let start = nodes.len();
             nodes.resize(start + PER_TREE, Node::default());
-            build(&mut nodes[start..], 0, &mut low, &mut high, &mut rng);
+            let mut space = Space {
+                low: &mut low,
+                high: &mut high,
+                features,
+            };
+            build(&mut nodes[start..], 0, &mut space, &mut rng);
         }
         Self {
             nodes,
@@ -193,28 +211,29 @@ fn child(n: &Node, z: &[f64; FEATURES], i: usize) -> usize {
     }
 }
 
-fn build(
-    tree: &mut [Node],
-    i: usize,
-    low: &mut [f64; FEATURES],
-    high: &mut [f64; FEATURES],
-    rng: &mut ChaCha8Rng,
-) {
+/// A tree's workspace while it is built, and the columns it may split on.
+struct Space<'a> {
+    low: &'a mut [f64; FEATURES],
+    high: &'a mut [f64; FEATURES],
+    features: &'a [usize],
+}
+
+fn build(tree: &mut [Node], i: usize, sp: &mut Space<'_>, rng: &mut ChaCha8Rng) {
     if 2 * i + 1 >= tree.len() {
         return;
     }
-    let q = rng.gen_range(0..FEATURES);
-    let mid = (low[q] + high[q]) / 2.0;
+    let q = sp.features[rng.gen_range(0..sp.features.len())];
+    let mid = (sp.low[q] + sp.high[q]) / 2.0;
     tree[i].feature = q as u8;
     tree[i].split = mid as f32;
-    let saved = high[q];
-    high[q] = mid;
-    build(tree, 2 * i + 1, low, high, rng);
-    high[q] = saved;
-    let saved = low[q];
-    low[q] = mid;
-    build(tree, 2 * i + 2, low, high, rng);
-    low[q] = saved;
+    let saved = sp.high[q];
+    sp.high[q] = mid;
+    build(tree, 2 * i + 1, sp, rng);
+    sp.high[q] = saved;
+    let saved = sp.low[q];
+    sp.low[q] = mid;
+    build(tree, 2 * i + 2, sp, rng);
+    sp.low[q] = saved;
 }
 
 #[cfg(test)]

@@ -61,9 +61,9 @@ pub(super) struct HalfSpace {
 }
 
 impl HalfSpace {
-    pub(super) fn new(seed: u64, score_window: usize, history: usize) -> Self {
+    pub(super) fn new(seed: u64, features: &[usize], score_window: usize, history: usize) -> Self {
         Self {
-            trees: HalfSpaceTrees::new(seed),
+            trees: HalfSpaceTrees::on(seed, features),
             scores: Prequential::new(score_window),
             flags: 0,
             last: None,
@@ -88,5 +88,27 @@ impl HalfSpace {
                 .record(usize::from(flagged), usize::from(class != 0));
         }
         Some(score)
+    }
+}
+
+/// The columns the half-space trees of a stream split on: for sensors, what makes a reading
+/// unusual for its own sensor (its z-scores, its distance from its mean, a flat run, its
+/// status), not the raw readings, whose spread is mostly the sensors' different baselines.
+/// Empty: every column.
+pub(super) fn half_space_features(kind: crate::streams::StreamKind) -> Vec<usize> {
+    use crate::analytics::SensorFeature as F;
+    use crate::named::Named;
+    match kind {
+        crate::streams::StreamKind::Sensor => [
+            F::ZTemperature,
+            F::ZHumidity,
+            F::ZPressure,
+            F::TempMinusMean,
+            F::FlatRun,
+            F::Status,
+        ]
+        .map(Named::index)
+        .to_vec(),
+        _ => Vec::new(),
     }
 }

@@ -89,6 +89,7 @@ impl StreamModel {
             residual: Residual::new(cfg.score_window),
             half_space: HalfSpace::new(
                 cfg.seed.wrapping_add(kind as u64),
+                &detectors::half_space_features(kind),
                 cfg.score_window,
                 scorecard::HISTORY,
             ),
