@@ -187,9 +187,7 @@ impl Sinks {
                 status: sinks.status.clone(),
                 slot,
             };
-            let (tx, rx) = mpsc::channel(QUEUE);
-            sinks.queues.push(tx);
-            sinks.tasks.push(tokio::spawn(task.run(rx)));
+            sinks.start(|rx| task.run(rx));
         }
         if let Some((topic, cfg)) = plan.topic {
             let slot = sinks.add_status("topic", &topic);
@@ -200,11 +198,19 @@ impl Sinks {
                 status: sinks.status.clone(),
                 slot,
             };
-            let (tx, rx) = mpsc::channel(QUEUE);
-            sinks.queues.push(tx);
-            sinks.tasks.push(tokio::spawn(task.run(rx)));
+            sinks.start(|rx| task.run(rx));
         }
         Ok((!sinks.queues.is_empty()).then_some(sinks))
+    }
+
+    /// Runs a sink's task behind a queue of its own.
+    fn start<F>(&mut self, run: impl FnOnce(mpsc::Receiver<Msg>) -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        self.queues.push(tx);
+        self.tasks.push(tokio::spawn(run(rx)));
     }
 
     fn add_status(&self, name: &'static str, target: &str) -> usize {

@@ -27,6 +27,31 @@ fn readings() -> String {
     lines
 }
 
+/// Writes `readings()` to the broker's sensor topic with kcat.
+fn write_readings(broker: &Broker) {
+    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
+    let out = kcat_with(&args, &readings());
+    assert!(out.status.success(), "kcat: {}", stderr(&out));
+}
+
+/// `consume` of the sensor topic to its end, with `sink`'s options; it must succeed.
+fn consume_to_end(broker: &Broker, sink: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "-b",
+        &broker.addr,
+        "consume",
+        "--type",
+        "sensor",
+        "--from-beginning",
+        "--until-end",
+        "--fresh-models",
+    ];
+    args.extend_from_slice(sink);
+    let out = super::harness::streamwatch(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
 fn dev9(alerts: &[Value]) -> Option<&Value> {
     alerts.iter().find(|a| {
         a["labels"]["entity"] == "dev-9"
@@ -62,9 +87,7 @@ fn an_alert_is_active_in_alertmanager_then_resolved() {
         "--alertmanager",
         &url,
     ]);
-    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
-    let out = kcat_with(&args, &readings());
-    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    write_readings(&broker);
 
     let active = wait_for(
         "dev-9's alert active in Alertmanager",
@@ -109,24 +132,10 @@ fn an_alert_is_active_in_alertmanager_then_resolved() {
 #[test]
 fn a_sink_that_is_down_is_counted_and_never_stops_the_analysis() {
     let broker = Broker::start(1);
-    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
-    let out = kcat_with(&args, &readings());
-    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    write_readings(&broker);
     // Nothing listens on this port.
     let closed = format!("http://127.0.0.1:{}", super::harness::free_port());
-    let out = super::harness::streamwatch(&[
-        "-b",
-        &broker.addr,
-        "consume",
-        "--type",
-        "sensor",
-        "--from-beginning",
-        "--until-end",
-        "--fresh-models",
-        "--alertmanager",
-        &closed,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = consume_to_end(&broker, &["--alertmanager", &closed]);
     let text = super::harness::stdout(&out);
     let summary = super::harness::summary(&text);
     assert_eq!(summary["analysed"], 61, "{summary}");
@@ -170,24 +179,10 @@ fn listener() -> (String, std::sync::mpsc::Receiver<String>) {
 #[test]
 fn the_webhook_receives_alertmanagers_body_grouped_per_stream() {
     let broker = Broker::start(1);
-    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
-    let out = kcat_with(&args, &readings());
-    assert!(out.status.success(), "kcat: {}", stderr(&out));
+    write_readings(&broker);
     let (addr, bodies) = listener();
     let url = format!("http://{addr}/hook");
-    let out = super::harness::streamwatch(&[
-        "-b",
-        &broker.addr,
-        "consume",
-        "--type",
-        "sensor",
-        "--from-beginning",
-        "--until-end",
-        "--fresh-models",
-        "--alerts-webhook",
-        &url,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = consume_to_end(&broker, &["--alerts-webhook", &url]);
     let body = bodies
         .recv_timeout(Duration::from_secs(10))
         .expect("a webhook call");
@@ -230,22 +225,8 @@ fn the_webhook_receives_alertmanagers_body_grouped_per_stream() {
 #[test]
 fn the_alerts_topic_is_read_back_by_kcat_and_by_streamwatch_alerts() {
     let broker = Broker::start(1);
-    let args = ["-P", "-b", &broker.addr, "-t", "sensor-data", "-K", "|"];
-    let out = kcat_with(&args, &readings());
-    assert!(out.status.success(), "kcat: {}", stderr(&out));
-    let out = super::harness::streamwatch(&[
-        "-b",
-        &broker.addr,
-        "consume",
-        "--type",
-        "sensor",
-        "--from-beginning",
-        "--until-end",
-        "--fresh-models",
-        "--alerts-topic",
-        "ops-alerts",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    write_readings(&broker);
+    let out = consume_to_end(&broker, &["--alerts-topic", "ops-alerts"]);
     let summary = super::harness::summary(&super::harness::stdout(&out));
     assert_eq!(summary["sinks"][0]["name"], "topic", "{summary}");
     assert!(

@@ -163,50 +163,42 @@ fn context_lines(app: &App, a: &Alert) -> Vec<Line<'static>> {
 }
 
 fn silence_menu(a: &Alert, choice: usize, frame: &mut Frame, area: Rect) {
-    let mut lines = vec![Line::raw(format!(
+    let head = format!(
         " Silence alerts like {} on {} ({}):",
         a.rule,
         a.entity,
         a.stream.name()
-    ))];
-    for (i, (matcher, minutes)) in SILENCE_CHOICES.iter().enumerate() {
-        let what = match matcher {
-            Matcher::EntityRule => format!("{} on {}", a.rule, a.entity),
-            Matcher::StreamRule => format!("{} on every {} entity", a.rule, a.stream.name()),
-        };
-        let text = format!(" {} for {}", what, span_text(minutes * 60_000));
-        let line = if i == choice {
-            Line::styled(format!("▶{text}"), THEME.cursor)
-        } else {
-            Line::raw(format!(" {text}"))
-        };
-        lines.push(line);
-    }
+    );
+    let choices: Vec<String> = SILENCE_CHOICES
+        .iter()
+        .map(|(matcher, minutes)| {
+            let what = match matcher {
+                Matcher::EntityRule => format!("{} on {}", a.rule, a.entity),
+                Matcher::StreamRule => format!("{} on every {} entity", a.rule, a.stream.name()),
+            };
+            format!("{what} for {}", span_text(minutes * 60_000))
+        })
+        .collect();
+    let mut lines = vec![Line::raw(head)];
+    lines.extend(menu(&choices, choice));
     lines.push(Line::styled(
         " j/k choose · Enter silence · Esc back",
         THEME.dim,
     ));
-    let p = popup(area, 64, lines.len() as u16 + 2);
-    frame.render_widget(Clear, p);
-    frame.render_widget(Paragraph::new(lines).block(THEME.overlay(" Silence ")), p);
+    overlay(frame, area, (64, " Silence "), lines);
 }
 
 fn silences(app: &App, at: usize, frame: &mut Frame, area: Rect) {
-    let mut lines: Vec<Line> = app
+    let items: Vec<String> = app
         .desk
         .silences
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
+        .map(|s| {
             let left = span_text(s.until_ms - app.wall_ms);
-            let text = format!(" {}  ends in {left}", s.describe());
-            if i == at {
-                Line::styled(format!("▶{text}"), THEME.cursor)
-            } else {
-                Line::raw(format!(" {text}"))
-            }
+            format!("{}  ends in {left}", s.describe())
         })
         .collect();
+    let mut lines = menu(&items, at);
     if lines.is_empty() {
         lines.push(Line::styled(" no silences", THEME.dim));
     }
@@ -214,7 +206,32 @@ fn silences(app: &App, at: usize, frame: &mut Frame, area: Rect) {
         " j/k choose · Enter ends it · Esc back",
         THEME.dim,
     ));
-    let p = popup(area, 72, lines.len() as u16 + 2);
+    overlay(frame, area, (72, " Silences "), lines);
+}
+
+/// A list with the cursor on `at`.
+fn menu(items: &[String], at: usize) -> Vec<Line<'static>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            if i == at {
+                Line::styled(format!("▶ {text}"), THEME.cursor)
+            } else {
+                Line::raw(format!("  {text}"))
+            }
+        })
+        .collect()
+}
+
+/// `lines` in a bordered popup `width` wide, as high as they need.
+fn overlay(
+    frame: &mut Frame,
+    area: Rect,
+    (width, title): (u16, &'static str),
+    lines: Vec<Line<'static>>,
+) {
+    let p = popup(area, width, lines.len() as u16 + 2);
     frame.render_widget(Clear, p);
-    frame.render_widget(Paragraph::new(lines).block(THEME.overlay(" Silences ")), p);
+    frame.render_widget(Paragraph::new(lines).block(THEME.overlay(title)), p);
 }
