@@ -36,6 +36,8 @@ pub enum View {
 pub enum Effect {
     Producer(Control),
     Consumer(ConsumerControl),
+    /// Write the screen and the view's history to files (`ctrl-s`).
+    Save,
     Quit,
 }
 
@@ -76,6 +78,8 @@ pub struct App {
     pub desk: Desk,
     /// Alerts the sinks were told to forget (acknowledged or silenced here).
     told_quiet: std::collections::HashSet<String>,
+    /// What the last `ctrl-s` wrote (or why it could not), for the footer, and when.
+    pub saved_note: Option<(String, Duration)>,
     /// Sinks that are down, for the header (`alertmanager down since …, N queued`).
     pub sink_trouble: Option<String>,
     /// Wall time, ms since the epoch, as of the latest tick (silences end by it).
@@ -120,6 +124,7 @@ impl App {
             desk: Desk::new(None),
             told_quiet: std::collections::HashSet::new(),
             sink_trouble: None,
+            saved_note: None,
             wall_ms: 0,
             help: false,
             no_colour: false,
@@ -306,6 +311,7 @@ impl App {
                 self.desk.cursor = 0;
                 return vec![Effect::Consumer(ConsumerControl::ClearAlerts)];
             }
+            Action::Save => return vec![Effect::Save],
             Action::Help => self.help = !self.help,
             Action::Back => {
                 if !std::mem::take(&mut self.help) {
@@ -415,6 +421,16 @@ impl App {
             View::Overview => None,
             View::Stream(k) => Some(k),
         }
+    }
+
+    /// The loop wrote the screen and the history (or could not): the footer says where.
+    pub fn saved(&mut self, r: Result<(std::path::PathBuf, std::path::PathBuf), String>) {
+        let note = match r {
+            Ok((txt, csv)) => format!("saved {} and {}", txt.display(), csv.display()),
+            Err(e) => format!("not saved: {e}"),
+        };
+        self.saved_note = Some((note, self.uptime));
+        self.dirty = true;
     }
 
     /// Fingerprints of alerts acknowledged or silenced since the last call: the sinks stop

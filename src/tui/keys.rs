@@ -29,6 +29,8 @@ pub enum Action {
     Silences,
     Filter,
     ClearAlerts,
+    /// The screen as text and the view's history as CSV, to files named by the time.
+    Save,
     Help,
     /// Closes the help overlay; else clears the alert filter (modals close themselves).
     Back,
@@ -191,6 +193,13 @@ pub const BINDINGS: &[Binding] = &[
         matches: |k| ch(k, 'c'),
     },
     Binding {
+        keys: "^S",
+        action: Action::Save,
+        description: "save the screen (text) and this view's history (CSV)",
+        short: None,
+        matches: |k| k.code == KeyCode::Char('s') && k.modifiers.contains(KeyModifiers::CONTROL),
+    },
+    Binding {
         keys: "?",
         action: Action::Help,
         description: "help",
@@ -278,6 +287,7 @@ mod tests {
             Action::Silences,
             Action::Filter,
             Action::ClearAlerts,
+            Action::Save,
             Action::Help,
             Action::Back,
             Action::Quit,

@@ -8,11 +8,13 @@ pub mod app;
 mod desk;
 pub mod event;
 pub mod keys;
+mod save;
 pub mod ui;
 
 #[cfg(test)]
 mod tests;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +35,7 @@ use crate::kafka::producer::{ProducerHandle, ProducerPlan};
 use crate::sinks::{SinkPlan, Sinks};
 use app::{App, Effect};
 use event::{Event, Events};
-use streamwatch::streams::StreamKind;
+use streamwatch::streams::{StreamKind, Timestamp};
 
 /// How long quitting waits for the consumer to close once the producer has flushed: closing
 /// takes milliseconds with a broker, the session timeout without one.
@@ -207,6 +209,11 @@ async fn event_loop(
         for effect in app.update(event) {
             match effect {
                 Effect::Quit => return Ok(()),
+                Effect::Save => {
+                    let size = terminal.size().map(|s| (s.width, s.height))?;
+                    let saved = save::save(app, size, Path::new("."), Timestamp::now());
+                    app.saved(saved.map_err(|e| e.to_string()));
+                }
                 Effect::Producer(c) => session.producer.control(c),
                 Effect::Consumer(c) => session.consumer.control(c),
             }

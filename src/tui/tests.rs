@@ -726,3 +726,41 @@ fn silences_outlive_a_restart() {
         "the rule on the whole stream"
     );
 }
+
+#[test]
+fn ctrl_s_saves_the_screen_as_text_and_the_history_as_csv() {
+    let mut app = seeded_app();
+    press(&mut app, key('1'));
+    let ctrl_s = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+    assert_eq!(press(&mut app, ctrl_s), vec![Effect::Save]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let at = Timestamp(1_796_000_000_000);
+    let (txt, csv) = super::save::save(&app, (120, 40), dir.path(), at).expect("saved");
+    assert!(
+        txt.ends_with("streamwatch-20261130T005320.txt"),
+        "{}",
+        txt.display()
+    );
+    let text = std::fs::read_to_string(&txt).expect("text");
+    assert_eq!(text.lines().count(), 40);
+    assert!(
+        text.contains("Random forest") && text.contains("temperature"),
+        "{text}"
+    );
+    let table = std::fs::read_to_string(&csv).expect("csv");
+    let mut rows = table.lines();
+    assert_eq!(rows.next(), Some("stream,metric,seconds_ago,mean,min,max"));
+    let rows: Vec<&str> = rows.collect();
+    assert!(rows.len() > 100, "{} rows", rows.len());
+    assert!(
+        rows.iter().all(|r| r.starts_with("sensor,")),
+        "the shown view only"
+    );
+    assert!(rows.iter().any(|r| r.starts_with("sensor,pressure,0,")));
+    app.saved(Ok((txt.clone(), csv)));
+    let screen = screen_text(&render(&app, 120, 40));
+    assert!(
+        screen.contains("saved "),
+        "the footer says where:\n{screen}"
+    );
+}

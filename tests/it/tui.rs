@@ -236,13 +236,14 @@ fn tui_at_max_for_a_minute_consumes_throughout_and_loses_nothing() {
 
 /// The alert desk in the real binary: Enter opens an alert, `a` acknowledges it, `x`
 /// silences it (it leaves the firing list; the silence is written beside the models), `/`
-/// filters, Esc backs out of each.
+/// filters, Esc backs out of each; ctrl-s saves the screen and the history.
 #[test]
 fn tui_alert_desk_opens_acknowledges_silences_and_filters() {
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     let cmd = format!(
-        "STREAMWATCH_LOG_FILE={} {} --model-dir {} ; echo STREAMWATCH-EXIT=$? ; sleep 30",
+        "cd {} && STREAMWATCH_LOG_FILE={} {} --model-dir {} ; echo STREAMWATCH-EXIT=$? ; sleep 30",
+        dir.path().display(),
         dir.path().join("tui.log").display(),
         super::harness::bin(),
         models.display()
@@ -291,6 +292,21 @@ fn tui_alert_desk_opens_acknowledges_silences_and_filters() {
     t.keys("Escape");
     let (ok, s) = t.wait_for(Duration::from_secs(3), |s| !s.contains("filter: log"));
     assert!(ok, "Esc cleared the filter:\n{s}");
+
+    t.keys("C-s");
+    let (ok, s) = t.wait_for(Duration::from_secs(3), |s| {
+        s.contains("saved ./streamwatch-")
+    });
+    assert!(ok, "ctrl-s saved, the footer says where:\n{s}");
+    let saved: Vec<String> = std::fs::read_dir(dir.path())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(saved.iter().any(|f| f.ends_with(".txt")), "{saved:?}");
+    assert!(saved.iter().any(|f| f.ends_with(".csv")), "{saved:?}");
 
     t.keys("q");
     let (ok, s) = t.wait_for(Duration::from_secs(15), |s| s.contains("STREAMWATCH-EXIT="));

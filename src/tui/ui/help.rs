@@ -10,7 +10,7 @@ use crate::tui::keys::BINDINGS;
 
 pub fn render(frame: &mut Frame, area: Rect) {
     let height = (BINDINGS.len() as u16 + 4).min(area.height);
-    let width = 56.min(area.width);
+    let width = 72.min(area.width);
     let popup = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,

@@ -243,6 +243,12 @@ fn render_footer(app: &App, frame: &mut Frame, area: Rect) {
     }
     let focus = app.focus();
     spans.push(Span::styled(format!("  [{}]", focus.name()), THEME.accent));
+    // What ctrl-s wrote, for ten seconds, in place of the keys.
+    if let Some((note, at)) = &app.saved_note
+        && app.uptime.saturating_sub(*at).as_secs() < 10
+    {
+        spans = vec![Span::styled(format!(" {note}"), THEME.accent)];
+    }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
