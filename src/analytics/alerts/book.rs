@@ -67,6 +67,10 @@ pub struct AlertBook {
     /// Since when (wall time) and from which clock no event has come, by `idle`'s calls,
     /// and whether events came since the last call.
     quiet_since: Option<(i64, i64)>,
+    /// The latest event time, apart from what `idle` added to the clock.
+    events_clock: i64,
+    /// `idle` moved the clock past the events: the next event takes it back.
+    idled: bool,
     heard_since_idle: bool,
     /// Alerts that fired or resolved since the last `drain_changes`.
     changed: Vec<Alert>,
@@ -92,6 +96,8 @@ impl AlertBook {
             next_silence_check: i64::MIN,
             presence_off: false,
             quiet_since: None,
+            events_clock: i64::MIN,
+            idled: false,
             heard_since_idle: false,
             changed: Vec::new(),
             resolves: HashMap::new(),
@@ -100,16 +106,20 @@ impl AlertBook {
         }
     }
 
-    pub fn policy(&self) -> &AlertPolicy {
-        &self.policy
-    }
-
     /// An event of `entity` at `t` arrived: moves the clock, resolves what has been quiet
     /// long enough, and ends the entity's silence.
     pub fn heard(&mut self, entity: &str, t: Timestamp) {
         self.heard_since_idle = true;
+        self.events_clock = self.events_clock.max(t.millis());
+        if std::mem::take(&mut self.idled) {
+            // Events again after a silence (an outage, then its backlog): time is theirs
+            // again, not the wall's, or every alert of the backlog would be over at once.
+            self.clock = self.events_clock;
+            self.next_sweep = self.clock;
+            self.next_silence_check = self.clock;
+        }
         self.advance(t.millis());
-        self.note_seen(entity, t.millis());
+        self.note_seen(entity, self.clock.max(t.millis()));
     }
 
     /// Files one detector firing as evidence. `message` is called only when the evidence is
@@ -162,6 +172,7 @@ impl AlertBook {
         };
         let quiet = wall_ms - since;
         if quiet >= IDLE_AFTER_MS && clock != i64::MIN {
+            self.idled = true;
             self.advance(clock + quiet);
         }
     }

@@ -264,3 +264,42 @@ fn quality_counts_no_data_apart_and_is_none_without_labels() {
     let r = q.report(std::iter::empty()).expect("labelled");
     assert_eq!((r.alerts, r.other_alerts, r.precision), (0, 1, None));
 }
+
+#[test]
+fn after_an_outage_the_backlog_lives_on_its_own_time() {
+    let mut b = book();
+    for i in 0..100 {
+        for n in ["s1", "s2", "s3"] {
+            b.heard(n, Timestamp(i * 100));
+        }
+    }
+    // The broker is gone for a minute: wall time moves the clock, the stream is silent.
+    b.idle(0);
+    b.idle(60_000);
+    let silent: Vec<Alert> = b.drain_changes().collect();
+    assert_eq!(silent.len(), 1, "{silent:?}");
+    assert_eq!(silent[0].scope, Scope::Stream);
+    // It comes back with what was written meanwhile, stamped from where it stopped.
+    for i in 100..300 {
+        for n in ["s1", "s2", "s3"] {
+            b.heard(n, Timestamp(i * 100));
+        }
+        if i == 150 {
+            file(&mut b, "s2", "offline", Severity::Critical, i * 100);
+        }
+    }
+    let changes: Vec<(String, Scope, AlertState)> = b
+        .drain_changes()
+        .map(|a| (a.entity, a.scope, a.state))
+        .collect();
+    assert_eq!(
+        changes,
+        vec![
+            (String::new(), Scope::Stream, AlertState::Resolved),
+            ("s2".into(), Scope::Entity, AlertState::Firing),
+            ("s2".into(), Scope::Entity, AlertState::Resolved),
+        ],
+        "the stream's silence ends once, no entity is taken for silent, and the backlog's \
+         alert lasts its own time"
+    );
+}
