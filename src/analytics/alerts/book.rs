@@ -48,6 +48,8 @@ struct Seen {
 pub struct AlertBook {
     stream: StreamKind,
     policy: AlertPolicy,
+    /// Each rule's class, as met.
+    classes: Vec<(&'static str, RuleClass)>,
     /// Pending and firing alerts, by entity.
     open: HashMap<CompactString, Alert>,
     /// No-data alerts, by entity.
@@ -85,6 +87,7 @@ impl AlertBook {
         Self {
             stream,
             policy,
+            classes: Vec::new(),
             open: HashMap::new(),
             silent: HashMap::new(),
             closed: VecDeque::new(),
@@ -126,7 +129,7 @@ impl AlertBook {
     /// new to the alert or worse than what it held. Returns whether the evidence is new.
     pub fn file(&mut self, f: Firing<'_>, message: impl FnOnce() -> String) -> bool {
         self.advance(f.time.millis());
-        let class = self.policy.class(self.stream, f.rule);
+        let class = self.class(f.rule);
         if !self.open.contains_key(f.entity) {
             let scope = if STREAM_RULES.contains(&f.rule) {
                 Scope::Stream
@@ -149,6 +152,17 @@ impl AlertBook {
             self.changed.push(a.clone());
         }
         new
+    }
+
+    /// A rule's class, looked up in the policy once per rule (firings are frequent, rules
+    /// few).
+    fn class(&mut self, rule: &'static str) -> RuleClass {
+        if let Some((_, c)) = self.classes.iter().find(|(r, _)| *r == rule) {
+            return *c;
+        }
+        let c = self.policy.class(self.stream, rule);
+        self.classes.push((rule, c));
+        c
     }
 
     /// Gives an entity's open alert the reasons of a model's evidence.
@@ -563,7 +577,7 @@ fn fires(a: &Alert, f: &Firing<'_>, class: RuleClass, p: &AlertPolicy) -> bool {
     let counted = a
         .evidence
         .iter()
-        .filter(|e| p.class(a.stream, e.rule) != RuleClass::Evidence);
+        .filter(|e| !e.context);
     // Detectors agree when they fired on more than one event: two readings of one odd
     // value (a z-score and a limit on the same request) are one piece of evidence.
     let several = a.timeline.iter().any(|m| m.time != f.time);
