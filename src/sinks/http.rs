@@ -10,13 +10,12 @@
 //! off.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Msg, SinkStatus, Target, backoff, topic_of};
+use super::{Msg, Slot, Target, backoff, topic_of};
 use streamwatch::analytics::{Alert, AlertState};
 use streamwatch::streams::{PerStream, StreamKind, Timestamp};
 
@@ -50,8 +49,7 @@ pub(super) struct Task {
     pub target: Target,
     pub client: reqwest::Client,
     pub topics: PerStream<String>,
-    pub status: Arc<Mutex<Vec<SinkStatus>>>,
-    pub slot: usize,
+    pub slot: Slot,
 }
 
 /// One alert in Alertmanager's shape (`postableAlert`).
@@ -166,7 +164,7 @@ impl Task {
             if self.due(&mut held, now) {
                 self.deliver(&mut held).await;
             } else {
-                self.note(|s| s.queued = held.pending.len());
+                self.slot.note(|s| s.queued = held.pending.len());
             }
         }
         // The queue closed (the consumer ended): what is pending gets one last try.
@@ -195,7 +193,7 @@ impl Task {
         match self.send(&batch).await {
             Ok(()) => {
                 held.wait = Duration::ZERO;
-                self.note(|s| {
+                self.slot.note(|s| {
                     s.sent += batch.len() as u64;
                     s.down_since = None;
                     s.queued = 0;
@@ -214,7 +212,7 @@ impl Task {
                     held.pending.remove(k);
                 });
                 let queued = held.pending.len();
-                self.note(|s| {
+                self.slot.note(|s| {
                     s.down_since.get_or_insert_with(Timestamp::now);
                     s.last_error = Some(e);
                     s.queued = queued;
@@ -280,14 +278,6 @@ impl Task {
             Ok(())
         } else {
             Err(format!("{}: HTTP {}", self.target.display, resp.status()))
-        }
-    }
-
-    fn note(&self, f: impl FnOnce(&mut SinkStatus)) {
-        if let Ok(mut s) = self.status.lock()
-            && let Some(st) = s.get_mut(self.slot)
-        {
-            f(st);
         }
     }
 }

@@ -98,6 +98,23 @@ pub struct SinkStatus {
     pub last_error: Option<String>,
 }
 
+/// A sink's own entry in the shared statuses.
+pub(crate) struct Slot {
+    status: Arc<Mutex<Vec<SinkStatus>>>,
+    index: usize,
+}
+
+impl Slot {
+    /// Changes the sink's status.
+    pub fn note(&self, f: impl FnOnce(&mut SinkStatus)) {
+        if let Ok(mut s) = self.status.lock()
+            && let Some(st) = s.get_mut(self.index)
+        {
+            f(st);
+        }
+    }
+}
+
 /// What the analysis side holds: a queue into each sink, and their statuses.
 pub struct Sinks {
     queues: Vec<mpsc::Sender<Msg>>,
@@ -184,7 +201,6 @@ impl Sinks {
                 target,
                 client: client.clone(),
                 topics: plan.topics.clone(),
-                status: sinks.status.clone(),
                 slot,
             };
             sinks.start(|rx| task.run(rx));
@@ -195,7 +211,6 @@ impl Sinks {
                 producer: cfg.create()?,
                 topic,
                 topics: plan.topics.clone(),
-                status: sinks.status.clone(),
                 slot,
             };
             sinks.start(|rx| task.run(rx));
@@ -213,16 +228,19 @@ impl Sinks {
         self.tasks.push(tokio::spawn(run(rx)));
     }
 
-    fn add_status(&self, name: &'static str, target: &str) -> usize {
-        let Ok(mut s) = self.status.lock() else {
-            return 0;
-        };
-        s.push(SinkStatus {
-            name,
-            target: target.to_string(),
-            ..SinkStatus::default()
+    fn add_status(&self, name: &'static str, target: &str) -> Slot {
+        let index = self.status.lock().map_or(0, |mut s| {
+            s.push(SinkStatus {
+                name,
+                target: target.to_string(),
+                ..SinkStatus::default()
+            });
+            s.len() - 1
         });
-        s.len() - 1
+        Slot {
+            status: self.status.clone(),
+            index,
+        }
     }
 
     /// Offers an alert that fired or resolved; never waits.

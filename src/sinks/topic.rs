@@ -3,7 +3,6 @@
 //! topic keeps each alert's last state and `streamwatch alerts` shows what fires now from any
 //! machine. librdkafka queues and retries; what it gives up on is counted.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -11,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::http::alertmanager_body;
-use super::{Msg, SinkStatus, topic_of};
+use super::{Msg, Slot, topic_of};
 use streamwatch::analytics::{Alert, AlertState};
 use streamwatch::streams::{PerStream, Timestamp};
 
@@ -33,8 +32,7 @@ pub(super) struct Task {
     pub producer: FutureProducer,
     pub topic: String,
     pub topics: PerStream<String>,
-    pub status: Arc<Mutex<Vec<SinkStatus>>>,
-    pub slot: usize,
+    pub slot: Slot,
 }
 
 impl Task {
@@ -46,7 +44,7 @@ impl Task {
             let body = message(&a, &self.topics, Timestamp::now()).to_string();
             let record = FutureRecord::to(&self.topic).key(&fp).payload(&body);
             let sent = self.producer.send(record, Duration::from_secs(10)).await;
-            self.note(|s| match sent {
+            self.slot.note(|s| match sent {
                 Ok(_) => {
                     s.sent += 1;
                     s.down_since = None;
@@ -57,14 +55,6 @@ impl Task {
                     s.last_error = Some(e.to_string());
                 }
             });
-        }
-    }
-
-    fn note(&self, f: impl FnOnce(&mut SinkStatus)) {
-        if let Ok(mut s) = self.status.lock()
-            && let Some(st) = s.get_mut(self.slot)
-        {
-            f(st);
         }
     }
 }

@@ -574,10 +574,7 @@ fn fires(a: &Alert, f: &Firing<'_>, class: RuleClass, p: &AlertPolicy) -> bool {
     if f.severity == Severity::Critical {
         return true;
     }
-    let counted = a
-        .evidence
-        .iter()
-        .filter(|e| !e.context);
+    let counted = a.evidence.iter().filter(|e| !e.context);
     // Detectors agree when they fired on more than one event: two readings of one odd
     // value (a z-score and a limit on the same request) are one piece of evidence.
     let several = a.timeline.iter().any(|m| m.time != f.time);
